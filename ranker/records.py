@@ -1,0 +1,229 @@
+"""Typed, frozen records: the one place where stored rows become Python values.
+
+Every stage exchanges these records through `ranker.store`; nothing else parses the files.
+Each JSON Lines record carries `schema_version`, so a later format change can be told apart
+from corruption.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+SCHEMA_VERSION = 1
+
+# The 36 target datasets of the 2023 ranking, in the published column order.
+LEGACY_TASKS: tuple[str, ...] = (
+    "cola", "mrpc", "qqp", "stsb", "boolq", "cb", "copa", "multirc", "wic", "wsc",
+    "ag_news", "isear", "yahoo_answers", "dbpedia", "20_newsgroup", "trec_fine", "trec_coarse",
+    "poem_sentiment", "imdb", "rotten_tomatoes", "sst_5bins", "sst2", "amazon_reviews_multi",
+    "financial_phrasebank", "tweet_ev_emoji", "tweet_ev_emotion", "tweet_ev_hate",
+    "tweet_ev_irony", "tweet_ev_offensive", "tweet_ev_sentiment", "mnli", "qnli", "rte", "wnli",
+    "esnli", "anli",
+)  # fmt: skip
+
+# Hub repo ids: "name" or "namespace/name"; the hub's own character set, no "..", no "--".
+_REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+_REPO_ID = re.compile(rf"^(?:{_REPO_PART}/)?{_REPO_PART}$")
+
+
+def is_valid_repo_id(repo_id: object) -> bool:
+    """True for ids that are safe to put into a file path or a URL."""
+    return (
+        isinstance(repo_id, str)
+        and _REPO_ID.fullmatch(repo_id) is not None
+        and ".." not in repo_id
+        and "--" not in repo_id
+    )
+
+
+class RecordError(ValueError):
+    """A value that does not fit its record field; the store adds file and line."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        self.field = field_name
+        self.reason = message
+        super().__init__(f"field {field_name!r}: {message}")
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    """Check (and gently convert) one value against its type hint."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(name, value, inner[0])
+    if value is None:
+        raise RecordError(name, "is required")
+    if hint is str:
+        if not isinstance(value, str):
+            raise RecordError(name, f"expected text, got {value!r}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise RecordError(name, f"expected true/false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RecordError(name, f"expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RecordError(name, f"expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise RecordError(name, f"expected a finite number, got {value!r}")
+        return float(value)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise RecordError(name, f"expected a list, got {value!r}")
+        return tuple(_coerce(name, v, args[0]) for v in value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise RecordError(name, f"expected a mapping, got {value!r}")
+        return {
+            _coerce(name, k, args[0]): _coerce(f"{name}.{k}", v, args[1]) for k, v in value.items()
+        }
+    if hint is Any:
+        return value
+    raise TypeError(f"unsupported hint {hint!r} for {name}")  # a bug in a record definition
+
+
+class Record:
+    """Mixin: build from a plain mapping with validation, and back."""
+
+    _hints: ClassVar[dict[str, Any]]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> typing.Self:
+        hints = typing.get_type_hints(cls)
+        values = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name in data:
+                values[f.name] = _coerce(f.name, data[f.name], hints[f.name])
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise RecordError(f.name, "is missing")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+@dataclass(frozen=True)
+class Architecture(Record):
+    """A tracked architecture: its pretrained base and what identifies its finetunes."""
+
+    id: str  # the base model's canonical hub id, e.g. "roberta-base"
+    slug: str  # file-name-safe id used for pages and downloads
+    title: str
+    model_type: str
+    hidden_size: int
+    num_layers: int
+    vocab_size: int
+    intermediate_size: int  # tells t5-base (3072) from google/t5-v1_1-base (2048)
+    aliases: tuple[str, ...] = ()  # other hub spellings, e.g. "FacebookAI/roberta-base"
+
+    @property
+    def hub_ids(self) -> tuple[str, ...]:
+        return (self.id, *self.aliases)
+
+
+@dataclass(frozen=True)
+class LegacyModel(Record):
+    """One model of the published 2023 ranking (IBM model-recycling), defects flagged."""
+
+    model_id: str
+    architecture: str
+    params: int | None
+    tokenizer: str
+    model_type: str
+    last_modified: str
+    mnli_lp: float | None  # None where the published value was 0 (a failed probe)
+    scores: dict[str, float | None]  # the 36 tasks; None where missing
+    avg: float | None  # mean of the 36 tasks; None unless all 36 are present
+    gain: float | None  # avg minus the baseline's 20-seed mean avg
+    flags: tuple[str, ...] = ()  # defects and roles: see ranker.legacy.FLAGS
+    shifted_from: str | None = None  # first task of a suspected column shift
+
+    @property
+    def is_pretrained(self) -> bool:
+        return "pretrained" in self.flags
+
+
+@dataclass(frozen=True)
+class LegacyBaseline(Record):
+    """The pretrained model finetuned on one task with several seeds (`metric` 'avg' = all 36)."""
+
+    architecture: str
+    metric: str
+    mean: float
+    std: float
+    n_seeds: int
+
+
+@dataclass(frozen=True)
+class CatalogEntry(Record):
+    """A hub model the crawler found for an architecture, at one revision."""
+
+    schema_version: int
+    model_id: str
+    architecture: str
+    sha: str
+    status: str  # "ok", "excluded" or "removed"
+    reason: str | None = None  # why excluded
+    last_modified: str | None = None
+    downloads: int | None = None
+    likes: int | None = None
+    license: str | None = None
+    library: str | None = None
+    pipeline_tag: str | None = None
+    params: int | None = None
+    first_seen: str | None = None
+    last_seen: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.model_id
+
+
+@dataclass(frozen=True)
+class EvalResult(Record):
+    """One evaluation of one model revision under one protocol version: a score or an error."""
+
+    schema_version: int
+    model_id: str
+    architecture: str
+    revision: str
+    protocol_version: str
+    status: str  # "ok" or "error"
+    evaluated_at: str
+    error: str | None = None
+    accuracy: float | None = None
+    accuracy_low: float | None = None
+    accuracy_high: float | None = None
+    gain: float | None = None
+    gain_low: float | None = None
+    gain_high: float | None = None
+    n_train: int | None = None
+    n_eval: int | None = None
+    seed: int | None = None
+    data_fingerprint: str | None = None
+    tokenizer: str | None = None
+    device: str | None = None
+    peak_memory_mb: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.model_id, self.revision, self.protocol_version)
