@@ -35,18 +35,23 @@ def _cmd_import_legacy(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ranker", description=__doc__.splitlines()[0])
-    parser.add_argument(
+    parser = argparse.ArgumentParser(
+        prog="ranker", description="Rank hub models by their value as a finetuning start."
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
         "--data", type=Path, default=DEFAULT_DATA, help="the results store (default: data/)"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("build", help="render the static site from the store")
+    p = sub.add_parser("build", parents=[common], help="render the static site from the store")
     p.add_argument("--out", type=Path, default=DEFAULT_SITE, help="output folder (default: site/)")
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser(
-        "import-legacy", help="import IBM's published 2023 model-recycling results into the store"
+        "import-legacy",
+        parents=[common],
+        help="import IBM's published 2023 model-recycling results into the store",
     )
     p.add_argument("source", type=Path, help="folder holding models_tested.csv and the baselines")
     p.set_defaults(func=_cmd_import_legacy)

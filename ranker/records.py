@@ -27,8 +27,10 @@ LEGACY_TASKS: tuple[str, ...] = (
     "esnli", "anli",
 )  # fmt: skip
 
-# Hub repo ids: "name" or "namespace/name"; the hub's own character set, no "..", no "--".
-_REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+# Hub repo ids: "name" or "namespace/name", the rule of huggingface_hub's validate_repo_id
+# (word characters, "-" and "."; starting and ending with a word character; no "--" or ".."),
+# restricted to ASCII so an id is always safe in a path or a URL.
+_REPO_PART = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?"
 _REPO_ID = re.compile(rf"^(?:{_REPO_PART}/)?{_REPO_PART}$")
 
 
@@ -39,6 +41,7 @@ def is_valid_repo_id(repo_id: object) -> bool:
         and _REPO_ID.fullmatch(repo_id) is not None
         and ".." not in repo_id
         and "--" not in repo_id
+        and not repo_id.endswith(".git")
     )
 
 

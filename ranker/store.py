@@ -43,11 +43,21 @@ LEGACY_MODEL_COLUMNS: tuple[str, ...] = (
 LEGACY_BASELINE_COLUMNS: tuple[str, ...] = ("architecture", "metric", "mean", "std", "n_seeds")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Replace `path` with `text` so that a reader sees the old file or the new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; stored files are ordinary files
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
             fh.flush()
@@ -122,7 +132,9 @@ class Store:
         except OSError as exc:
             raise StoreError(path, f"cannot read: {exc.strerror}") from None
 
-    def _read_csv(self, name: str, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    def _read_csv(
+        self, name: str, columns: tuple[str, ...]
+    ) -> Iterator[tuple[int, dict[str, str]]]:
         path = self.path(name)
         text = self._read_text(name)
         assert text is not None
@@ -207,7 +219,7 @@ class Store:
             try:
                 arch = Architecture.from_dict(entry)
             except RecordError as exc:
-                raise StoreError(path, f"{where}: {exc.reason}", field=exc.field) from None
+                raise StoreError(path, f"{where}, field {exc.field!r}: {exc.reason}") from None
             for hub_id in arch.hub_ids:
                 if not is_valid_repo_id(hub_id):
                     raise StoreError(path, f"{where}: invalid hub repo id {hub_id!r}")
@@ -239,7 +251,9 @@ class Store:
         for line, row in self._read_csv(LEGACY_MODELS, LEGACY_MODEL_COLUMNS):
             model_id = row["model_id"]
             if not is_valid_repo_id(model_id):
-                raise StoreError(path, f"invalid hub repo id {model_id!r}", line=line, field="model_id")
+                raise StoreError(
+                    path, f"invalid hub repo id {model_id!r}", line=line, field="model_id"
+                )
             if row["architecture"] not in known:
                 raise StoreError(
                     path,
@@ -296,7 +310,9 @@ class Store:
 
     def write_legacy_baselines(self, baselines: Iterable[LegacyBaseline]) -> None:
         order = {t: i for i, t in enumerate(("avg", *LEGACY_TASKS))}
-        ordered = sorted(baselines, key=lambda b: (b.architecture, order.get(b.metric, 99), b.metric))
+        ordered = sorted(
+            baselines, key=lambda b: (b.architecture, order.get(b.metric, 99), b.metric)
+        )
         rows = [
             [b.architecture, b.metric, _fmt(b.mean), _fmt(b.std), _fmt(b.n_seeds)] for b in ordered
         ]

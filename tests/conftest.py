@@ -1,0 +1,67 @@
+"""Shared fixtures: the repo's paths, temp stores, and the real legacy data imported once."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ranker.records import LEGACY_TASKS, LegacyBaseline, LegacyModel
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+LEGACY_SOURCE = SHARED_DATA / "model-recycling-2023"
+
+
+@pytest.fixture(scope="session")
+def legacy_source() -> Path:
+    if not (LEGACY_SOURCE / "models_tested.csv").exists():
+        pytest.skip(f"{LEGACY_SOURCE} is not here")
+    return LEGACY_SOURCE
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    """An empty store holding only the repo's architectures.toml."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copyfile(REPO / "data" / "architectures.toml", data / "architectures.toml")
+    return data
+
+
+@pytest.fixture(scope="session")
+def imported_store(tmp_path_factory: pytest.TempPathFactory, legacy_source: Path) -> Path:
+    """A store with the published 2023 results imported; treat as read-only."""
+    from ranker.legacy import import_legacy
+
+    data = tmp_path_factory.mktemp("imported") / "data"
+    data.mkdir()
+    shutil.copyfile(REPO / "data" / "architectures.toml", data / "architectures.toml")
+    import_legacy(legacy_source, data)
+    return data
+
+
+def make_legacy_model(model_id: str, architecture: str = "roberta-base", **kw) -> LegacyModel:
+    """A complete legacy row with every task at `score` (default 0.5)."""
+    score = kw.pop("score", 0.5)
+    values = {
+        "params": 124_000_000,
+        "tokenizer": model_id,
+        "model_type": "roberta",
+        "last_modified": "2023-01-01T00:00:00.000Z",
+        "mnli_lp": 0.55,
+        "scores": dict.fromkeys(LEGACY_TASKS, score),
+        "avg": score,
+        "gain": score - 0.5,
+        "flags": (),
+    }
+    values.update(kw)
+    return LegacyModel(model_id=model_id, architecture=architecture, **values)
+
+
+def make_baselines(architecture: str = "roberta-base", mean: float = 0.5) -> list[LegacyBaseline]:
+    return [
+        LegacyBaseline(architecture=architecture, metric=m, mean=mean, std=0.01, n_seeds=20)
+        for m in ("avg", *LEGACY_TASKS)
+    ]
