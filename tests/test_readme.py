@@ -1,0 +1,26 @@
+"""The README's two opening commands are the ones CI runs and the ones that exist."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import REPO
+
+
+def _readme_commands() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"```bash\n(.*?)```", text, re.S)
+    assert block, "README must open with a bash block"
+    return [line for line in block.group(1).splitlines() if line and not line.startswith("#")]
+
+
+def test_readme_opens_with_build_and_test_commands() -> None:
+    build, test = _readme_commands()
+    assert build.endswith("python -m ranker.build")
+    assert "pytest" in test and "torch==2.13.0" in test
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    _, test = _readme_commands()
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert test in ci
