@@ -1,0 +1,57 @@
+"""The one module that talks to Jinja: an autoescaping environment over `templates/`."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from ranker.errors import RankerError
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+FLAG_LABELS = {
+    "probe_failed": "legacy probe failed",
+    "incomplete": "some task scores missing",
+    "duplicate": "listed twice in the source",
+    "shifted": "task columns look shifted",
+}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def pct(value: Any, digits: int = 2) -> str:
+    """A 0-1 score as a percentage without the sign, '–' where missing."""
+    return "–" if _missing(value) else f"{100 * float(value):.{digits}f}"
+
+
+def signed_pct(value: Any, digits: int = 2) -> str:
+    return "–" if _missing(value) else f"{100 * float(value):+.{digits}f}"
+
+
+def params(value: Any) -> str:
+    return "–" if _missing(value) else f"{int(value) / 1e6:.0f}M"
+
+
+def missing(value: Any) -> bool:
+    return _missing(value)
+
+
+def environment(templates: Path = TEMPLATES) -> Environment:
+    if not templates.is_dir():
+        raise RankerError(f"{templates}: templates folder not found (run from a source checkout)")
+    env = Environment(
+        loader=FileSystemLoader(templates),
+        autoescape=select_autoescape(["html", "xml", "svg"], default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(pct=pct, signed_pct=signed_pct, params=params)
+    env.tests["missing"] = missing
+    env.globals["FLAG_LABELS"] = FLAG_LABELS
+    return env
