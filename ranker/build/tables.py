@@ -104,7 +104,9 @@ def architecture_table(
     ranked = frame[has_avg].sort_values(["avg", "model_id"], ascending=[False, True])
     ranked = ranked.assign(rank=range(1, len(ranked) + 1))
     rest = frame[~has_avg].sort_values(
-        ["probe_accuracy", "mnli_lp", "model_id"], ascending=[False, False, True], na_position="last"
+        ["probe_accuracy", "mnli_lp", "model_id"],
+        ascending=[False, False, True],
+        na_position="last",
     )
     out = pd.concat([ranked, rest], ignore_index=True)
     return out.astype({"rank": "Int64"})
