@@ -21,7 +21,7 @@ DEFAULT_SITE = Path("site")
 def _cmd_build(args: argparse.Namespace) -> int:
     from ranker.build import build_site
 
-    report = build_site(args.data, args.out)
+    report = build_site(args.data, args.out, site_url=args.site_url)
     print(f"built {report.pages} pages for {report.models} models in {report.out}")
     return 0
 
@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", parents=[common], help="render the static site from the store")
     p.add_argument("--out", type=Path, default=DEFAULT_SITE, help="output folder (default: site/)")
+    p.add_argument(
+        "--site-url",
+        help="public URL the site is served from, for badge snippets (default: $RANKER_SITE_URL)",
+    )
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser(

@@ -56,11 +56,15 @@ def _replace_output(files: SiteFiles, out: Path) -> None:
         raise
 
 
-def build_site(data: Path | str, out: Path | str) -> BuildReport:
+def build_site(data: Path | str, out: Path | str, site_url: str | None = None) -> BuildReport:
+    """Build the site from the store at `data` into `out`.
+
+    `site_url` is the public address the site is served from; badges' Markdown snippets need it.
+    """
     start = time.perf_counter()
     store = Store(data)
     store.check()
-    files, pages, models = render_site(store)
+    files, pages, models = render_site(store, site_url or os.environ.get("RANKER_SITE_URL"))
     out = Path(out)
     _replace_output(files, out)
     return BuildReport(

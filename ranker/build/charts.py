@@ -1,0 +1,193 @@
+"""DataFrame -> plotly figure (as a plain JSON-ready dict): the site's charts.
+
+Pure functions. Figures use only trace types of plotly.js's basic bundle (scatter, bar), which
+is the one the site vendors. Hover text is HTML-escaped, because plotly.js interprets a subset
+of HTML tags in it.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+Figure = dict[str, Any]
+
+_LAYOUT = dict(
+    template="none",
+    height=320,
+    margin=dict(l=60, r=20, t=40, b=50),
+    font=dict(family="system-ui, sans-serif", size=12),
+    hovermode="closest",
+)
+
+
+@functools.cache
+def _cached_layout(title: str, options: str) -> str:
+    fig = go.Figure()
+    fig.update_layout(
+        {**_LAYOUT, "title": dict(text=html.escape(title), x=0), **json.loads(options)}
+    )
+    return json.dumps(json.loads(fig.to_json())["layout"])
+
+
+def _layout(title: str, **layout: Any) -> dict[str, Any]:
+    """A validated layout, built once per distinct title and options (plotly's objects are slow)."""
+    return json.loads(_cached_layout(title, json.dumps(layout, sort_keys=True)))
+
+
+def _done(fig: go.Figure, title: str, **layout: Any) -> Figure:
+    return {"data": json.loads(fig.to_json())["data"], "layout": _layout(title, **layout)}
+
+
+def _hover(values: pd.Series) -> list[str]:
+    return [html.escape(str(v)) for v in values]
+
+
+def score_distribution(
+    scores: pd.Series, base: float | None, *, label: str, base_label: str
+) -> Figure:
+    """Histogram of a score across models (in percent), the pretrained base marked."""
+    values = scores.dropna().astype(float).to_numpy() * 100
+    fig = go.Figure()
+    if len(values):
+        counts, edges = np.histogram(values, bins=min(40, max(5, len(values) // 5)))
+        fig.add_bar(
+            x=(edges[:-1] + edges[1:]) / 2,
+            y=counts,
+            width=np.diff(edges),
+            marker_color="#0b5cad",
+            name="models",
+            hovertemplate="%{x:.2f}: %{y} models<extra></extra>",
+        )
+    if base is not None:
+        fig.add_vline(x=base * 100, line_color="#c0392b", line_dash="dash")
+        fig.add_annotation(
+            x=base * 100, y=1, yref="paper", text=html.escape(base_label), showarrow=False,
+            xanchor="left", font=dict(color="#c0392b"),
+        )  # fmt: skip
+    return _done(fig, f"Distribution of {label}", xaxis_title=f"{label} (%)", yaxis_title="models")
+
+
+def gain_vs_downloads(table: pd.DataFrame, gain_column: str, label: str) -> Figure | None:
+    """Do popular models start better? None when no model has both figures."""
+    rows = table.dropna(subset=[gain_column, "downloads"])
+    if rows.empty:
+        return None
+    fig = go.Figure(
+        go.Scatter(
+            x=rows["downloads"].astype(float) + 1,
+            y=rows[gain_column].astype(float) * 100,
+            mode="markers",
+            marker=dict(size=6, color="#0b5cad", opacity=0.7),
+            hovertext=_hover(rows["model_id"]),
+            hovertemplate="%{hovertext}<br>%{x:,} downloads, gain %{y:+.2f}<extra></extra>",
+        )
+    )
+    fig.add_hline(y=0, line_color="#c0392b", line_dash="dash")
+    return _done(
+        fig,
+        f"{label} against downloads",
+        xaxis=dict(type="log", title="downloads (+1, log scale)"),
+        yaxis_title=f"{label} (points)",
+    )
+
+
+def evaluated_over_time(dates: pd.Series) -> Figure | None:
+    """Cumulative number of models evaluated, by evaluation date. None when there are none."""
+    present = dates.dropna()
+    if present.empty:
+        return None
+    days = pd.to_datetime(present.astype(str).str[:10]).sort_values()
+    counts = days.value_counts().sort_index().cumsum()
+    fig = go.Figure(
+        go.Scatter(
+            x=[d.strftime("%Y-%m-%d") for d in counts.index],
+            y=counts.to_numpy(),
+            mode="lines+markers",
+            line_shape="hv",
+            hovertemplate="%{x}: %{y} models<extra></extra>",
+        )
+    )
+    return _done(fig, "Models evaluated over time", yaxis_title="models evaluated")
+
+
+def task_gains(scores: dict[str, float | None], base: dict[str, float | None]) -> Figure | None:
+    """Per legacy task, the model's score minus the pretrained base's 20-seed mean."""
+    tasks = [t for t, v in scores.items() if v is not None and base.get(t) is not None]
+    if not tasks:
+        return None
+    gains = [round(100 * (scores[t] - base[t]), 4) for t in tasks]  # type: ignore[operator]
+    trace = {
+        "type": "bar",
+        "x": tasks,
+        "y": gains,
+        "marker": {"color": ["#1e8449" if g >= 0 else "#c0392b" for g in gains]},
+        "hovertemplate": "%{x}: %{y:+.2f}<extra></extra>",
+    }
+    return {
+        "data": [trace],
+        "layout": _layout(
+            "Gain over the pretrained model per task (2023 finetuning results)",
+            yaxis_title="points",
+            xaxis=dict(tickangle=-60),
+            height=380,
+            margin=dict(l=60, r=20, t=40, b=120),
+        ),
+    }
+
+
+def rank_movement(history: list[tuple[str, int]]) -> Figure | None:
+    """The model's probe rank after each update; None before a second update."""
+    if len(history) < 2:
+        return None
+    trace = {
+        "type": "scatter",
+        "x": [d for d, _ in history],
+        "y": [r for _, r in history],
+        "mode": "lines+markers",
+        "hovertemplate": "%{x}: rank %{y}<extra></extra>",
+    }
+    return {
+        "data": [trace],
+        "layout": _layout(
+            "Rank after each update", yaxis=dict(autorange="reversed", title="rank group")
+        ),
+    }
+
+
+def overview(gains: pd.DataFrame) -> Figure | None:
+    """Home page: every ranked model's gain, one column of points per architecture.
+
+    `gains` has columns architecture (title), model_id, gain (0-1 units).
+    """
+    rows = gains.dropna(subset=["gain"])
+    if rows.empty:
+        return None
+    fig = go.Figure()
+    rng = np.random.default_rng(0)  # fixed jitter: the same site for the same data
+    for i, (title, group) in enumerate(rows.groupby("architecture", sort=False)):
+        fig.add_scatter(
+            x=i + rng.uniform(-0.3, 0.3, len(group)),
+            y=group["gain"].astype(float) * 100,
+            mode="markers",
+            name=html.escape(str(title)),
+            marker=dict(size=5, opacity=0.6),
+            hovertext=_hover(group["model_id"]),
+            hovertemplate="%{hovertext}<br>gain %{y:+.2f}<extra></extra>",
+        )
+    titles = list(dict.fromkeys(rows["architecture"]))
+    fig.add_hline(y=0, line_color="#c0392b", line_dash="dash")
+    return _done(
+        fig,
+        "Gain over the pretrained model, every ranked model",
+        xaxis=dict(tickvals=list(range(len(titles))), ticktext=[html.escape(t) for t in titles]),
+        yaxis_title="gain (points)",
+        showlegend=False,
+        height=380,
+    )
