@@ -3,6 +3,6 @@
 Nothing under `ranker.testing` is imported by the crawl, evaluate or build stages.
 """
 
-from ranker.testing.hub import Fault, FakeHub, HubRepo
+from ranker.testing.hub import FakeHub, Fault, HubRepo
 
 __all__ = ["FakeHub", "Fault", "HubRepo"]

@@ -348,15 +348,16 @@ class FakeHub:
 
         monkeypatch.setenv("HF_ENDPOINT", self.url)
         monkeypatch.setattr(constants, "ENDPOINT", self.url)
-        monkeypatch.setattr(
-            constants, "HUGGINGFACE_CO_URL_TEMPLATE", self.url + "/{repo_id}/resolve/{revision}/{filename}"
-        )
+        template = self.url + "/{repo_id}/resolve/{revision}/{filename}"
+        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
 
 
 # -- request handling --------------------------------------------------------------------------
 
 
-def _split_repo(hub: FakeHub, repo_type: str, parts: list[str]) -> tuple[HubRepo | None, str, list[str]]:
+def _split_repo(
+    hub: FakeHub, repo_type: str, parts: list[str]
+) -> tuple[HubRepo | None, str, list[str]]:
     """Split path segments into (repo, repo id, rest): ids have one or two segments."""
     for n in (2, 1):
         if len(parts) >= n:
@@ -364,7 +365,8 @@ def _split_repo(hub: FakeHub, repo_type: str, parts: list[str]) -> tuple[HubRepo
             repo = hub.repos.get((repo_type, repo_id))
             if repo is not None:
                 return repo, repo_id, parts[n:]
-    n = 2 if len(parts) >= 2 and parts[1] not in ("revision", "tree", "paths-info", "resolve") else 1
+    verbs = ("revision", "tree", "paths-info", "resolve")
+    n = 2 if len(parts) >= 2 and parts[1] not in verbs else 1
     return None, "/".join(parts[:n]), parts[n:]
 
 
