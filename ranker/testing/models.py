@@ -1,0 +1,222 @@
+"""Tiny random models with real tokenizers, for the loopback hub.
+
+Real `transformers` models (a few thousand parameters) saved with safetensors, with a tokenizer
+trained by `tokenizers` on a handful of sentences (WordPiece for BERT, byte-level BPE for
+RoBERTa), so that the evaluator can load and run them exactly as it would a hub model. Their
+dimensions are odd on purpose (intermediate sizes 37 and 41) so that a test store's
+`architectures.toml` (see `architectures_toml`) identifies them by config as it would
+roberta-base. torch and transformers are imported lazily: building the crawl tests' repos
+needs neither.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ranker.testing.hub import FakeHub, HubRepo
+
+SENTENCES = (
+    "the quick brown fox jumps over the lazy dog",
+    "a good movie with a great cast and a happy ending",
+    "this film was boring and far too long",
+    "what a wonderful day to train a tiny model",
+    "models are ranked by how well they start a finetuning run",
+    "the hub serves files, configs and tokenizers over http",
+    "I loved it. I hated it. It was fine!",
+    "numbers like 1, 2 and 3 appear too",
+)
+
+
+@dataclass(frozen=True)
+class TinySpec:
+    """The dimensions of a tiny architecture; `base_id` is its pretrained base's repo id."""
+
+    base_id: str
+    model_type: str
+    hidden_size: int
+    num_layers: int
+    vocab_size: int
+    intermediate_size: int
+    heads: int = 2
+
+
+TINY_BERT = TinySpec("tiny/bert-base", "bert", 32, 2, 160, 37)
+TINY_ROBERTA = TinySpec("tiny/roberta-base", "roberta", 32, 2, 320, 41)
+SPECS = {"bert": TINY_BERT, "roberta": TINY_ROBERTA}
+
+
+def architectures_toml(specs: tuple[TinySpec, ...] = (TINY_BERT, TINY_ROBERTA)) -> str:
+    """An architectures.toml that tracks the tiny architectures (for a temp store)."""
+    blocks = []
+    for s in specs:
+        slug = s.base_id.replace("/", "-")
+        blocks.append(
+            "[[architecture]]\n"
+            f'id = "{s.base_id}"\n'
+            f'aliases = ["{s.base_id}-alias"]\n'
+            f'slug = "{slug}"\n'
+            f'title = "Tiny {s.model_type}"\n'
+            f'model_type = "{s.model_type}"\n'
+            f"hidden_size = {s.hidden_size}\n"
+            f"num_layers = {s.num_layers}\n"
+            f"vocab_size = {s.vocab_size}\n"
+            f"intermediate_size = {s.intermediate_size}\n"
+        )
+    return "\n".join(blocks)
+
+
+def _train_tokenizer(model_type: str, vocab_size: int) -> Any:
+    """A tokenizers.Tokenizer trained on SENTENCES, wrapped for transformers."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers.trainers import BpeTrainer, WordPieceTrainer
+
+    if model_type == "bert":
+        from transformers import BertTokenizerFast
+
+        specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+        tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.decoder = decoders.WordPiece()
+        tok.train_from_iterator(
+            SENTENCES, WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials)
+        )
+        cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+        tok.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]",
+            pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+            special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
+        )
+        return BertTokenizerFast(tokenizer_object=tok, model_max_length=64)
+    from transformers import RobertaTokenizerFast
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(SENTENCES, trainer)
+    tok.post_processor = processors.RobertaProcessing(
+        ("</s>", tok.token_to_id("</s>")), ("<s>", tok.token_to_id("<s>"))
+    )
+    return RobertaTokenizerFast(tokenizer_object=tok, model_max_length=64)
+
+
+@functools.cache
+def _tokenizer_files(model_type: str) -> tuple[tuple[str, bytes], ...]:
+    spec = SPECS[model_type]
+    tokenizer = _train_tokenizer(model_type, spec.vocab_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer.save_pretrained(tmp)
+        return tuple(sorted((p.name, p.read_bytes()) for p in Path(tmp).iterdir()))
+
+
+@functools.cache
+def _model_files(
+    model_type: str, seed: int, head: str, pickle_only: bool
+) -> tuple[tuple[str, bytes], ...]:
+    import torch
+    import transformers
+
+    spec = SPECS[model_type]
+    config_cls = transformers.BertConfig if model_type == "bert" else transformers.RobertaConfig
+    extra = {} if model_type == "bert" else {"pad_token_id": 1, "bos_token_id": 0,
+                                             "eos_token_id": 2, "type_vocab_size": 1}  # fmt: skip
+    config = config_cls(
+        vocab_size=spec.vocab_size,
+        hidden_size=spec.hidden_size,
+        num_hidden_layers=spec.num_layers,
+        num_attention_heads=spec.heads,
+        intermediate_size=spec.intermediate_size,
+        max_position_embeddings=66,
+        **extra,
+    )
+    torch.manual_seed(seed)
+    if head == "classification":
+        config.num_labels = 2
+        model = transformers.AutoModelForSequenceClassification.from_config(config)
+    else:
+        model = transformers.AutoModelForMaskedLM.from_config(config)
+    model.eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        files = {p.name: p.read_bytes() for p in Path(tmp).iterdir()}
+    if pickle_only:
+        del files["model.safetensors"]
+        buf = io.BytesIO()
+        torch.save(model.state_dict(), buf)
+        files["pytorch_model.bin"] = buf.getvalue()
+    return tuple(sorted(files.items()))
+
+
+def tiny_model(
+    model_type: str, *, seed: int = 0, head: str = "masked-lm", pickle_only: bool = False
+) -> dict[str, bytes]:
+    """The files of a tiny random model and its tokenizer (cached per arguments)."""
+    files = dict(_tokenizer_files(model_type))
+    files.update(_model_files(model_type, seed, head, pickle_only))
+    return files
+
+
+def fake_model(
+    spec: TinySpec, *, params: int = 1000, safetensors: bool = True, **config: Any
+) -> dict[str, bytes]:
+    """Files that look right to a crawler (config + a safetensors header) but hold no model.
+
+    Cheap (no torch): for crawl tests, which read only the listing.
+    """
+    cfg = {
+        "model_type": spec.model_type,
+        "hidden_size": spec.hidden_size,
+        "num_hidden_layers": spec.num_layers,
+        "vocab_size": spec.vocab_size,
+        "intermediate_size": spec.intermediate_size,
+        **config,
+    }
+    files = {"config.json": json.dumps(cfg, indent=2).encode()}
+    if safetensors:
+        # Header only: the listing reads parameter counts from it; the data is never fetched.
+        tensor = {"dtype": "F32", "shape": [params], "data_offsets": [0, 4 * params]}
+        raw = json.dumps({"w": tensor}).encode()
+        files["model.safetensors"] = len(raw).to_bytes(8, "little") + raw
+    else:
+        files["pytorch_model.bin"] = b"PK\x03\x04 pickle"
+    return files
+
+
+def register(
+    hub: FakeHub,
+    repo_id: str,
+    files: dict[str, bytes],
+    *,
+    model_type: str,
+    base_id: str | None = None,
+    license: str | None = "apache-2.0",
+    extra_tags: tuple[str, ...] = (),
+    pipeline_tag: str | None = "text-classification",
+    **meta: Any,
+) -> HubRepo:
+    """Add a model with the tags the hub would compute for it (type, lineage, license...)."""
+    tags = ["transformers", model_type]
+    if any(name.endswith(".safetensors") for name in files):
+        tags.append("safetensors")
+    if any(name.endswith(".bin") for name in files):
+        tags.append("pytorch")
+    if pipeline_tag:
+        tags.append(pipeline_tag)
+    if license:
+        tags.append(f"license:{license}")
+    if base_id:
+        tags += [f"base_model:{base_id}", f"base_model:finetune:{base_id}"]
+    tags += list(extra_tags)
+    return hub.add_model(repo_id, files, tags=tags, pipeline_tag=pipeline_tag, **meta)
