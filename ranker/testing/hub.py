@@ -24,6 +24,7 @@ token, 403 with one, `X-Error-Code: GatedRepo`); disabled repos refuse files (40
 Faults, injected per route, repo and/or file (`hub.inject(Fault(...))` or the helpers):
 
     hub.fail(503, times=2)                       5xx (or any status) N times, then OK
+    hub.fail(500, query="filter=roberta")        ... only for requests whose query has this
     hub.fail(429, retry_after=0)                 rate limit with `Retry-After`
     hub.fail(404, repo=r, path="config.json")    a missing file (X-Error-Code EntryNotFound)
     hub.fail(401 / 403, repo=r)                  gated (X-Error-Code GatedRepo)
@@ -184,18 +185,20 @@ class Fault:
     route: str | None = None  # a route key such as "GET /api/models"; None matches any
     repo: str | None = None
     path: str | None = None  # a file in the repo (resolve, tree) ; None matches any
+    query: str | None = None  # a substring of the raw query, e.g. "filter=roberta"
     times: int | None = 1
     retry_after: int | None = None
     seconds: float = 0.0  # stall length
     error_code: str | None = None  # X-Error-Code; derived from the status when None
     fired: int = 0
 
-    def matches(self, route: str, repo: str | None, path: str | None) -> bool:
+    def matches(self, route: str, repo: str | None, path: str | None, query: str) -> bool:
         return (
             (self.times is None or self.fired < self.times)
             and (self.route is None or self.route == route)
             and (self.repo is None or self.repo == repo)
             and (self.path is None or self.path == path)
+            and (self.query is None or self.query in query)
         )
 
 
@@ -323,6 +326,14 @@ class FakeHub:
             self.faults.clear()
             self.corrupt.clear()
 
+    def reset(self) -> None:
+        """Forget every repo, fault and count (a session-wide hub reused by many tests)."""
+        with self._lock:
+            self.repos.clear()
+            self.page_size = DEFAULT_PAGE_SIZE
+        self.clear_faults()
+        self.reset_counts()
+
     def reset_counts(self) -> None:
         with self._lock:
             self.counts.clear()
@@ -334,10 +345,12 @@ class FakeHub:
         """Request counts of one route by repo, e.g. per_repo("GET /api/models/{repo}")."""
         return {repo: n for (r, repo), n in self.repo_counts.items() if r == route}
 
-    def _fault_for(self, route: str, repo: str | None, path: str | None) -> Fault | None:
+    def _fault_for(
+        self, route: str, repo: str | None, path: str | None, query: str
+    ) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.matches(route, repo, path):
+                if fault.matches(route, repo, path, query):
                     fault.fired += 1
                     return fault
         return None
@@ -436,7 +449,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if repo_id is not None:
                     hub.repo_counts[(route, repo_id)] += 1
                 hub.auth_seen.append(self.headers.get("Authorization"))
-            fault = hub._fault_for(route, repo_id, path)
+            fault = hub._fault_for(route, repo_id, path, unquote(split.query))
             if fault is not None and fault.kind == "stall":
                 time.sleep(fault.seconds)
             elif fault is not None and fault.kind == "status":
