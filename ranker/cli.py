@@ -26,6 +26,22 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_crawl(args: argparse.Namespace) -> int:
+    from ranker.crawl import crawl
+    from ranker.crawl.hub import HubClient
+    from ranker.store import Store
+
+    store = Store(args.data)
+    summary = crawl(
+        store,
+        HubClient(endpoint=args.endpoint),
+        architectures=args.arch,
+        max_params=args.max_params,
+    )
+    print(summary.text())
+    return 1 if summary.failed else 0
+
+
 def _cmd_import_legacy(args: argparse.Namespace) -> int:
     from ranker.legacy import import_legacy
 
@@ -44,6 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="render the static site from the store")
     p.add_argument("--out", type=Path, default=DEFAULT_SITE, help="output folder (default: site/)")
     p.set_defaults(func=_cmd_build)
+
+    p = sub.add_parser(
+        "crawl", help="list each architecture's models on the hub and update the catalog"
+    )
+    p.add_argument(
+        "--arch", action="append", help="crawl only this architecture (repeatable; default: all)"
+    )
+    p.add_argument(
+        "--max-params",
+        type=int,
+        default=1_000_000_000,
+        help="exclude models with more parameters than this (default: 1e9)",
+    )
+    p.add_argument(
+        "--endpoint", help="hub URL (default: $HF_ENDPOINT, else https://huggingface.co)"
+    )
+    p.set_defaults(func=_cmd_crawl)
 
     p = sub.add_parser(
         "import-legacy", help="import IBM's published 2023 model-recycling results into the store"
