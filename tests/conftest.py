@@ -39,12 +39,6 @@ def hub(hub_server: FakeHub) -> Iterator[FakeHub]:
 def tiny_files() -> dict[str, dict[str, bytes]]:
     """Files of tiny random models with real tokenizers (torch + transformers, ~seconds)."""
     pytest.importorskip("transformers")
-    from ranker.testing.models import tiny_model
+    from ranker.testing.models import tiny_set
 
-    return {
-        "bert": tiny_model("bert"),
-        "bert-cls": tiny_model("bert", seed=1, head="classification"),
-        "roberta": tiny_model("roberta"),
-        "roberta-cls": tiny_model("roberta", seed=1, head="classification"),
-        "roberta-pickle": tiny_model("roberta", seed=2, head="classification", pickle_only=True),
-    }
+    return tiny_set()

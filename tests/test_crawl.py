@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -15,67 +14,10 @@ from ranker.crawl.hub import HubClient
 from ranker.records import SCHEMA_VERSION, Architecture, CatalogEntry
 from ranker.store import Store
 from ranker.testing.hub import FakeHub
-from ranker.testing.models import TINY_BERT, TINY_ROBERTA, architectures_toml, fake_model, register
+from ranker.testing.models import architectures_toml, register
+from ranker.testing.world import BERT, EXPECTED, MAX_PARAMS, ROBERTA, populate_world
 
-BERT, ROBERTA = TINY_BERT.base_id, TINY_ROBERTA.base_id
 T0, T1 = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"
-MAX_PARAMS = 10_000_000
-
-# model id -> expected (architecture, status, reason, found_by)
-EXPECTED = {
-    BERT: (BERT, "ok", None, "config"),
-    "org/bert-ft": (BERT, "ok", None, "lineage"),
-    "org/bert-ft-alias": (BERT, "ok", None, "lineage"),
-    "old/bert-untagged": (BERT, "ok", None, "config"),
-    ROBERTA: (ROBERTA, "ok", None, "config"),
-    "org/roberta-ft": (ROBERTA, "ok", None, "lineage"),
-    "old/roberta-untagged": (ROBERTA, "ok", None, "config"),
-    "x/roberta-peft": (ROBERTA, "excluded", "adapter", "lineage"),
-    "x/roberta-gguf": (ROBERTA, "excluded", "quantized", "lineage"),
-    "x/roberta-merge": (ROBERTA, "excluded", "merge", "lineage"),
-    "x/roberta-gated": (ROBERTA, "excluded", "gated", "lineage"),
-    "x/roberta-custom": (ROBERTA, "excluded", "custom-code", "lineage"),
-    "x/roberta-pickle": (ROBERTA, "excluded", "no-safetensors", "lineage"),
-    "x/roberta-huge": (ROBERTA, "excluded", "too-large", "config"),
-    "x/roberta-disabled": (ROBERTA, "excluded", "disabled", "lineage"),
-    "x/roberta-wrong-dims": (ROBERTA, "excluded", "config-mismatch", "lineage"),
-}
-
-
-def populate(hub: FakeHub, tiny: dict[str, dict[str, bytes]]) -> None:
-    """The standard little world: good models, one of each excluded kind, and decoys."""
-    hub.page_size = 4  # several pages per listing
-    bert, roberta = tiny["bert-cls"], tiny["roberta-cls"]
-    register(hub, BERT, tiny["bert"], model_type="bert", pipeline_tag="fill-mask", downloads=900)
-    register(hub, "org/bert-ft", bert, model_type="bert", base_id=BERT, downloads=50, likes=3)
-    register(hub, "org/bert-ft-alias", bert, model_type="bert", base_id=BERT + "-alias")
-    register(hub, "old/bert-untagged", bert, model_type="bert", license=None,
-             card_data={"license": "mit"})  # fmt: skip
-    # Same model_type, other dimensions: belongs to no tracked architecture.
-    wide = fake_model(TINY_BERT, hidden_size=64)
-    register(hub, "other/bert-wide", wide, model_type="bert")
-
-    register(hub, ROBERTA, tiny["roberta"], model_type="roberta", pipeline_tag="fill-mask")
-    register(hub, "org/roberta-ft", roberta, model_type="roberta", base_id=ROBERTA)
-    register(hub, "old/roberta-untagged", roberta, model_type="roberta")
-    lineage = {"model_type": "roberta", "base_id": ROBERTA}
-    register(hub, "x/roberta-peft", roberta, extra_tags=("peft",), **lineage)
-    register(hub, "x/roberta-gguf", roberta, extra_tags=("gguf",), **lineage)
-    register(hub, "x/roberta-merge", roberta, extra_tags=("merge", "mergekit"), **lineage)
-    register(hub, "x/roberta-gated", roberta, gated="manual", **lineage)
-    register(hub, "x/roberta-private", roberta, private=True, **lineage)
-    custom = {**roberta, "config.json": _with_config(roberta, auto_map={"AutoModel": "m.M"})}
-    register(hub, "x/roberta-custom", custom, extra_tags=("custom_code",), **lineage)
-    register(hub, "x/roberta-pickle", tiny["roberta-pickle"], **lineage)
-    huge = fake_model(TINY_ROBERTA, params=2 * MAX_PARAMS)
-    register(hub, "x/roberta-huge", huge, model_type="roberta")
-    register(hub, "x/roberta-disabled", roberta, disabled=True, **lineage)
-    register(hub, "x/roberta-wrong-dims", fake_model(TINY_ROBERTA, num_hidden_layers=3), **lineage)
-    register(hub, "bad/a--b", roberta, **lineage)  # an id that is unsafe to use
-
-
-def _with_config(files: dict[str, bytes], **changes: object) -> bytes:
-    return json.dumps({**json.loads(files["config.json"]), **changes}).encode()
 
 
 @pytest.fixture
@@ -86,7 +28,7 @@ def store(tmp_path: Path) -> Store:
 
 @pytest.fixture
 def world(hub: FakeHub, tiny_files: dict[str, dict[str, bytes]]) -> FakeHub:
-    populate(hub, tiny_files)
+    populate_world(hub, tiny_files)
     return hub
 
 

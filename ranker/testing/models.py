@@ -168,6 +168,30 @@ def tiny_model(
     return files
 
 
+def tiny_set() -> dict[str, dict[str, bytes]]:
+    """The tiny models a test session or the demo serves, by role."""
+    return {
+        "bert": tiny_model("bert"),
+        "bert-cls": tiny_model("bert", seed=1, head="classification"),
+        "roberta": tiny_model("roberta"),
+        "roberta-cls": tiny_model("roberta", seed=1, head="classification"),
+        "roberta-pickle": tiny_model("roberta", seed=2, head="classification", pickle_only=True),
+    }
+
+
+def with_config(files: dict[str, bytes], **changes: Any) -> dict[str, bytes]:
+    """The same files with keys of config.json changed."""
+    config = {**json.loads(files["config.json"]), **changes}
+    return {**files, "config.json": json.dumps(config, indent=2).encode()}
+
+
+def with_custom_code(files: dict[str, bytes]) -> dict[str, bytes]:
+    """A repo that needs trust_remote_code: `auto_map` in config.json and the module it names."""
+    out = with_config(files, auto_map={"AutoModel": "modeling_custom.CustomModel"})
+    out["modeling_custom.py"] = b"raise RuntimeError('remote code must never run')\n"
+    return out
+
+
 def fake_model(
     spec: TinySpec, *, params: int = 1000, safetensors: bool = True, **config: Any
 ) -> dict[str, bytes]:
