@@ -193,3 +193,37 @@ def test_dataset_files(hub: FakeHub, tmp_path: Path) -> None:
                                                                            "README.md"}  # fmt: skip
     assert hub.counts["HEAD /datasets/{repo}/resolve"] == 1
     assert hub.counts["GET /datasets/{repo}/resolve"] == 1
+
+
+def test_tiny_t5_and_deberta_are_served_crawled_and_loaded(
+    hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transformers import AutoModel, AutoTokenizer
+
+    from ranker.crawl import crawl
+    from ranker.crawl.hub import HubClient
+    from ranker.store import Store
+    from ranker.testing.models import SPECS, TINY_DEBERTA, TINY_T5, architectures_toml, tiny_model
+
+    register(hub, "old/t5-ft", tiny_model("t5", head="classification"), model_type="t5")
+    register(hub, "org/deberta-ft", tiny_model("deberta-v2", head="classification"),
+             model_type="deberta-v2", base_id=TINY_DEBERTA.base_id)  # fmt: skip
+    register(hub, "old/t5-v1_1-like", fake_model(TINY_T5, d_ff=99), model_type="t5")
+    store = Store(tmp_path / "data")
+    store.root.mkdir()
+    (store.root / "architectures.toml").write_text(architectures_toml(tuple(SPECS.values())))
+    summary = crawl(store, HubClient(endpoint=hub.url, token=False), now="2026-01-01T00:00:00Z")
+    got = {e.model_id: (e.architecture, e.status, e.found_by) for e in store.catalog()}
+    assert got == {
+        "old/t5-ft": (TINY_T5.base_id, "ok", "config"),  # matched by d_model / d_ff names
+        "org/deberta-ft": (TINY_DEBERTA.base_id, "ok", "lineage"),
+    }
+    assert summary.requests == hub.counts["GET /api/models"]
+
+    hub.patch_endpoint(monkeypatch)
+    for repo in ("old/t5-ft", "org/deberta-ft"):
+        tokenizer = AutoTokenizer.from_pretrained(repo, cache_dir=tmp_path / "cache")
+        model = AutoModel.from_pretrained(repo, cache_dir=tmp_path / "cache")
+        batch = tokenizer(["a good movie"], return_tensors="pt")
+        body = model.encoder if repo == "old/t5-ft" else model
+        assert body(**batch).last_hidden_state.shape[-1] == 32

@@ -2,11 +2,11 @@
 
 Real `transformers` models (a few thousand parameters) saved with safetensors, with a tokenizer
 trained by `tokenizers` on a handful of sentences (WordPiece for BERT, byte-level BPE for
-RoBERTa), so that the evaluator can load and run them exactly as it would a hub model. Their
-dimensions are odd on purpose (intermediate sizes 37 and 41) so that a test store's
-`architectures.toml` (see `architectures_toml`) identifies them by config as it would
-roberta-base. torch and transformers are imported lazily: building the crawl tests' repos
-needs neither.
+RoBERTa, Unigram/Metaspace for T5 and DeBERTa-v2), so that the evaluator can load and run them
+exactly as it would a hub model. Their dimensions are odd on purpose (intermediate sizes 37,
+41, 43, 47) so that a test store's `architectures.toml` (see `architectures_toml`) identifies
+them by config as it would roberta-base. torch and transformers are imported lazily: building
+the crawl tests' cheap repos (`fake_model`) needs neither.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ class TinySpec:
 
 TINY_BERT = TinySpec("tiny/bert-base", "bert", 32, 2, 160, 37)
 TINY_ROBERTA = TinySpec("tiny/roberta-base", "roberta", 32, 2, 320, 41)
-SPECS = {"bert": TINY_BERT, "roberta": TINY_ROBERTA}
+TINY_T5 = TinySpec("tiny/t5-base", "t5", 32, 2, 128, 43)
+TINY_DEBERTA = TinySpec("tiny/deberta-v3-base", "deberta-v2", 32, 2, 128, 47)
+SPECS = {s.model_type: s for s in (TINY_BERT, TINY_ROBERTA, TINY_T5, TINY_DEBERTA)}
 
 
 def architectures_toml(specs: tuple[TinySpec, ...] = (TINY_BERT, TINY_ROBERTA)) -> str:
@@ -112,13 +114,90 @@ def _train_tokenizer(model_type: str, vocab_size: int) -> Any:
     return RobertaTokenizerFast(tokenizer_object=tok, model_max_length=64)
 
 
+def _train_unigram(model_type: str, vocab_size: int) -> Any:
+    """A SentencePiece-style (Unigram + Metaspace) tokenizer, as T5 and DeBERTa-v3 use."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers.trainers import UnigramTrainer
+
+    t5 = model_type == "t5"
+    specials = ["<pad>", "</s>", "<unk>"] if t5 else ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]
+    unk = "<unk>" if t5 else "[UNK]"
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token=unk)
+    tok.train_from_iterator(SENTENCES, trainer)
+    if t5:
+        from transformers import T5TokenizerFast
+
+        eos = ("</s>", tok.token_to_id("</s>"))
+        tok.post_processor = processors.TemplateProcessing(
+            single="$A </s>", pair="$A </s> $B </s>", special_tokens=[eos]
+        )
+        return T5TokenizerFast(
+            tokenizer_object=tok,
+            extra_ids=0,
+            pad_token="<pad>",
+            eos_token="</s>",
+            unk_token="<unk>",
+            model_max_length=64,
+        )
+    from transformers import DebertaV2TokenizerFast
+
+    cls, sep = ("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[cls, sep]
+    )
+    return DebertaV2TokenizerFast(tokenizer_object=tok, model_max_length=64, pad_token="[PAD]",
+                                  cls_token="[CLS]", sep_token="[SEP]", unk_token="[UNK]",
+                                  mask_token="[MASK]")  # fmt: skip
+
+
 @functools.cache
 def _tokenizer_files(model_type: str) -> tuple[tuple[str, bytes], ...]:
     spec = SPECS[model_type]
-    tokenizer = _train_tokenizer(model_type, spec.vocab_size)
+    train = _train_tokenizer if model_type in ("bert", "roberta") else _train_unigram
+    tokenizer = train(model_type, spec.vocab_size)
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer.save_pretrained(tmp)
         return tuple(sorted((p.name, p.read_bytes()) for p in Path(tmp).iterdir()))
+
+
+def _config(spec: TinySpec) -> Any:
+    """A transformers config of the tiny dimensions."""
+    import transformers
+
+    common = {"vocab_size": spec.vocab_size}
+    if spec.model_type == "t5":
+        return transformers.T5Config(
+            d_model=spec.hidden_size,
+            d_kv=spec.hidden_size // spec.heads,
+            d_ff=spec.intermediate_size,
+            num_layers=spec.num_layers,
+            num_heads=spec.heads,
+            decoder_start_token_id=0,
+            pad_token_id=0,
+            eos_token_id=1,
+            **common,
+        )
+    config_cls = transformers.AutoConfig.for_model(spec.model_type).__class__
+    extra: dict[str, Any] = {}
+    if spec.model_type == "roberta":
+        extra = {"pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2, "type_vocab_size": 1}
+    if spec.model_type == "deberta-v2":
+        extra = {"pad_token_id": 0, "relative_attention": True, "position_buckets": 16,
+                 "pos_att_type": ["p2c", "c2p"], "max_relative_positions": -1,
+                 "position_biased_input": False, "type_vocab_size": 0}  # fmt: skip
+    return config_cls(
+        hidden_size=spec.hidden_size,
+        num_hidden_layers=spec.num_layers,
+        num_attention_heads=spec.heads,
+        intermediate_size=spec.intermediate_size,
+        max_position_embeddings=66,
+        **common,
+        **extra,
+    )
 
 
 @functools.cache
@@ -128,23 +207,13 @@ def _model_files(
     import torch
     import transformers
 
-    spec = SPECS[model_type]
-    config_cls = transformers.BertConfig if model_type == "bert" else transformers.RobertaConfig
-    extra = {} if model_type == "bert" else {"pad_token_id": 1, "bos_token_id": 0,
-                                             "eos_token_id": 2, "type_vocab_size": 1}  # fmt: skip
-    config = config_cls(
-        vocab_size=spec.vocab_size,
-        hidden_size=spec.hidden_size,
-        num_hidden_layers=spec.num_layers,
-        num_attention_heads=spec.heads,
-        intermediate_size=spec.intermediate_size,
-        max_position_embeddings=66,
-        **extra,
-    )
+    config = _config(SPECS[model_type])
     torch.manual_seed(seed)
     if head == "classification":
         config.num_labels = 2
         model = transformers.AutoModelForSequenceClassification.from_config(config)
+    elif model_type == "t5":
+        model = transformers.AutoModelForSeq2SeqLM.from_config(config)
     else:
         model = transformers.AutoModelForMaskedLM.from_config(config)
     model.eval()
@@ -199,12 +268,14 @@ def fake_model(
 
     Cheap (no torch): for crawl tests, which read only the listing.
     """
+    names = ("d_model", "num_layers", "d_ff") if spec.model_type == "t5" else (
+        "hidden_size", "num_hidden_layers", "intermediate_size")  # fmt: skip
     cfg = {
         "model_type": spec.model_type,
-        "hidden_size": spec.hidden_size,
-        "num_hidden_layers": spec.num_layers,
+        names[0]: spec.hidden_size,
+        names[1]: spec.num_layers,
         "vocab_size": spec.vocab_size,
-        "intermediate_size": spec.intermediate_size,
+        names[2]: spec.intermediate_size,
         **config,
     }
     files = {"config.json": json.dumps(cfg, indent=2).encode()}
