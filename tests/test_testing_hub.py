@@ -58,6 +58,9 @@ def test_listing_filters_sorts_paginates_and_expands(small: FakeHub) -> None:
     (m,) = api.list_models(search="m3", full=True)
     assert m.siblings is not None and m.tags and m.last_modified and m.config is None
     assert small.counts == {"GET /api/models": 2}
+    with pytest.raises(Exception, match="404"):
+        list(_api(small).list_spaces())
+    assert small.counts["unrouted"] == 1
 
 
 def test_model_info_revisions_and_tree(small: FakeHub) -> None:

@@ -38,7 +38,10 @@ Faults, injected per route, repo and/or file (`hub.inject(Fault(...))` or the he
 
 Every request is counted: `hub.counts["GET /api/models"]` per route key (the templates above,
 with `{repo}` for the repo part, e.g. "GET /api/models/{repo}" or "HEAD /{repo}/resolve"), and
-`hub.repo_counts[(route, repo_id)]` per repo; `hub.log` keeps (method, path, status).
+`hub.repo_counts[(route, repo_id)]` per repo; `hub.log` keeps (method, path, status). A
+request to a route the hub does not implement gets a 404 and counts as "unrouted" (one such is
+huggingface_hub's once-a-process `GET /api/agent-harnesses` when telemetry is on and
+`HF_ENDPOINT` points here; the 404 makes it give up quietly).
 """
 
 from __future__ import annotations
@@ -458,6 +461,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._truncate = fault is not None and fault.kind == "truncate"
             action()
         except _Reply as reply:
+            if reply.status == 404 and str(reply).startswith("no route"):
+                with hub._lock:
+                    hub.counts["unrouted"] += 1
             headers = {k.replace("_", "-"): v for k, v in reply.headers.items()}
             if reply.code:
                 headers["X-Error-Code"] = reply.code
