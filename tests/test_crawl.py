@@ -60,6 +60,7 @@ def test_first_crawl_finds_models_and_records_exclusions(store: Store, world: Fa
     assert summary.listings == 6
     assert summary.requests > summary.listings
     assert "excluded: adapter 1" in summary.text()
+    assert f"  {ROBERTA}: 3 ok, 10 excluded" in summary.text()
 
 
 def test_private_repos_are_seen_with_a_token_and_excluded(store: Store, world: FakeHub) -> None:

@@ -4,6 +4,8 @@ Candidates come from two listings per architecture: the lineage tag
 `base_model:finetune:<id>` for every spelling of the base id, and, for the many older models
 that carry no lineage tag, the model_type tag confirmed by the config dimensions. The
 model_type listing is shared by architectures of the same type (one listing for both BERTs).
+Listings carry all the metadata (see `ranker.crawl.hub.EXPAND`), so a crawl sends one request
+per listing page and none per model, whether its sha changed or not.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class CrawlSummary:
     invalid_ids: list[str] = field(default_factory=list)
     unconfirmed: int = 0  # model_type matches, but the listing carried no config
     failed: dict[str, str] = field(default_factory=dict)  # architecture -> error
+    per_arch: dict[str, Counter[str]] = field(default_factory=dict)  # arch -> status counts
     requests: int = 0
     listings: int = 0
 
@@ -48,6 +51,8 @@ class CrawlSummary:
         if self.excluded:
             parts = ", ".join(f"{r} {n}" for r, n in sorted(self.excluded.items()))
             lines.append(f"excluded: {parts}")
+        for arch, counts in sorted(self.per_arch.items()):
+            lines.append(f"  {arch}: " + ", ".join(f"{counts[s]} {s}" for s in ("ok", "excluded")))
         if self.invalid_ids:
             lines.append(f"skipped {len(self.invalid_ids)} invalid repo ids")
         for arch, error in sorted(self.failed.items()):
@@ -165,6 +170,11 @@ def crawl(
     summary.listed = len(crawled)
     summary.ok = sum(1 for e in crawled if e.status == "ok")
     summary.excluded = Counter(e.reason for e in crawled if e.reason)
+    for arch in archs:
+        if arch.id not in summary.failed:
+            summary.per_arch[arch.id] = Counter(
+                e.status for e in crawled if e.architecture == arch.id
+            )
     summary.new, summary.changed = result.new, result.changed
     summary.unchanged, summary.removed = result.unchanged, result.removed
     summary.requests = client.requests
