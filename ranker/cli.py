@@ -26,6 +26,22 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_crawl(args: argparse.Namespace) -> int:
+    from ranker.crawl import crawl
+    from ranker.crawl.hub import HubClient
+    from ranker.store import Store
+
+    store = Store(args.data)
+    summary = crawl(
+        store,
+        HubClient(endpoint=args.endpoint),
+        architectures=args.arch,
+        max_params=args.max_params,
+    )
+    print(summary.text())
+    return 1 if summary.failed else 0
+
+
 def _cmd_import_legacy(args: argparse.Namespace) -> int:
     from ranker.legacy import import_legacy
 
@@ -38,10 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ranker", description="Rank hub models by their value as a finetuning start."
     )
+    data_help = "the results store (default: data/)"
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=data_help)
+    # also accepted after the subcommand; SUPPRESS keeps the top-level value when absent there
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--data", type=Path, default=DEFAULT_DATA, help="the results store (default: data/)"
-    )
+    common.add_argument("--data", type=Path, default=argparse.SUPPRESS, help=data_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("build", parents=[common], help="render the static site from the store")
@@ -51,6 +68,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="public URL the site is served from, for badge snippets (default: $RANKER_SITE_URL)",
     )
     p.set_defaults(func=_cmd_build)
+
+    p = sub.add_parser(
+        "crawl",
+        parents=[common],
+        help="list each architecture's models on the hub and update the catalog",
+    )
+    p.add_argument(
+        "--arch", action="append", help="crawl only this architecture (repeatable; default: all)"
+    )
+    p.add_argument(
+        "--max-params",
+        type=int,
+        default=1_000_000_000,
+        help="exclude models with more parameters than this (default: 1e9)",
+    )
+    p.add_argument(
+        "--endpoint", help="hub URL (default: $HF_ENDPOINT, else https://huggingface.co)"
+    )
+    p.set_defaults(func=_cmd_crawl)
 
     p = sub.add_parser(
         "import-legacy",

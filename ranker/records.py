@@ -183,7 +183,7 @@ class CatalogEntry(Record):
     architecture: str
     sha: str
     status: str  # "ok", "excluded" or "removed"
-    reason: str | None = None  # why excluded
+    reason: str | None = None  # why excluded: see ranker.crawl.classify.REASONS
     last_modified: str | None = None
     downloads: int | None = None
     likes: int | None = None
@@ -193,6 +193,8 @@ class CatalogEntry(Record):
     params: int | None = None
     first_seen: str | None = None
     last_seen: str | None = None
+    found_by: str | None = None  # "lineage" (base_model tag) or "config" (dimensions)
+    tags: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

@@ -1,13 +1,16 @@
-"""Shared fixtures: the repo's paths, temp stores, and the real legacy data imported once."""
+"""Shared fixtures: repo paths, temp stores, the real legacy data imported once, and one
+loopback hub server and the tiny models, built once per session."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ranker.records import LEGACY_TASKS, LegacyBaseline, LegacyModel
+from ranker.testing.hub import FakeHub
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -65,3 +68,38 @@ def make_baselines(architecture: str = "roberta-base", mean: float = 0.5) -> lis
         LegacyBaseline(architecture=architecture, metric=m, mean=mean, std=0.01, n_seeds=20)
         for m in ("avg", *LEGACY_TASKS)
     ]
+
+
+@pytest.fixture(scope="session")
+def hub_server() -> Iterator[FakeHub]:
+    """The loopback hub, started once; use the `hub` fixture, which empties it per test.
+
+    Telemetry off, so huggingface_hub sends no request of its own (its agent detection
+    fetches a registry from the default endpoint once per process).
+    """
+    from huggingface_hub import constants
+
+    telemetry = constants.HF_HUB_DISABLE_TELEMETRY
+    constants.HF_HUB_DISABLE_TELEMETRY = True
+    try:
+        with FakeHub() as hub:
+            yield hub
+    finally:
+        constants.HF_HUB_DISABLE_TELEMETRY = telemetry
+
+
+@pytest.fixture
+def hub(hub_server: FakeHub) -> Iterator[FakeHub]:
+    """The session's loopback hub with no repos, faults or counts."""
+    hub_server.reset()
+    yield hub_server
+    hub_server.reset()
+
+
+@pytest.fixture(scope="session")
+def tiny_files() -> dict[str, dict[str, bytes]]:
+    """Files of tiny random models with real tokenizers (torch + transformers, ~seconds)."""
+    pytest.importorskip("transformers")
+    from ranker.testing.models import tiny_set
+
+    return tiny_set()

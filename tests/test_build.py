@@ -1,4 +1,4 @@
-"""The site build: pages exist, every model is listed, hostile strings render inert."""
+"""The site build: pages exist, every model is listed, links resolve, hostile strings are inert."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import plotly.graph_objects as go
 import pytest
 from markupsafe import escape
 
 from conftest import make_baselines, make_legacy_model
-from ranker.build import MARKER, build_site
+from ranker.build import MARKER, build_site, charts
+from ranker.build.badges import badge_svg, markdown_snippet, shields_endpoint
+from ranker.build.fidelity import rank_correlation
+from ranker.build.tables import architecture_table, rank_groups, rank_history
 from ranker.errors import RankerError
 from ranker.records import EvalResult
 from ranker.store import Store
@@ -20,25 +24,49 @@ from ranker.store import Store
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
-class _Links(HTMLParser):
+class _Page(HTMLParser):
+    """Links, scripts and embedded JSON of one page."""
+
     def __init__(self) -> None:
         super().__init__()
         self.links: list[str] = []
-        self.scripts = 0
+        self.scripts: list[dict[str, str | None]] = []
+        self.json: dict[str, str] = {}
+        self._json_id: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attrs_d = dict(attrs)
+        a = dict(attrs)
         if tag == "script":
-            self.scripts += 1
+            self.scripts.append(a)
+            if a.get("type") == "application/json":
+                self._json_id = a.get("id")
         for key in ("href", "src"):
-            if attrs_d.get(key):
-                self.links.append(attrs_d[key] or "")
+            if a.get(key):
+                self.links.append(a[key] or "")
+
+    def handle_data(self, data: str) -> None:
+        if self._json_id:
+            self.json[self._json_id] = self.json.get(self._json_id, "") + data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._json_id = None
 
 
-def _parse(path: Path) -> _Links:
-    parser = _Links()
+def _parse(path: Path) -> _Page:
+    parser = _Page()
     parser.feed(path.read_text(encoding="utf-8"))
     return parser
+
+
+def _result(model_id: str, accuracy: float, day: str = "2026-11-20", **kw) -> EvalResult:
+    values = dict(
+        schema_version=1, model_id=model_id, architecture="roberta-base", revision="c" * 40,
+        protocol_version="1", status="ok", evaluated_at=f"{day}T10:00:00Z", accuracy=accuracy,
+        accuracy_low=accuracy - 0.01, accuracy_high=accuracy + 0.01, gain=accuracy - 0.6,
+    )  # fmt: skip
+    values.update(kw)
+    return EvalResult(**values)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +78,11 @@ def site(imported_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 def test_pages_and_downloads_exist(site: Path, imported_store: Path) -> None:
     store = Store(imported_store)
-    assert (site / "index.html").is_file() and (site / "static" / "style.css").is_file()
+    for rel in ("index.html", "methodology.html", "faq.html", "cite.html", "changelog.html",
+                "downloads/all.csv", "downloads/all.json", "static/style.css", "static/ranker.js",
+                "static/vendor/datatables/dataTables.min.js",
+                "static/vendor/plotly/plotly-basic.min.js"):  # fmt: skip
+        assert (site / rel).is_file(), rel
     for arch in store.architectures():
         for rel in (
             f"arch/{arch.slug}.html",
@@ -61,40 +93,50 @@ def test_pages_and_downloads_exist(site: Path, imported_store: Path) -> None:
     index = (site / "index.html").read_text()
     assert "ibm/ColD-Fusion-itr13-seed2" in index  # the best roberta-base model
     assert "2023-04" in index  # when the data was last updated
+    assert "2,696 models imported" in (site / "changelog.html").read_text().replace("2696", "2,696")
 
 
-def test_every_imported_model_is_listed(site: Path, imported_store: Path) -> None:
+def test_every_imported_model_is_listed_with_a_page(site: Path, imported_store: Path) -> None:
     store = Store(imported_store)
     models = store.legacy_models()
     for arch in store.architectures():
-        page = (site / f"arch/{arch.slug}.html").read_text()
-        ids = {m.model_id for m in models if m.architecture == arch.id}
-        listed = set(
-            re.findall(r'<th scope="row"><a href="https://huggingface\.co/([^"]+)">', page)
-        )
-        assert listed == ids | {arch.id}  # the pretrained model is the baseline row
+        ids = {m.model_id for m in models if m.architecture == arch.id} - {arch.id}
+        page = _parse(site / f"arch/{arch.slug}.html")
+        table = json.loads(page.json["table-data"])
+        assert {r["model_id"] for r in table["rows"]} == ids
+        for row in table["rows"]:
+            assert (site / row["page"]).is_file()
         with (site / f"downloads/{arch.slug}.csv").open() as fh:
-            rows = list(csv.DictReader(fh))
+            assert {r["model_id"] for r in csv.DictReader(fh)} == ids
         data = json.loads((site / f"downloads/{arch.slug}.json").read_text())
-        assert {r["model_id"] for r in rows} == {m["model_id"] for m in data["models"]}
-        assert {r["model_id"] for r in rows} == ids - {arch.id}
         ranks = [m["rank"] for m in data["models"] if m["rank"] is not None]
         assert ranks == list(range(1, len(ranks) + 1))
         assert data["baseline"]["model_id"] == arch.id and data["baseline"]["n_seeds"] >= 16
+    everything = json.loads((site / "downloads/all.json").read_text())["models"]
+    assert len(everything) == len(models) - 5  # less the 5 pretrained rows
 
 
-def test_pages_link_only_inside_the_site_or_to_the_hub(site: Path) -> None:
-    for page in site.rglob("*.html"):
+def test_internal_links_resolve_and_nothing_is_fetched_from_outside(site: Path) -> None:
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 2000
+    for page in pages:
         parsed = _parse(page)
-        assert parsed.scripts == 0
+        for script in parsed.scripts:
+            assert script.get("type") == "application/json" or "://" not in (
+                script.get("src") or ""
+            )
         for link in parsed.links:
             if link.startswith("https://huggingface.co/"):
                 continue
-            assert "://" not in link, (page, link)
-            assert (page.parent / link).resolve().is_file(), (page, link)
+            assert "://" not in link and not link.startswith("//"), (page, link)
+            if link.startswith(("data:", "#")):
+                continue
+            target = (page.parent / link.split("#")[0]).resolve()
+            assert target.is_file(), (page, link)
+            assert site.resolve() in target.parents, (page, link)
 
 
-def test_hostile_strings_render_escaped(store_dir: Path, tmp_path: Path) -> None:
+def test_hostile_strings_render_inert(store_dir: Path, tmp_path: Path) -> None:
     toml = (store_dir / "architectures.toml").read_text()
     (store_dir / "architectures.toml").write_text(
         toml.replace('title = "RoBERTa base"', f"title = {json.dumps(HOSTILE)}")
@@ -106,46 +148,140 @@ def test_hostile_strings_render_escaped(store_dir: Path, tmp_path: Path) -> None
     )
     out = tmp_path / "site"
     build_site(store_dir, out)
-    for page in ("index.html", "arch/roberta-base.html"):
+    pages = ["index.html", "arch/roberta-base.html", "models/roberta-base/evil--model.html"]
+    for page in pages:
         text = (out / page).read_text()
-        assert "<script>" not in text and "<img" not in text
-        assert str(escape(HOSTILE)) in text
-        assert _parse(out / page).scripts == 0
+        assert "<script>alert" not in text and "<img src=x" not in text
+        assert str(escape(HOSTILE)) in text or "\\u003cscript\\u003e" in text
+        for script in _parse(out / page).scripts:
+            assert (
+                script.get("src", "").startswith("../")
+                or script.get("type") == "application/json"
+                or script.get("src", "").startswith("static/")
+            )
+    svg = (out / "badges/roberta-base/evil--model.svg").read_text()
+    assert "<script" not in svg and "&lt;script&gt;" in svg
+    assert (
+        HOSTILE in json.loads((out / "badges/roberta-base/evil--model.json").read_text())["message"]
+    )
 
 
-def test_probe_results_join_the_table(store_dir: Path, tmp_path: Path) -> None:
+def test_probe_results_rank_and_join(store_dir: Path, tmp_path: Path) -> None:
     store = Store(store_dir)
     store.write_legacy_baselines(make_baselines())
     store.write_legacy_models([make_legacy_model("a/legacy", score=0.6)])
-    store.save_result(
-        EvalResult(
-            schema_version=1, model_id="b/new", architecture="roberta-base", revision="c" * 40,
-            protocol_version="1", status="ok", evaluated_at="2026-11-20T10:00:00Z",
-            accuracy=0.6543, gain=0.0123,
-        )
-    )  # fmt: skip
+    store.write_results(
+        [
+            _result("b/new", 0.6543, gain=0.0123, gain_low=0.001, gain_high=0.02),
+            _result("c/close", 0.65),  # interval overlaps b/new's: same rank group
+            _result("d/far", 0.55),
+            _result("roberta-base", 0.6, day="2026-11-19"),  # the base: baseline, not ranked
+        ]
+    )
     out = tmp_path / "site"
     build_site(store_dir, out)
     data = json.loads((out / "downloads/roberta-base.json").read_text())
-    assert [(m["model_id"], m["rank"], m["probe_accuracy"]) for m in data["models"]] == [
-        ("a/legacy", 1, None),
-        ("b/new", None, 0.6543),
+    assert [(m["model_id"], m["probe_rank"], m["rank"]) for m in data["models"]] == [
+        ("b/new", 1, None),
+        ("c/close", 1, None),
+        ("d/far", 3, None),
+        ("a/legacy", None, 1),
     ]
+    assert data["baseline"]["probe_accuracy"] == 0.6
     page = (out / "arch/roberta-base.html").read_text()
-    assert "65.43" in page and "+1.23" in page
+    assert '"default_sort": "probe_accuracy"' in page
+    model = (out / "models/roberta-base/b--new.html").read_text()
+    assert "65.43" in model and "+1.23" in model and "[+0.10, +2.00]" in model
     assert "2026-11-20" in (out / "index.html").read_text()  # last updated moves forward
+    assert "3 models evaluated (3 newly ranked)" in (out / "changelog.html").read_text()
 
 
-def test_rebuild_replaces_only_a_ranker_site(imported_store: Path, tmp_path: Path) -> None:
+def test_rank_groups_share_ranks_when_intervals_overlap() -> None:
+    acc = [0.80, 0.79, 0.70, 0.69, 0.60]
+    low = [0.78, 0.77, 0.68, 0.65, 0.58]
+    high = [0.82, 0.81, 0.72, 0.71, 0.62]
+    assert rank_groups(acc, low, high) == [1, 1, 3, 3, 5]
+    assert rank_groups([0.9, 0.8], [0.89, 0.79], [0.91, 0.81]) == [1, 2]
+
+
+def test_rank_history_follows_updates(store_dir: Path) -> None:
+    arch = Store(store_dir).architecture("roberta-base")
+    results = [
+        _result("a/m", 0.70, day="2026-11-01"),
+        _result("b/m", 0.60, day="2026-11-01"),
+        _result("c/m", 0.80, day="2026-11-02"),  # a new model overtakes both
+    ]
+    history = rank_history(arch, results)
+    assert history["a/m"] == [("2026-11-01", 1), ("2026-11-02", 2)]
+    assert history["c/m"] == [("2026-11-02", 1)]
+
+
+def test_charts_are_valid_plotly_and_escape_hover_text(store_dir: Path) -> None:
+    arch = Store(store_dir).architecture("roberta-base")
+    legacy = [make_legacy_model("a/x", score=0.6), make_legacy_model("b/y", score=0.4)]
+    table = architecture_table(arch, legacy, [_result("a/x", 0.7)])
+    table["downloads"] = [10, 5]
+    table.loc[0, "model_id"] = HOSTILE
+    figures = [
+        charts.score_distribution(table["avg"], 0.5, label="36-task average", base_label="base"),
+        charts.gain_vs_downloads(table, "gain", "gain"),
+        charts.evaluated_over_time(table["evaluated_at"]),
+        charts.task_gains(legacy[0].scores, legacy[1].scores),
+        charts.rank_movement([("2026-11-01", 3), ("2026-11-02", 1)]),
+        charts.overview(table.assign(architecture="RoBERTa")[["architecture", "model_id", "gain"]]),
+    ]
+    for fig in figures:
+        assert fig is not None
+        go.Figure(fig)  # raises on anything plotly.js would not understand
+    assert HOSTILE not in json.dumps(figures) and str(escape(HOSTILE)).replace(
+        "&#34;", "&quot;"
+    ) in json.dumps(figures)
+    assert charts.gain_vs_downloads(table.assign(downloads=None), "gain", "gain") is None
+    assert charts.rank_movement([("2026-11-01", 3)]) is None
+
+
+def test_fidelity_matches_scipy_on_a_known_case() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": [1, 2, 3, 4, None], "y": [10, 20, 40, 30, 50]})
+    fid = rank_correlation(frame, "x", "y")
+    assert fid.n == 4 and fid.spearman == pytest.approx(0.8) and fid.kendall == pytest.approx(2 / 3)
+    assert rank_correlation(frame.head(2), "x", "y").spearman is None
+
+
+def test_badges() -> None:
+    svg = badge_svg("#3 of 385 RoBERTa base", "green")
+    assert svg.startswith("<svg") and "#3 of 385 RoBERTa base" in svg
+    assert shields_endpoint("m", "blue") == {
+        "schemaVersion": 1,
+        "label": "ranker",
+        "message": "m",
+        "color": "blue",
+    }
+    snippet = markdown_snippet("https://x.io/r/", "badges/a/b.svg", "models/a/b.html")
+    assert snippet == "[![ranker](https://x.io/r/badges/a/b.svg)](https://x.io/r/models/a/b.html)"
+
+
+def test_methodology_reports_fidelity_of_the_2023_probe(site: Path) -> None:
+    text = (site / "methodology.html").read_text()
+    rows = re.findall(r'<th scope="row">RoBERTa base</th>(.*?)</tr>', text, re.S)
+    cells = re.findall(r'<td class="num">([^<]*)</td>', rows[0])
+    assert cells[0] == "0" and cells[1] == "–"  # no probe results of ours yet
+    assert int(cells[3]) > 300 and -1 <= float(cells[4]) <= 1
+
+
+def test_rebuild_replaces_only_a_ranker_site(store_dir: Path, tmp_path: Path) -> None:
+    Store(store_dir).write_legacy_models([make_legacy_model("a/m")])
+    Store(store_dir).write_legacy_baselines(make_baselines())
     out = tmp_path / "site"
-    build_site(imported_store, out)
+    build_site(store_dir, out)
     (out / "stale.html").write_text("old")
-    build_site(imported_store, out)
+    build_site(store_dir, out)
     assert not (out / "stale.html").exists() and (out / MARKER).exists()
 
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "thesis.tex").write_text("do not delete")
     with pytest.raises(RankerError, match="not built by ranker"):
-        build_site(imported_store, precious)
+        build_site(store_dir, precious)
     assert (precious / "thesis.tex").read_text() == "do not delete"

@@ -25,7 +25,7 @@ def test_python_m_ranker_build_writes_site(imported_store: Path, tmp_path: Path)
     out = tmp_path / "out"
     proc = _run("-m", "ranker.build", "--data", str(imported_store), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert "built 7 pages" in proc.stdout
+    assert "built 2702 pages for 2691 models" in proc.stdout
     assert (out / "arch" / "roberta-base.html").exists()
 
 

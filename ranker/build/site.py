@@ -73,6 +73,10 @@ class ArchitectureView:
         return top if top is not None and top[self.primary] == 1 else None
 
 
+def _primary(table: pd.DataFrame) -> str:
+    return "probe_rank" if table["probe_rank"].notna().any() else "rank"
+
+
 def _updated(as_of: str | None, evaluated_at: list[str]) -> str:
     """The newest of the legacy data's date and our evaluations' dates."""
     dates = [d[:10] for d in evaluated_at]
@@ -157,11 +161,7 @@ def render_site(store: Store, site_url: str | None = None) -> tuple[SiteFiles, i
                 records=records,
                 baseline=baseline_for(arch, legacy, baselines, results),
                 has_probe=bool(table["probe_accuracy"].notna().any()),
-                ranked=int(
-                    table["probe_rank" if table["probe_rank"].notna().any() else "rank"]
-                    .notna()
-                    .sum()
-                ),  # fmt: skip
+                ranked=int(table[_primary(table)].notna().sum()),
                 updated=_updated(
                     meta.get("as_of") if any(m.architecture == arch.id for m in legacy) else None,
                     [r.evaluated_at for r in arch_results],

@@ -92,8 +92,12 @@ def rank_groups(accuracy: list[float], low: list[float], high: list[float]) -> l
 def _probe_ranks(results: dict[str, EvalResult]) -> dict[str, int]:
     ordered = sorted(results.values(), key=lambda r: (-(r.accuracy or 0.0), r.model_id))
     acc = [r.accuracy or 0.0 for r in ordered]
-    low = [r.accuracy_low if r.accuracy_low is not None else a for r, a in zip(ordered, acc)]
-    high = [r.accuracy_high if r.accuracy_high is not None else a for r, a in zip(ordered, acc)]
+    low = [
+        a if r.accuracy_low is None else r.accuracy_low for r, a in zip(ordered, acc, strict=True)
+    ]
+    high = [
+        a if r.accuracy_high is None else r.accuracy_high for r, a in zip(ordered, acc, strict=True)
+    ]
     return {r.model_id: g for r, g in zip(ordered, rank_groups(acc, low, high), strict=True)}
 
 

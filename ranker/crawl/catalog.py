@@ -1,0 +1,59 @@
+"""Merge one crawl into the previous catalog: what is new, changed, unchanged or removed.
+
+Pure: the crawl hands in entries and the time; nothing here talks to the hub or the disk.
+Models that disappear stay in the catalog marked `removed` (the history keeps them), but only
+for architectures this crawl actually listed, so a partial or failed crawl removes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ranker.records import CatalogEntry
+
+
+@dataclass
+class MergeResult:
+    """The merged catalog and the model ids in each bucket (sorted)."""
+
+    entries: list[CatalogEntry]
+    new: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+def merge(
+    previous: Iterable[CatalogEntry],
+    crawled: Iterable[CatalogEntry],
+    *,
+    architectures: set[str],
+    now: str,
+) -> MergeResult:
+    """Fold `crawled` (this crawl's entries) into `previous`, stamping first/last seen."""
+    before = {e.model_id: e for e in previous}
+    result = MergeResult(entries=[])
+    seen: set[str] = set()
+    for entry in crawled:
+        seen.add(entry.model_id)
+        old = before.get(entry.model_id)
+        if old is None or old.status == "removed":
+            result.new.append(entry.model_id)  # a model that comes back counts as new
+        elif old.sha != entry.sha:
+            result.changed.append(entry.model_id)
+        else:
+            result.unchanged.append(entry.model_id)
+        first_seen = old.first_seen if old is not None and old.first_seen else now
+        result.entries.append(dataclasses.replace(entry, first_seen=first_seen, last_seen=now))
+    for model_id, old in before.items():
+        if model_id in seen:
+            continue
+        if old.architecture in architectures and old.status != "removed":
+            result.removed.append(model_id)
+            old = dataclasses.replace(old, status="removed", reason=None)
+        result.entries.append(old)
+    for bucket in (result.new, result.changed, result.unchanged, result.removed):
+        bucket.sort()
+    return result
