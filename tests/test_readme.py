@@ -17,7 +17,9 @@ def _readme_commands() -> list[str]:
 def test_readme_opens_with_build_and_test_commands() -> None:
     build, test = _readme_commands()
     assert build.endswith("python -m ranker.build")
-    assert "pytest" in test and "torch==2.13.0" in test
+    assert test == "bash scripts/test.sh"
+    script = (REPO / "scripts" / "test.sh").read_text()
+    assert "torch==2.13.0" in script and "python -m pytest" in script
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up everything the tests need on a fresh machine, then lint and run the whole suite.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Browser tests use Debian's Chromium; the HTML checker needs Java. Installed when missing and
+# we are root (as on CI); otherwise those tests are skipped rather than required.
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+command -v java >/dev/null || need+=(default-jre-headless)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "scripts/test.sh: ${need[*]} missing and not root: browser and HTML checks will skip" >&2
+    export RANKER_REQUIRE_BROWSER=${RANKER_REQUIRE_BROWSER:-0}
+  fi
+fi
+
+python3 -m venv .venv
+# Pinned: an unpinned torch resolves to a 5 GB CUDA build on these machines.
+.venv/bin/pip install -q torch==2.13.0
+.venv/bin/pip install -q -e '.[eval,test]'
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+RANKER_REQUIRE_BROWSER=${RANKER_REQUIRE_BROWSER:-1} .venv/bin/python -m pytest "$@"
