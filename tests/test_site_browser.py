@@ -22,13 +22,12 @@ import pytest
 
 from conftest import REPO
 from ranker.build import build_site
-from ranker.records import SCHEMA_VERSION, CatalogEntry, EvalResult
 from ranker.store import Store
+from ranker.testing.synthetic import synthetic_models
 
 CHROMIUM = os.environ.get("RANKER_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("RANKER_ARTIFACTS", REPO / "test-artifacts"))
 N_SYNTHETIC = 5000
-LICENSES = ("apache-2.0", "mit", "cc-by-4.0")
 
 
 def _require_browser():
@@ -53,26 +52,7 @@ def big_site(imported_store: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     shutil.copytree(imported_store, data)
     store = Store(data)
     legacy_ids = [m.model_id for m in store.legacy_models() if m.architecture == "roberta-base"]
-    ids = legacy_ids[:300] + [f"synthetic/model-{i:05d}" for i in range(N_SYNTHETIC - 300)]
-    results, catalog = [], []
-    for i, model_id in enumerate(ids):
-        acc = 0.45 + 0.3 * ((i * 7919) % N_SYNTHETIC) / N_SYNTHETIC
-        day = f"2026-11-{1 + i % 20:02d}"
-        results.append(
-            EvalResult(
-                schema_version=SCHEMA_VERSION, model_id=model_id, architecture="roberta-base",
-                revision=f"{i:040x}", protocol_version="1", status="ok",
-                evaluated_at=f"{day}T03:00:00Z", accuracy=acc, accuracy_low=acc - 0.01,
-                accuracy_high=acc + 0.01, gain=acc - 0.55, gain_low=acc - 0.56, gain_high=acc - 0.54,
-            )
-        )  # fmt: skip
-        catalog.append(
-            CatalogEntry(
-                schema_version=SCHEMA_VERSION, model_id=model_id, architecture="roberta-base",
-                sha=f"{i:040x}", status="ok", downloads=(i * 37) % 10000, likes=i % 50,
-                license=LICENSES[i % 3], params=[60_000_000, 125_000_000, 350_000_000][i % 3],
-            )
-        )  # fmt: skip
+    results, catalog = synthetic_models("roberta-base", N_SYNTHETIC, reuse=legacy_ids[:300])
     store.write_results(results)
     store.write_catalog(catalog)
     out = tmp_path_factory.mktemp("bigsite") / "site"
