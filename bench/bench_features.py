@@ -140,10 +140,10 @@ def main() -> None:
         mean = x[:, h:] / np.linalg.norm(x[:, h:], axis=1, keepdims=True)
         r["min_cosine_vs_st"] = float((mean * xs).sum(1).min())
     if args.base_size:
-        from transformers import BertConfig, BertModel
+        from transformers import AutoModel, BertConfig
 
         torch.manual_seed(0)
-        big = BertModel(BertConfig(), attn_implementation="sdpa").to(device).eval()
+        big = AutoModel.from_config(BertConfig(), attn_implementation="sdpa").to(device).eval()
         _, tt, tf, lens, _ = ours(args.model, prem, hyp, device, body=big)
         g = encoder_flops(big.config, lens) / tf / 1e9
         r["bert_base"] = {

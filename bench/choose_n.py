@@ -26,7 +26,6 @@ from ranker.evaluate import features as F
 from ranker.evaluate import loading, probe
 from ranker.evaluate.data import (
     Pairs,
-    ProbeData,
     fixed_sample,
     read_jsonl,
     stratified_sample,
@@ -112,6 +111,12 @@ def features_by_id(folder: Path, pairs: Pairs, device) -> dict[str, np.ndarray]:
     return x
 
 
+def fit_job(name, n, seed, x_train, y_train, x_eval, y_eval) -> tuple[str, int, int, float]:
+    """One protocol fit (module level, array arguments: joblib memory-maps them)."""
+    fit = probe.fit_probe(x_train, y_train, x_eval, seed=seed)
+    return name, n, seed, float(fit.correct(y_eval).mean())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", type=Path, required=True)
@@ -160,16 +165,16 @@ def main() -> None:
         print(f"features {name}: {len(both)} pairs in {time.perf_counter() - t:.0f}s", flush=True)
     t_feat = time.perf_counter() - t1
 
-    def job(name: str, n: int, s: int) -> tuple[str, int, int, float]:
-        x = feats[name]
-        tr = np.array([at[i] for i in samples[(n, s)].ids])
-        data = ProbeData("snli", samples[(n, s)], dev, s)
-        fit = probe.fit_probe(x[tr], data.train.labels, x[len(union) :], seed=s)
-        return name, n, s, float(fit.correct(dev.labels).mean())
-
     t2 = time.perf_counter()
+    x_eval = {m: feats[m][len(union) :] for m in models}
+    rows = {k: np.array([at[i] for i in p.ids]) for k, p in samples.items()}
     tasks = [(m, n, s) for m in models for n in sizes for s in seeds]
-    out = Parallel(n_jobs=args.jobs, verbose=5)(delayed(job)(*t) for t in tasks)
+    out = Parallel(n_jobs=args.jobs, verbose=5)(
+        delayed(fit_job)(
+            m, n, s, feats[m][rows[(n, s)]], samples[(n, s)].labels, x_eval[m], dev.labels
+        )
+        for m, n, s in tasks
+    )
     t_fit = time.perf_counter() - t2
     acc = {(m, n, s): a for m, n, s, a in out}
     names = list(models)

@@ -179,12 +179,15 @@ def encode(
     device: torch.device,
     pad_id: int = 0,
     max_tokens: int | None = None,
-    max_batch: int = 256,
+    max_batch: int | None = None,
     progress: bool = False,
 ) -> np.ndarray:
     """Pooled last-layer features [first token ‖ mean], float32, in the input's order."""
+    # GPU: few large batches (launch overhead dominates small ones); CPU: cache-sized batches.
     if max_tokens is None:
-        max_tokens = 65_536 if device.type == "cuda" else 8_192
+        max_tokens = 131_072 if device.type == "cuda" else 8_192
+    if max_batch is None:
+        max_batch = 4_096 if device.type == "cuda" else 256
     lengths = encoded.lengths
     n = len(lengths)
     hidden = model.config.d_model if hasattr(model.config, "d_model") else model.config.hidden_size
