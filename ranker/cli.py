@@ -50,6 +50,12 @@ def _cmd_import_legacy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ranker.evaluate.cli import evaluate_command
+
+    return evaluate_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ranker", description="Rank hub models by their value as a finetuning start."
@@ -95,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("source", type=Path, help="folder holding models_tested.csv and the baselines")
     p.set_defaults(func=_cmd_import_legacy)
+
+    p = sub.add_parser(
+        "evaluate", help="score models with the MNLI linear probe; store the records"
+    )
+    from ranker.evaluate.options import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=_cmd_evaluate)
     return parser
 
 

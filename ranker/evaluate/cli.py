@@ -1,0 +1,65 @@
+"""`ranker evaluate`: evaluate models one after another, storing every record, errors included."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ranker.errors import RankerError, StoreError
+from ranker.evaluate.data import load_probe_data
+from ranker.evaluate.run import DEFAULT_CACHE, Options, evaluate_model, model_key
+from ranker.records import Architecture
+from ranker.store import Store
+
+
+def _architectures(store: Store) -> list[Architecture]:
+    try:
+        return store.architectures()
+    except StoreError:
+        return []  # a store without architectures.toml: models are untracked
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    store = Store(args.data)
+    archs = _architectures(store)
+    architecture = store.architecture(args.architecture) if args.architecture else None
+    if args.model_id and len(args.models) > 1:
+        raise RankerError("--model-id names one model; give one MODEL with it")
+    for model in args.models:
+        model_key(model)  # refuse an invalid id before any work
+    catalog = {e.model_id: e.architecture for e in store.catalog()}  # missing file: empty
+    data = load_probe_data(
+        args.probe_data, args.train_size, args.eval_size, args.seed, eval_file=args.eval_data
+    )
+    options = Options(
+        device=args.device,
+        cache_dir=args.cache_dir or DEFAULT_CACHE,
+        max_params=args.max_params,
+        progress=not args.no_progress,
+    )
+    failed = 0
+    for model in args.models:
+        arch = architecture
+        if arch is None and model in catalog:
+            arch = next((a for a in archs if a.id == catalog[model]), None)
+        result = evaluate_model(
+            model,
+            data,
+            revision=args.revision,
+            architecture=arch,
+            base=args.base,
+            model_id=args.model_id,
+            architectures=archs,
+            options=options,
+        )
+        store.save_result(result)
+        if result.status != "ok":
+            failed += 1
+            print(f"ranker evaluate: {result.model_id}: error: {result.error}", file=sys.stderr)
+        if args.json:
+            print(json.dumps(result.to_dict(), sort_keys=True))
+        elif result.status == "ok":
+            gain = "" if result.gain is None else f", gain {result.gain:+.4f}"
+            print(f"{result.model_id}: accuracy {result.accuracy:.4f}{gain}")
+    return 1 if failed else 0

@@ -1,0 +1,255 @@
+"""Frozen-encoder features: the only module that imports torch and transformers.
+
+Cost is all in forward passes, so pairs are tokenised once per tokenizer (and reused by every model
+sharing it), sorted by length into token-budget batches with dynamic padding, and run under
+`torch.inference_mode` with SDPA attention (bf16 autocast on GPU).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import transformers
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel
+
+from ranker.evaluate import protocol
+from ranker.evaluate.loading import TOKENIZER_FILES, Checkpoint, ModelRefused
+
+_ENCODER_ONLY = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
+# Weights that the probe does not use: a missing pooler is no reason to refuse a body.
+_UNUSED = ("pooler.",)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Token ids of sentence pairs (no padding), made once per tokenizer and data sample."""
+
+    input_ids: list[list[int]]
+    token_type_ids: list[list[int]] | None
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(x) for x in self.input_ids), dtype=np.int64)
+
+
+def library_versions() -> dict[str, str]:
+    import sklearn
+
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ModelRefused("--device cuda asked for, but no CUDA device is available")
+    return torch.device(name)
+
+
+def load_tokenizer(folder: Path):
+    """A fast tokenizer from local files; never remote code."""
+    try:
+        return AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False, use_fast=True)
+    except Exception as exc:
+        raise ModelRefused(f"cannot load the tokenizer in {folder.name}: {exc}") from None
+
+
+def tokenizer_key(folder: Path) -> str:
+    """Identity of a tokenizer by its files' content: models sharing files share token ids."""
+    h = hashlib.sha256()
+    for name in (*TOKENIZER_FILES, "tokenizer_config.json", "special_tokens_map.json"):
+        f = folder / name
+        if f.is_file():
+            h.update(name.encode() + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def tokenize(tokenizer, premises: Sequence[str], hypotheses: Sequence[str]) -> Encoded:
+    """Sentence-pair token ids, truncated longest-first at the protocol's length."""
+    out = tokenizer(
+        list(premises),
+        list(hypotheses),
+        truncation="longest_first",
+        max_length=protocol.MAX_LENGTH,
+        padding=False,
+    )
+    return Encoded(out["input_ids"], out.get("token_type_ids"))
+
+
+def load_body(ckpt: Checkpoint, device: torch.device) -> PreTrainedModel:
+    """The encoder body, whatever head was saved with it, with every body weight verified.
+
+    transformers fills weights it cannot match with random values and only warns; a score of
+    such a model is meaningless, so any body weight that the checkpoint does not provide
+    (after stripping a head's prefix, e.g. `roberta.`) refuses the model.
+    """
+    name = _ENCODER_ONLY.get(ckpt.model_type)
+    cls = getattr(transformers, name) if name else AutoModel
+    if ckpt.config.get("is_encoder_decoder") and not name:
+        raise ModelRefused(f"{ckpt.model_id}: encoder-decoder {ckpt.model_type!r} is not supported")
+    try:
+        with warnings.catch_warnings(), _quiet():
+            warnings.simplefilter("ignore")
+            model, info = cls.from_pretrained(
+                str(ckpt.folder),
+                use_safetensors=True,
+                trust_remote_code=False,
+                output_loading_info=True,
+                attn_implementation="sdpa",
+                dtype=torch.float32,
+            )
+    except Exception as exc:
+        raise ModelRefused(f"{ckpt.model_id}: cannot load: {exc}") from None
+    missing = _missing_body_weights(model, ckpt.weight_names)
+    missing |= {k for k in info.get("missing_keys", ()) if not k.startswith(_UNUSED)}
+    if missing:
+        shown = ", ".join(sorted(missing)[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise ModelRefused(
+            f"{ckpt.model_id}: missing body weights ({len(missing)}): {shown}{more}; "
+            "they would be random, so the model is not scored"
+        )
+    return model.eval().to(device)
+
+
+def _missing_body_weights(model: PreTrainedModel, names: frozenset[str]) -> set[str]:
+    """Body parameters the checkpoint lacks under every known prefix (ties count as present)."""
+    state = model.state_dict()
+    wanted = {k for k in state if not k.startswith(_UNUSED)}
+    renamed = {n.replace(".gamma", ".weight").replace(".beta", ".bias") for n in names}
+    prefixes = {"", f"{model.base_model_prefix}.", "encoder.", "model.", "model.encoder."}
+    best: set[str] | None = None
+    for p in prefixes:
+        have = {n[len(p) :] for n in renamed if n.startswith(p)} | (names if p == "" else set())
+        missing = wanted - have
+        if best is None or len(missing) < len(best):
+            best = missing
+    assert best is not None
+    # A tied weight (T5's encoder.embed_tokens is `shared`) is present if its twin is.
+    ptr = {}
+    for k, v in state.items():
+        ptr.setdefault(v.data_ptr(), set()).add(k)
+    return {k for k in best if not (ptr[state[k].data_ptr()] - best)}
+
+
+class _quiet:
+    """Silence transformers' loading chatter; verification reports what matters."""
+
+    def __enter__(self) -> None:
+        self.level = transformers.logging.get_verbosity()
+        self.bars = transformers.utils.logging.is_progress_bar_enabled()
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        logging.getLogger("transformers").setLevel(logging.ERROR)
+
+    def __exit__(self, *exc: object) -> None:
+        transformers.logging.set_verbosity(self.level)
+        if self.bars:
+            transformers.utils.logging.enable_progress_bar()
+
+
+def batches(lengths: np.ndarray, max_tokens: int, max_batch: int) -> list[np.ndarray]:
+    """Length-sorted batches whose padded size stays under a token budget."""
+    order = np.argsort(-lengths, kind="stable")
+    out: list[np.ndarray] = []
+    start = 0
+    while start < len(order):
+        longest = int(lengths[order[start]])
+        size = max(1, min(max_batch, max_tokens // max(longest, 1)))
+        out.append(order[start : start + size])
+        start += size
+    return out
+
+
+def encode(
+    model: PreTrainedModel,
+    encoded: Encoded,
+    device: torch.device,
+    pad_id: int = 0,
+    max_tokens: int | None = None,
+    max_batch: int | None = None,
+    progress: bool = False,
+) -> np.ndarray:
+    """Pooled last-layer features [first token ‖ mean], float32, in the input's order."""
+    # GPU: few large batches (launch overhead dominates small ones); CPU: cache-sized batches.
+    if max_tokens is None:
+        max_tokens = 131_072 if device.type == "cuda" else 8_192
+    if max_batch is None:
+        max_batch = 4_096 if device.type == "cuda" else 256
+    lengths = encoded.lengths
+    n = len(lengths)
+    hidden = model.config.d_model if hasattr(model.config, "d_model") else model.config.hidden_size
+    out = np.empty((n, 2 * hidden), dtype=np.float32)
+    plan = batches(lengths, max_tokens, max_batch)
+    types = encoded.token_type_ids
+    use_types = types is not None and getattr(model.config, "type_vocab_size", 0) > 1
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.type == "cuda"
+        else torch.autocast("cpu", enabled=False)
+    )
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n, unit="pair", desc="forward", leave=False)
+    with torch.inference_mode(), autocast:
+        for index in plan:
+            width = int(lengths[index].max())
+            ids = np.full((len(index), width), pad_id, dtype=np.int64)
+            mask = np.zeros((len(index), width), dtype=np.int64)
+            tt = np.zeros((len(index), width), dtype=np.int64) if use_types else None
+            for row, i in enumerate(index):
+                seq = encoded.input_ids[i]
+                ids[row, : len(seq)] = seq
+                mask[row, : len(seq)] = 1
+                if tt is not None:
+                    tt[row, : len(seq)] = types[i]
+            kwargs = {
+                "input_ids": torch.from_numpy(ids).to(device, non_blocking=True),
+                "attention_mask": torch.from_numpy(mask).to(device, non_blocking=True),
+            }
+            if tt is not None:
+                kwargs["token_type_ids"] = torch.from_numpy(tt).to(device, non_blocking=True)
+            states = model(**kwargs).last_hidden_state.float()
+            m = kwargs["attention_mask"].unsqueeze(-1).to(states.dtype)
+            mean = (states * m).sum(1) / m.sum(1).clamp(min=1)
+            pooled = torch.cat([states[:, 0], mean], dim=1)
+            out[index] = pooled.cpu().numpy()
+            if bar is not None:
+                bar.update(len(index))
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak accelerator memory, or the process's peak resident memory on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return f"cpu:{torch.get_num_threads()}threads"

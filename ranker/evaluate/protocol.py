@@ -1,0 +1,38 @@
+"""The probe protocol's fixed choices, in one place; `docs/protocol.md` explains each.
+
+Any change that can move a score bumps `PROTOCOL_VERSION`, so results of different protocols are
+never compared or overwritten (the store keys results by model, revision and protocol).
+"""
+
+from __future__ import annotations
+
+PROTOCOL_VERSION = "lp-1"
+
+# Data: MNLI from the hub's GLUE parquet files, or a MultiNLI-format JSONL file.
+MNLI_REPO = "nyu-mll/glue"
+MNLI_TRAIN_PATTERN = "mnli/train-*.parquet"
+MNLI_EVAL_PATTERN = "mnli/validation_matched-*.parquet"
+LABELS: tuple[str, ...] = ("entailment", "neutral", "contradiction")  # GLUE's label ints 0, 1, 2
+DEFAULT_TRAIN_SIZE = 5_000
+DEFAULT_EVAL_SIZE = 5_000
+DEFAULT_SEED = 0
+EVAL_SAMPLE_SEED = 20230  # the evaluation sample is fixed: it does not move with --seed
+
+# Features.
+MAX_LENGTH = 128  # premise + hypothesis tokens, truncated longest-first
+POOLING = "first+mean"  # concatenation of the first token's and the mean last-layer state
+
+# Classifier: multinomial logistic regression on standardised features. C is fixed: on SNLI with
+# all-MiniLM-L6-v2, C=0.01 beat 0.1 and 1.0 at N=2k and N=10k (docs/benchmarks.md) and fits
+# fastest. With several values, C is chosen by CV_FOLDS-fold CV on the training pairs only.
+C_GRID: tuple[float, ...] = (0.01,)
+CV_FOLDS = 3
+MAX_ITER = 2_000
+
+# Intervals.
+BOOTSTRAP_RESAMPLES = 1_000
+BOOTSTRAP_SEED = 7
+CONFIDENCE = 0.95
+
+# Safety.
+DEFAULT_MAX_PARAMS = 1_000_000_000

@@ -1,0 +1,250 @@
+"""Orchestration: one model (and its base) through data -> features -> probe -> `EvalResult`.
+
+Every expected failure becomes an error record naming its cause, so a batch of models goes on
+past a bad one; the caller decides whether to store it and how to exit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ranker import __version__
+from ranker.errors import InvalidRepoIdError, RankerError
+from ranker.evaluate import loading, probe, protocol
+from ranker.evaluate.data import ProbeData
+from ranker.records import SCHEMA_VERSION, Architecture, EvalResult, is_valid_repo_id
+
+DEFAULT_CACHE = Path.home() / ".cache" / "ranker"
+
+
+@dataclass
+class Options:
+    """How to run (not what the protocol is): device, caches, caps, progress."""
+
+    device: str = "auto"
+    cache_dir: Path = DEFAULT_CACHE
+    max_params: int = protocol.DEFAULT_MAX_PARAMS
+    progress: bool = False
+    hub_cache: Path | None = None
+
+
+@dataclass
+class _Timer:
+    spent: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.spent[name] = self.spent.get(name, 0.0) + time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class _Scored:
+    model_id: str
+    revision: str
+    tokenizer: str
+    correct: np.ndarray
+    architecture: str | None = None
+    base: str | None = None
+
+
+# Token ids per (tokenizer content, data fingerprint): shared by every model of a process run.
+_TOKENS: dict[tuple[str, str], Any] = {}
+
+
+def model_key(model: str) -> str:
+    """The store id of a model argument: a hub id as given, or a local folder's cleaned name."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return loading._local_id(path)
+    if not is_valid_repo_id(model):
+        raise InvalidRepoIdError(model)
+    return model
+
+
+def evaluate_model(
+    model: str,
+    data: ProbeData,
+    *,
+    revision: str | None = None,
+    architecture: Architecture | None = None,
+    base: str | None = None,
+    model_id: str | None = None,
+    architectures: list[Architecture] | None = None,
+    options: Options | None = None,
+) -> EvalResult:
+    """Score one model; any failure gives an error record naming its cause.
+
+    The base (for the gain) is `base`, else the architecture's id; the architecture is the one
+    given, else the tracked one (of `architectures`) whose dimensions the model's config has.
+    """
+    options = options or Options()
+    timer = _Timer()
+    key = model_id or model_key(model)
+    arch_name = architecture.id if architecture else (base and model_key(base)) or "unknown"
+    common: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "model_id": key,
+        "architecture": arch_name,
+        "revision": revision or "unknown",
+        "protocol_version": protocol.PROTOCOL_VERSION,
+        "evaluated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "n_train": len(data.train),
+        "n_eval": len(data.eval),
+        "seed": data.seed,
+        "data_fingerprint": data.fingerprint,
+    }
+    try:
+        from ranker.evaluate import features as F
+
+        device = F.pick_device(options.device)
+        F.reset_peak(device)
+        scored = _score(
+            model, revision, key, architecture, architectures, base, data, device, options, timer
+        )
+        common["revision"] = scored.revision
+        common["architecture"] = scored.architecture or common["architecture"]
+        base = scored.base
+        acc, low, high = probe.bootstrap_accuracy(scored.correct)
+        gain = gain_low = gain_high = None
+        if base is not None:
+            base_scored = _score_base(base, data, device, options, timer, scored)
+            gain, gain_low, gain_high = probe.paired_bootstrap_gain(
+                scored.correct, base_scored.correct
+            )
+        return EvalResult(
+            **common,
+            status="ok",
+            accuracy=acc,
+            accuracy_low=low,
+            accuracy_high=high,
+            gain=gain,
+            gain_low=gain_low,
+            gain_high=gain_high,
+            tokenizer=scored.tokenizer,
+            device=F.device_name(device),
+            peak_memory_mb=round(F.peak_memory_mb(device), 1),
+            timings={k: round(v, 3) for k, v in timer.spent.items()},
+            versions=_versions(F.library_versions()),
+        )
+    except RankerError as exc:
+        return EvalResult(**common, status="error", error=str(exc), timings=_round(timer))
+    except Exception as exc:  # a bug or an unforeseen input: record it, go on with the batch
+        reason = f"unexpected {type(exc).__name__}: {exc}"
+        return EvalResult(**common, status="error", error=reason, timings=_round(timer))
+
+
+def _round(timer: _Timer) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in timer.spent.items()}
+
+
+def _versions(libs: dict[str, str]) -> dict[str, str]:
+    return {"ranker": __version__, "python": platform.python_version(), **libs}
+
+
+def _score(
+    model: str,
+    revision: str | None,
+    key: str,
+    architecture: Architecture | None,
+    architectures: list[Architecture] | None,
+    base: str | None,
+    data: ProbeData,
+    device: Any,
+    options: Options,
+    timer: _Timer,
+) -> _Scored:
+    with timer("download"):
+        folder, _, rev = loading.resolve(model, revision, options.hub_cache)
+        ckpt = loading.inspect(folder, key, rev, options.max_params)
+        if architecture is None and architectures:
+            architecture = loading.match_architecture(ckpt.config, architectures)
+        if architecture is not None:
+            loading.check_architecture(ckpt, architecture)
+            base = base or architecture.id
+        tok_folder, tok_name = folder, key
+        if not ckpt.has_tokenizer:
+            if base is None:
+                raise loading.ModelRefused(
+                    f"{key}: ships no tokenizer and no base model is known to borrow one from"
+                )
+            tok_folder, _, _ = loading.resolve(base, None, options.hub_cache)
+            tok_name = model_key(base)
+    feats = _features(ckpt, tok_folder, data, device, options, timer)
+    correct = _probe(feats, data, timer)
+    arch = architecture.id if architecture else None
+    return _Scored(key, rev, tok_name, correct, arch, base)
+
+
+def _features(ckpt, tok_folder: Path, data: ProbeData, device, options: Options, timer) -> tuple:
+    from ranker.evaluate import features as F
+
+    with timer("tokenise"):
+        tkey = (F.tokenizer_key(tok_folder), data.fingerprint)
+        if tkey not in _TOKENS:
+            tokenizer = F.load_tokenizer(tok_folder)
+            pairs = (
+                data.train.premises + data.eval.premises,
+                data.train.hypotheses + data.eval.hypotheses,
+            )
+            _TOKENS[tkey] = (F.tokenize(tokenizer, *pairs), tokenizer.pad_token_id or 0)
+        encoded, pad_id = _TOKENS[tkey]
+    with timer("load"):
+        body = F.load_body(ckpt, device)
+    with timer("forward"):
+        x = F.encode(body, encoded, device, pad_id=pad_id, progress=options.progress)
+    del body
+    return x[: len(data.train)], x[len(data.train) :]
+
+
+def _probe(feats: tuple[np.ndarray, np.ndarray], data: ProbeData, timer: _Timer) -> np.ndarray:
+    with timer("fit"):
+        fit = probe.fit_probe(feats[0], data.train.labels, feats[1], seed=data.seed)
+    return fit.correct(data.eval.labels)
+
+
+def _score_base(
+    base: str, data: ProbeData, device, options: Options, timer: _Timer, model: _Scored
+) -> _Scored:
+    """The base under the same protocol; its features are cached on disk, computed once."""
+    with timer("download"):
+        folder, key, rev = loading.resolve(base, None, options.hub_cache)
+        if (key, rev) == (model.model_id, model.revision):
+            return model
+        ckpt = loading.inspect(folder, key, rev, options.max_params)
+    digest = hashlib.sha256(
+        json.dumps([key, rev, data.fingerprint, protocol.PROTOCOL_VERSION]).encode()
+    ).hexdigest()[:24]
+    path = options.cache_dir / "features" / f"{digest}.npz"
+    feats: tuple[np.ndarray, np.ndarray] | None = None
+    if path.is_file():
+        try:
+            with np.load(path) as npz:
+                feats = (npz["train"], npz["eval"])
+        except (OSError, ValueError, KeyError):
+            feats = None  # a broken cache file is recomputed
+    if feats is None:
+        try:
+            feats = _features(ckpt, folder, data, device, options, timer)
+        except RankerError as exc:
+            raise RankerError(f"base model {key} cannot be scored: {exc}") from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, train=feats[0], eval=feats[1])
+        tmp.replace(path)
+    correct = _probe(feats, data, timer)
+    return _Scored(key, rev, key, correct)

