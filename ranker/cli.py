@@ -56,6 +56,22 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return evaluate_command(args)
 
 
+def _cmd_update(args: argparse.Namespace) -> int:
+    from ranker.update_cli import update_command
+
+    return update_command(args)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ranker.demo import run_demo
+
+    report = run_demo(args.folder)
+    print(report.text)
+    print(f"demo finished in {report.seconds:.0f} s; store: {report.folder / 'data'}")
+    print(f"open the site: {(report.site / 'index.html').resolve().as_uri()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ranker", description="Rank hub models by their value as a finetuning start."
@@ -102,13 +118,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", type=Path, help="folder holding models_tested.csv and the baselines")
     p.set_defaults(func=_cmd_import_legacy)
 
-    p = sub.add_parser(
-        "evaluate", help="score models with the MNLI linear probe; store the records"
-    )
-    from ranker.evaluate.options import add_arguments
+    from ranker.evaluate.options import add_arguments, add_run_arguments
 
+    p = sub.add_parser(
+        "evaluate",
+        parents=[common],
+        help="score models with the MNLI linear probe; store the records",
+    )
     add_arguments(p)
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "update",
+        parents=[common],
+        help="crawl, evaluate what is new or changed (bounded), and build the site",
+    )
+    add_run_arguments(p)
+    p.add_argument("--arch", action="append", help="only this architecture (repeatable)")
+    p.add_argument("--max-models", type=int, help="evaluate at most this many models")
+    p.add_argument(
+        "--time-budget", help="stop starting new models after this long (e.g. 3600, 90m, 4.5h)"
+    )
+    p.add_argument("--force", action="store_true", help="re-evaluate models already scored")
+    p.add_argument("--endpoint", help="hub URL (default: $HF_ENDPOINT, else the hub)")
+    p.add_argument("--no-crawl", action="store_true", help="evaluate the current catalog only")
+    p.add_argument("--out", type=Path, default=DEFAULT_SITE, help="site folder (default: site/)")
+    p.add_argument("--no-build", action="store_true", help="do not build the site")
+    p.add_argument("--site-url", help="public URL of the site, for badge snippets")
+    p.add_argument("--summary-file", type=Path, help="also write the run's summary here")
+    p.set_defaults(func=_cmd_update)
+
+    p = sub.add_parser(
+        "demo", help="run the whole pipeline against a loopback hub of tiny models (offline)"
+    )
+    p.add_argument("--folder", type=Path, help="where to put the demo (default: a temp folder)")
+    p.set_defaults(func=_cmd_demo)
     return parser
 
 

@@ -3,6 +3,9 @@
 Pure: the crawl hands in entries and the time; nothing here talks to the hub or the disk.
 Models that disappear stay in the catalog marked `removed` (the history keeps them), but only
 for architectures this crawl actually listed, so a partial or failed crawl removes nothing.
+
+`last_seen` moves only when an entry changes (new, new sha, new metadata, removed): a crawl that
+finds nothing new leaves the catalog byte-identical, so the nightly job commits nothing.
 """
 
 from __future__ import annotations
@@ -46,7 +49,10 @@ def merge(
         else:
             result.unchanged.append(entry.model_id)
         first_seen = old.first_seen if old is not None and old.first_seen else now
-        result.entries.append(dataclasses.replace(entry, first_seen=first_seen, last_seen=now))
+        merged = dataclasses.replace(entry, first_seen=first_seen, last_seen=now)
+        if old is not None and dataclasses.replace(merged, last_seen=old.last_seen) == old:
+            merged = old  # nothing about it changed: keep the stored entry as it was
+        result.entries.append(merged)
     for model_id, old in before.items():
         if model_id in seen:
             continue

@@ -46,8 +46,11 @@ huggingface_hub's once-a-process `GET /api/agent-harnesses` when telemetry is on
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -204,6 +207,27 @@ class FakeHub:
                     fault.fired += 1
                     return fault
         return None
+
+    @contextlib.contextmanager
+    def as_endpoint(self) -> Iterator[FakeHub]:
+        """Point huggingface_hub's module-level defaults at this hub, then restore them."""
+        from huggingface_hub import constants
+
+        saved = (os.environ.get("HF_ENDPOINT"), constants.ENDPOINT,
+                 constants.HUGGINGFACE_CO_URL_TEMPLATE)  # fmt: skip
+        os.environ["HF_ENDPOINT"] = self.url
+        constants.ENDPOINT = self.url
+        constants.HUGGINGFACE_CO_URL_TEMPLATE = (
+            self.url + "/{repo_id}/resolve/{revision}/{filename}"
+        )
+        try:
+            yield self
+        finally:
+            if saved[0] is None:
+                os.environ.pop("HF_ENDPOINT", None)
+            else:
+                os.environ["HF_ENDPOINT"] = saved[0]
+            constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE = saved[1], saved[2]
 
     def patch_endpoint(self, monkeypatch: Any) -> None:
         """Point module-level huggingface_hub defaults at this hub (pytest monkeypatch)."""

@@ -1,0 +1,84 @@
+"""`ranker update`: arguments -> `ranker.pipeline.update` -> summary, build, exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+
+from ranker.errors import RankerError
+from ranker.store import Store
+
+
+def parse_duration(text: str | None) -> float | None:
+    """Seconds from '3600', '3600s', '90m' or '4.5h'."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not match:
+        raise RankerError(f"--time-budget: expected seconds or a number with s, m or h: {text!r}")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def update_command(args: argparse.Namespace) -> int:
+    from huggingface_hub.utils import disable_progress_bars
+
+    from ranker.evaluate.data import load_probe_data
+    from ranker.evaluate.run import DEFAULT_CACHE, Options
+    from ranker.pipeline import update
+
+    disable_progress_bars()  # one progress bar, ours, rather than one per download
+    budget = parse_duration(args.time_budget)
+    store = Store(args.data)
+    store.check()
+    cache = Path(args.cache_dir or os.environ.get("RANKER_CACHE") or DEFAULT_CACHE)
+
+    def crawl_step():
+        from ranker.crawl import crawl
+        from ranker.crawl.hub import HubClient
+
+        summary = crawl(
+            store,
+            HubClient(endpoint=args.endpoint),
+            architectures=args.arch,
+            max_params=args.max_params,
+        )
+        print(summary.text(), flush=True)
+        return summary
+
+    summary = update(
+        store,
+        crawl_step=None if args.no_crawl else crawl_step,
+        probe_data=lambda: load_probe_data(
+            args.probe_data,
+            args.train_size,
+            args.eval_size,
+            args.seed,
+            eval_file=args.eval_data,
+            cache_dir=cache / "data",
+        ),
+        options=Options(
+            device=args.device,
+            cache_dir=cache,
+            max_params=args.max_params,
+            progress=not args.no_progress,
+            hub_cache=cache / "hub",
+        ),
+        max_models=args.max_models,
+        time_budget=budget,
+        force=args.force,
+        architectures=args.arch,
+        progress=not args.no_progress,
+    )
+    text = summary.text()
+    if not args.no_build:
+        from ranker.build import build_site
+
+        report = build_site(store.root, args.out, site_url=args.site_url)
+        text += f"\nbuilt {report.pages} pages for {report.models} models in {report.out}"
+    print(text)
+    if args.summary_file:
+        args.summary_file.write_text(text + "\n", encoding="utf-8")
+    crawl_failed = summary.crawl is not None and bool(summary.crawl.failed)
+    return 1 if crawl_failed else 0
