@@ -98,7 +98,7 @@ class Watch:
 
 
 def _rows(page) -> list[str]:
-    return page.locator("#ranking tbody tr td:nth-child(2)").all_inner_texts()
+    return page.locator("#ranking tbody tr td:nth-child(2) a:first-child").all_inner_texts()
 
 
 def test_a_person_finds_sorts_filters_and_shares_a_view(browser, big_site: Path) -> None:

@@ -60,7 +60,9 @@
       {
         data: "model_id", render: function (d, type, row) {
           if (type !== "display") { return d; }
-          return '<a href="' + esc(root + row.page) + '">' + esc(d) + "</a>";
+          return '<a href="' + esc(root + row.page) + '">' + esc(d) + "</a> " +
+            '<a class="hub" href="https://huggingface.co/' + esc(d) + '" aria-label="' + esc(d) +
+            ' on the Hugging Face hub">hub</a>';
         }
       },
       { data: "probe_accuracy", render: scoreCell("probe_low", "probe_high", pct), className: "num" },
