@@ -26,7 +26,7 @@ import numpy as np
 
 from ranker.errors import StoreError
 from ranker.records import LEGACY_TASKS, Architecture, LegacyBaseline, LegacyModel, is_valid_repo_id
-from ranker.store import Store
+from ranker.store import Store, parse_float
 
 MODELS_FILE = "models_tested.csv"
 SOURCE_COLUMNS = (
@@ -92,19 +92,6 @@ class ImportReport:
         }
 
 
-def _float(path: Path, line: int, name: str, text: str) -> float | None:
-    text = text.strip()
-    if text == "":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise StoreError(path, f"not a number: {text!r}", line=line, field=name) from None
-    if not np.isfinite(value):
-        raise StoreError(path, f"not a finite number: {text!r}", line=line, field=name)
-    return value
-
-
 def _read_models(path: Path, archs: dict[str, Architecture]) -> list[tuple[int, LegacyModel]]:
     rows: list[tuple[int, LegacyModel]] = []
     try:
@@ -137,9 +124,9 @@ def _read_models(path: Path, archs: dict[str, Architecture]) -> list[tuple[int, 
                         line=line,
                         field="base_model",
                     )
-                size = _float(path, line, "size", row["size"])
-                mnli_lp = _float(path, line, "mnli_lp", row["mnli_lp"])
-                scores = {t: _float(path, line, t, row[t]) for t in LEGACY_TASKS}
+                size = parse_float(path, line, "size", row["size"])
+                mnli_lp = parse_float(path, line, "mnli_lp", row["mnli_lp"])
+                scores = {t: parse_float(path, line, t, row[t]) for t in LEGACY_TASKS}
                 flags = []
                 if mnli_lp == 0:
                     flags.append("probe_failed")
@@ -236,8 +223,8 @@ def _read_baseline(path: Path, arch: Architecture, notes: list[str]) -> list[Leg
             if task not in LEGACY_TASKS:
                 raise StoreError(path, f"unknown dataset {task!r}", line=line, field="dataset name")
             metric = "spearmanr" if task == "stsb" else "accuracy"
-            value = _float(path, line, metric, row[metric] or "")
-            stage = _float(path, line, "stage", row["stage"])
+            value = parse_float(path, line, metric, row[metric] or "")
+            stage = parse_float(path, line, "stage", row["stage"])
             if stage is None:
                 raise StoreError(path, "missing seed", line=line, field="stage")
             if value is None:  # a seed that lacks a task drops out of the average only

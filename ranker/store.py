@@ -77,7 +77,9 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _parse_float(path: Path, line: int, name: str, text: str) -> float | None:
+def parse_float(path: Path, line: int, name: str, text: str) -> float | None:
+    """A CSV cell as a finite float, None when empty; errors name the file, line and field."""
+    text = text.strip()
     if text == "":
         return None
     try:
@@ -269,10 +271,10 @@ class Store:
                     tokenizer=row["tokenizer"],
                     model_type=row["model_type"],
                     last_modified=row["last_modified"],
-                    mnli_lp=_parse_float(path, line, "mnli_lp", row["mnli_lp"]),
-                    scores={t: _parse_float(path, line, t, row[t]) for t in LEGACY_TASKS},
-                    avg=_parse_float(path, line, "avg", row["avg"]),
-                    gain=_parse_float(path, line, "gain", row["gain"]),
+                    mnli_lp=parse_float(path, line, "mnli_lp", row["mnli_lp"]),
+                    scores={t: parse_float(path, line, t, row[t]) for t in LEGACY_TASKS},
+                    avg=parse_float(path, line, "avg", row["avg"]),
+                    gain=parse_float(path, line, "gain", row["gain"]),
                     flags=tuple(f for f in row["flags"].split(";") if f),
                     shifted_from=row["shifted_from"] or None,
                 )
@@ -298,8 +300,8 @@ class Store:
             values: dict[str, Any] = {
                 "architecture": row["architecture"],
                 "metric": row["metric"],
-                "mean": _parse_float(path, line, "mean", row["mean"]),
-                "std": _parse_float(path, line, "std", row["std"]),
+                "mean": parse_float(path, line, "mean", row["mean"]),
+                "std": parse_float(path, line, "std", row["std"]),
                 "n_seeds": _parse_int(path, line, "n_seeds", row["n_seeds"]),
             }
             try:
