@@ -277,6 +277,38 @@ def test_bootstrap_intervals_hold_the_estimate() -> None:
     assert probe.paired_bootstrap_gain(correct, correct) == (0.0, 0.0, 0.0)
 
 
+# -- features ----------------------------------------------------------------------------------
+
+
+def test_batches_cover_every_pair_once_within_the_budget() -> None:
+    from ranker.evaluate.features import batches
+
+    lengths = np.array([5, 9, 9, 3, 9, 5, 12, 3, 3, 3])
+    for exact in (False, True):
+        plan = batches(lengths, max_tokens=20, max_batch=3, exact=exact)
+        assert sorted(np.concatenate(plan).tolist()) == list(range(10))
+        assert all(len(b) * lengths[b].max() <= 20 or len(b) == 1 for b in plan)
+        if exact:
+            assert all(len(set(lengths[b])) == 1 for b in plan)
+
+
+def test_features_do_not_depend_on_batching(models, data) -> None:
+    from ranker.evaluate import features as F
+    from ranker.evaluate.loading import inspect
+
+    folder = models["tiny-bert"]
+    tok = F.load_tokenizer(folder)
+    enc = F.tokenize(tok, data.eval.premises[:60], data.eval.hypotheses[:60])
+    body = F.load_body(inspect(folder, "tiny-bert", "r", 10**9), torch.device("cpu"))
+    one = F.encode(body, enc, torch.device("cpu"), max_batch=1)
+    padded = F.encode(body, enc, torch.device("cpu"), exact=False, max_tokens=4096)
+    exact = F.encode(body, enc, torch.device("cpu"), exact=True)
+    assert one.shape == (60, 64)
+    np.testing.assert_allclose(padded, one, atol=1e-5)
+    np.testing.assert_allclose(exact, one, atol=1e-5)
+    assert max(enc.lengths) <= protocol.MAX_LENGTH
+
+
 # -- whole evaluations on tiny models ----------------------------------------------------------
 
 
