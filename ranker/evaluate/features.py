@@ -194,9 +194,9 @@ def encode(
     """Pooled last-layer features [first token ‖ mean], float32, in the input's order."""
     # GPU: few large batches (launch overhead dominates small ones); CPU: cache-sized batches.
     if max_tokens is None:
-        max_tokens = 131_072 if device.type == "cuda" else 8_192
+        max_tokens = 131_072 if device.type == "cuda" else 2_048
     if max_batch is None:
-        max_batch = 4_096 if device.type == "cuda" else 256
+        max_batch = 4_096 if device.type == "cuda" else 64
     lengths = encoded.lengths
     n = len(lengths)
     hidden = model.config.d_model if hasattr(model.config, "d_model") else model.config.hidden_size
