@@ -234,6 +234,43 @@ def test_glue_parquet_parsing(tmp_path: Path) -> None:
     assert pairs.premises[1] == "a dog" and pairs.hypotheses[2] == "an animal"
 
 
+def test_mnli_default_reads_the_hubs_glue_parquet(tmp_path: Path, monkeypatch) -> None:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    import huggingface_hub
+
+    root = tmp_path / "glue"
+    (root / "mnli").mkdir(parents=True)
+    for split, rows in (("train", _pairs(90, 5, "a")), ("validation_matched", _pairs(30, 6, "b"))):
+        frame = pd.DataFrame(
+            {
+                "premise": [r["sentence1"] for r in rows],
+                "hypothesis": [r["sentence2"] for r in rows],
+                "label": [protocol.LABELS.index(r["gold_label"]) for r in rows],
+                "idx": range(len(rows)),
+            }
+        )
+        frame.to_parquet(root / "mnli" / f"{split}-00000-of-00001.parquet")
+    asked = {}
+
+    def fake_download(repo_id, **kw):
+        asked.update(kw, repo_id=repo_id)
+        return str(root)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    data = load_probe_data(None, train_size=60, eval_size=30, seed=0)
+    assert asked["repo_id"] == "nyu-mll/glue" and asked["repo_type"] == "dataset"
+    assert len(data.train) == 60 and len(data.eval) == 30
+    assert data.eval.ids[0].startswith("validation_matched-")
+
+
+def test_unreachable_base_is_an_error_naming_the_base(models, data, tmp_path) -> None:
+    result = evaluate_model(
+        str(models["tiny-bert"]), data, base=str(tmp_path / "nowhere"), options=_opts(tmp_path)
+    )
+    assert result.status == "error" and "base model" in result.error
+
+
 def test_samples_are_stratified_seeded_and_order_free(probe_files: Path) -> None:
     pairs = read_jsonl(probe_files)
     a = stratified_sample(pairs, 90, seed=3)
