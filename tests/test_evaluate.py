@@ -398,6 +398,22 @@ def test_classifier_checkpoint_gives_its_body(models, data, tmp_path) -> None:
     assert result.accuracy > 0.6
 
 
+def test_t5_checkpoint_gives_its_encoder(models, data, tmp_path) -> None:
+    torch.manual_seed(3)
+    cfg = transformers.T5Config(
+        vocab_size=80, d_model=32, d_kv=16, d_ff=48, num_layers=2, num_heads=2,
+        decoder_start_token_id=0, pad_token_id=0,
+    )  # fmt: skip
+    folder = tmp_path / "tiny-t5"
+    transformers.T5ForConditionalGeneration(cfg).save_pretrained(folder)
+    for f in models["tiny-bert"].iterdir():  # borrow the WordPiece tokenizer (same vocab size)
+        if f.name not in ("config.json", "model.safetensors"):
+            shutil.copy(f, folder / f.name)
+    result = evaluate_model(str(folder), data, options=_opts(tmp_path))
+    assert result.status == "ok", result.error
+    assert result.accuracy > 0.5
+
+
 def test_mismatched_body_weights_are_flagged(models, data, tmp_path) -> None:
     from safetensors.torch import load_file, save_file
 
