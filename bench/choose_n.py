@@ -129,6 +129,8 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--steps-scale", type=float, default=1.0, help="scale finetuning steps")
+    ap.add_argument("--variants", help="comma-separated subset of the pool's variants")
+    ap.add_argument("--pool-only", action="store_true", help="build the pool, then stop")
     ap.add_argument("--out", type=Path, default=Path("choose_n.json"))
     args = ap.parse_args()
     from joblib import Parallel, delayed
@@ -143,7 +145,14 @@ def main() -> None:
     t0 = time.perf_counter()
     for name, (kind, labels, steps, lr) in VARIANTS.items():
         VARIANTS[name] = (kind, labels, max(1, round(steps * args.steps_scale)), lr)
+    if args.variants:
+        keep = args.variants.split(",")
+        for name in [v for v in VARIANTS if v not in keep]:
+            del VARIANTS[name]
     models = build_pool(args.base, args.pool_dir, train, device)
+    if args.pool_only:
+        print("\n".join(f"{k}: {v}" for k, v in models.items()))
+        return
     t_pool = time.perf_counter() - t0
 
     samples = {(n, s): stratified_sample(train, n, s) for n in sizes for s in seeds}

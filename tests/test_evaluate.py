@@ -234,6 +234,43 @@ def test_glue_parquet_parsing(tmp_path: Path) -> None:
     assert pairs.premises[1] == "a dog" and pairs.hypotheses[2] == "an animal"
 
 
+def test_mnli_default_reads_the_hubs_glue_parquet(tmp_path: Path, monkeypatch) -> None:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    import huggingface_hub
+
+    root = tmp_path / "glue"
+    (root / "mnli").mkdir(parents=True)
+    for split, rows in (("train", _pairs(90, 5, "a")), ("validation_matched", _pairs(30, 6, "b"))):
+        frame = pd.DataFrame(
+            {
+                "premise": [r["sentence1"] for r in rows],
+                "hypothesis": [r["sentence2"] for r in rows],
+                "label": [protocol.LABELS.index(r["gold_label"]) for r in rows],
+                "idx": range(len(rows)),
+            }
+        )
+        frame.to_parquet(root / "mnli" / f"{split}-00000-of-00001.parquet")
+    asked = {}
+
+    def fake_download(repo_id, **kw):
+        asked.update(kw, repo_id=repo_id)
+        return str(root)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    data = load_probe_data(None, train_size=60, eval_size=30, seed=0)
+    assert asked["repo_id"] == "nyu-mll/glue" and asked["repo_type"] == "dataset"
+    assert len(data.train) == 60 and len(data.eval) == 30
+    assert data.eval.ids[0].startswith("validation_matched-")
+
+
+def test_unreachable_base_is_an_error_naming_the_base(models, data, tmp_path) -> None:
+    result = evaluate_model(
+        str(models["tiny-bert"]), data, base=str(tmp_path / "nowhere"), options=_opts(tmp_path)
+    )
+    assert result.status == "error" and "base model" in result.error
+
+
 def test_samples_are_stratified_seeded_and_order_free(probe_files: Path) -> None:
     pairs = read_jsonl(probe_files)
     a = stratified_sample(pairs, 90, seed=3)
@@ -275,6 +312,38 @@ def test_bootstrap_intervals_hold_the_estimate() -> None:
     gain, glow, ghigh = probe.paired_bootstrap_gain(correct, base)
     assert glow < gain < ghigh and gain == pytest.approx(correct.mean() - base.mean())
     assert probe.paired_bootstrap_gain(correct, correct) == (0.0, 0.0, 0.0)
+
+
+# -- features ----------------------------------------------------------------------------------
+
+
+def test_batches_cover_every_pair_once_within_the_budget() -> None:
+    from ranker.evaluate.features import batches
+
+    lengths = np.array([5, 9, 9, 3, 9, 5, 12, 3, 3, 3])
+    for exact in (False, True):
+        plan = batches(lengths, max_tokens=20, max_batch=3, exact=exact)
+        assert sorted(np.concatenate(plan).tolist()) == list(range(10))
+        assert all(len(b) * lengths[b].max() <= 20 or len(b) == 1 for b in plan)
+        if exact:
+            assert all(len(set(lengths[b])) == 1 for b in plan)
+
+
+def test_features_do_not_depend_on_batching(models, data) -> None:
+    from ranker.evaluate import features as F
+    from ranker.evaluate.loading import inspect
+
+    folder = models["tiny-bert"]
+    tok = F.load_tokenizer(folder)
+    enc = F.tokenize(tok, data.eval.premises[:60], data.eval.hypotheses[:60])
+    body = F.load_body(inspect(folder, "tiny-bert", "r", 10**9), torch.device("cpu"))
+    one = F.encode(body, enc, torch.device("cpu"), max_batch=1)
+    padded = F.encode(body, enc, torch.device("cpu"), exact=False, max_tokens=4096)
+    exact = F.encode(body, enc, torch.device("cpu"), exact=True)
+    assert one.shape == (60, 64)
+    np.testing.assert_allclose(padded, one, atol=1e-5)
+    np.testing.assert_allclose(exact, one, atol=1e-5)
+    assert max(enc.lengths) <= protocol.MAX_LENGTH
 
 
 # -- whole evaluations on tiny models ----------------------------------------------------------
@@ -327,6 +396,22 @@ def test_classifier_checkpoint_gives_its_body(models, data, tmp_path) -> None:
     result = evaluate_model(str(models["tiny-roberta-cls"]), data, options=_opts(tmp_path))
     assert result.status == "ok", result.error
     assert result.accuracy > 0.6
+
+
+def test_t5_checkpoint_gives_its_encoder(models, data, tmp_path) -> None:
+    torch.manual_seed(3)
+    cfg = transformers.T5Config(
+        vocab_size=80, d_model=32, d_kv=16, d_ff=48, num_layers=2, num_heads=2,
+        decoder_start_token_id=0, pad_token_id=0,
+    )  # fmt: skip
+    folder = tmp_path / "tiny-t5"
+    transformers.T5ForConditionalGeneration(cfg).save_pretrained(folder)
+    for f in models["tiny-bert"].iterdir():  # borrow the WordPiece tokenizer (same vocab size)
+        if f.name not in ("config.json", "model.safetensors"):
+            shutil.copy(f, folder / f.name)
+    result = evaluate_model(str(folder), data, options=_opts(tmp_path))
+    assert result.status == "ok", result.error
+    assert result.accuracy > 0.5
 
 
 def test_mismatched_body_weights_are_flagged(models, data, tmp_path) -> None:

@@ -95,7 +95,7 @@ def evaluate_model(
     options = options or Options()
     timer = _Timer()
     key = model_id or model_key(model)
-    arch_name = architecture.id if architecture else (base and model_key(base)) or "unknown"
+    arch_name = architecture.id if architecture else _base_name(base)
     common: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "model_id": key,
@@ -146,6 +146,14 @@ def evaluate_model(
     except Exception as exc:  # a bug or an unforeseen input: record it, go on with the batch
         reason = f"unexpected {type(exc).__name__}: {exc}"
         return EvalResult(**common, status="error", error=reason, timings=_round(timer))
+
+
+def _base_name(base: str | None) -> str:
+    """What an untracked model's record names as its architecture: its base, if valid."""
+    try:
+        return model_key(base) if base else "unknown"
+    except InvalidRepoIdError:
+        return "unknown"  # the base's own check reports it
 
 
 def _round(timer: _Timer) -> dict[str, float]:
@@ -221,6 +229,15 @@ def _score_base(
     base: str, data: ProbeData, device, options: Options, timer: _Timer, model: _Scored
 ) -> _Scored:
     """The base under the same protocol; its features are cached on disk, computed once."""
+    try:
+        return _score_base_unchecked(base, data, device, options, timer, model)
+    except RankerError as exc:
+        raise RankerError(f"base model {base} cannot be scored: {exc}") from None
+
+
+def _score_base_unchecked(
+    base: str, data: ProbeData, device, options: Options, timer: _Timer, model: _Scored
+) -> _Scored:
     with timer("download"):
         folder, key, rev = loading.resolve(base, None, options.hub_cache)
         if (key, rev) == (model.model_id, model.revision):
@@ -238,10 +255,7 @@ def _score_base(
         except (OSError, ValueError, KeyError):
             feats = None  # a broken cache file is recomputed
     if feats is None:
-        try:
-            feats = _features(ckpt, folder, data, device, options, timer)
-        except RankerError as exc:
-            raise RankerError(f"base model {key} cannot be scored: {exc}") from None
+        feats = _features(ckpt, folder, data, device, options, timer)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, train=feats[0], eval=feats[1])
