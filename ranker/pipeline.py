@@ -29,11 +29,11 @@ FAILURE_REASONS: tuple[tuple[str, str], ...] = (
     ("no safetensors", "no-safetensors"),
     ("remote code", "custom-code"),
     ("auto_map", "custom-code"),
+    ("cannot download", "download"),
     ("body weight", "missing-weights"),
     ("parameters", "too-large"),
     ("tokenizer", "tokenizer"),
     ("architecture", "wrong-architecture"),
-    ("cannot download", "download"),
     ("safetensors", "unreadable-weights"),
 )
 

@@ -61,7 +61,14 @@ def _update(store: Store, hub: FakeHub, tmp_path: Path, **kw):
     )
 
 
-def test_update_survives_faults_and_stores_every_failure(store, world, tmp_path) -> None:
+def test_update_survives_faults_and_stores_every_failure(
+    store, world, tmp_path, monkeypatch
+) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", 1)
+    world.stall(3, route="GET /{repo}/resolve", repo="org/bert-ft-alias", path="model.safetensors")
+    world.fail(404, repo="old/roberta-untagged", path="tokenizer.json")
     world.corrupt_safetensors("old/bert-untagged")
     world.truncate("org/roberta-ft", "model.safetensors", times=None)  # every try is cut short
     world.fail(503, route="GET /api/models/{repo}", repo="org/bert-ft", times=1)
@@ -71,15 +78,20 @@ def test_update_survives_faults_and_stores_every_failure(store, world, tmp_path)
     results = {r.model_id: r for r in store.results()}
     assert sorted(results) == GOOD  # every catalogued good model has a record
     failed = {m for m, r in results.items() if r.status == "error"}
-    assert failed == {"old/bert-untagged", "org/roberta-ft", "org/bert-ft"}
+    assert failed == {"old/bert-untagged", "org/roberta-ft", "org/bert-ft", "old/roberta-untagged"}
     assert "safetensors" in results["old/bert-untagged"].error
+    assert "404" in results["old/roberta-untagged"].error
+    assert "503" in results["org/bert-ft"].error
+    # the stalled download timed out once and was retried by huggingface_hub: the model scored
+    assert results["org/bert-ft-alias"].status == "ok"
+    assert world.repo_counts[("GET /{repo}/resolve", "org/bert-ft-alias")] >= 2
     assert all(results[m].error for m in failed)
     for m in set(GOOD) - failed:
         r = results[m]
         assert r.status == "ok" and r.accuracy_low <= r.accuracy <= r.accuracy_high
         assert r.revision == world.model(m).sha and r.protocol_version == protocol.PROTOCOL_VERSION
-    assert summary.failed["unreadable-weights"] == 1 and sum(summary.failed.values()) == 3
-    assert "evaluated 7 of 7 queued: 4 scored, 3 failed" in summary.text()
+    assert summary.failed == {"unreadable-weights": 1, "download": 3}
+    assert "evaluated 7 of 7 queued: 3 scored, 4 failed" in summary.text()
     # downloaded weights are deleted after each model, the bases' stay
     left = sorted(p.name for p in (tmp_path / "hf").glob("models--*"))
     assert left == ["models--tiny--bert-base", "models--tiny--roberta-base"]
