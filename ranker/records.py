@@ -13,7 +13,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 SCHEMA_VERSION = 1
 
@@ -100,8 +100,6 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
 
 class Record:
     """Mixin: build from a plain mapping with validation, and back."""
-
-    _hints: ClassVar[dict[str, Any]]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> typing.Self:

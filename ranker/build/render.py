@@ -20,25 +20,21 @@ FLAG_LABELS = {
 }
 
 
-def _missing(value: Any) -> bool:
+def missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def pct(value: Any, digits: int = 2) -> str:
     """A 0-1 score as a percentage without the sign, '–' where missing."""
-    return "–" if _missing(value) else f"{100 * float(value):.{digits}f}"
+    return "–" if missing(value) else f"{100 * float(value):.{digits}f}"
 
 
 def signed_pct(value: Any, digits: int = 2) -> str:
-    return "–" if _missing(value) else f"{100 * float(value):+.{digits}f}"
+    return "–" if missing(value) else f"{100 * float(value):+.{digits}f}"
 
 
 def params(value: Any) -> str:
-    return "–" if _missing(value) else f"{int(value) / 1e6:.0f}M"
-
-
-def missing(value: Any) -> bool:
-    return _missing(value)
+    return "–" if missing(value) else f"{int(value) / 1e6:.0f}M"
 
 
 def environment(templates: Path = TEMPLATES) -> Environment:

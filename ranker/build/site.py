@@ -55,12 +55,18 @@ class ArchitectureView:
     table: pd.DataFrame
     records: list[dict[str, Any]]
     baseline: Baseline
-    has_probe: bool
-    ranked: int
     updated: str
     newest: list[dict[str, Any]] = field(default_factory=list)
     history: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     downloads: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def has_probe(self) -> bool:
+        return bool(self.table["probe_accuracy"].notna().any())
+
+    @property
+    def ranked(self) -> int:
+        return int(self.table[self.primary].notna().sum())
 
     @property
     def primary(self) -> str:
@@ -71,10 +77,6 @@ class ArchitectureView:
     def best(self) -> dict[str, Any] | None:
         top = self.records[0] if self.records else None
         return top if top is not None and top[self.primary] == 1 else None
-
-
-def _primary(table: pd.DataFrame) -> str:
-    return "probe_rank" if table["probe_rank"].notna().any() else "rank"
 
 
 def _updated(as_of: str | None, evaluated_at: list[str]) -> str:
@@ -160,8 +162,6 @@ def render_site(store: Store, site_url: str | None = None) -> tuple[SiteFiles, i
                 table=table,
                 records=records,
                 baseline=baseline_for(arch, legacy, baselines, results),
-                has_probe=bool(table["probe_accuracy"].notna().any()),
-                ranked=int(table[_primary(table)].notna().sum()),
                 updated=_updated(
                     meta.get("as_of") if any(m.architecture == arch.id for m in legacy) else None,
                     [r.evaluated_at for r in arch_results],
