@@ -180,8 +180,8 @@ class CatalogEntry(Record):
     model_id: str
     architecture: str
     sha: str
-    status: str  # "ok", "excluded" or "removed"
-    reason: str | None = None  # why excluded: see ranker.crawl.classify.REASONS
+    status: str  # "ok", "excluded", "unclassified" (config not read yet) or "removed"
+    reason: str | None = None  # why excluded or unclassified: see ranker.crawl.classify.REASONS
     last_modified: str | None = None
     downloads: int | None = None
     likes: int | None = None
@@ -191,8 +191,10 @@ class CatalogEntry(Record):
     params: int | None = None
     first_seen: str | None = None
     last_seen: str | None = None
-    found_by: str | None = None  # "lineage" (base_model tag) or "config" (dimensions)
+    found_by: str | None = None  # "lineage" (base_model tag), "config" or "legacy" (2023 data)
     tags: tuple[str, ...] = ()
+    detail: str | None = None  # what the classification saw, in words (e.g. the config's dims)
+    renamed_to: str | None = None  # set with status "removed" when the repo moved to a new id
 
     @property
     def key(self) -> str:
@@ -211,6 +213,8 @@ class EvalResult(Record):
     status: str  # "ok" or "error"
     evaluated_at: str
     error: str | None = None
+    reason: str | None = None  # for errors: a ranker.errors.Reason value
+    failure: str | None = None  # for errors: "transient" (re-queued) or "permanent"
     accuracy: float | None = None
     accuracy_low: float | None = None
     accuracy_high: float | None = None
@@ -222,6 +226,8 @@ class EvalResult(Record):
     seed: int | None = None
     data_fingerprint: str | None = None
     tokenizer: str | None = None
+    weight_format: str | None = None  # "safetensors" or "pickle" (read with weights_only)
+    data_revision: str | None = None  # the probe data's pinned revision (hub sha) or file hash
     device: str | None = None
     peak_memory_mb: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
