@@ -8,6 +8,7 @@ from corruption.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import types
@@ -98,12 +99,18 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
     raise TypeError(f"unsupported hint {hint!r} for {name}")  # a bug in a record definition
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """A record class's resolved type hints: resolving them per row was most of a read's time."""
+    return typing.get_type_hints(cls)
+
+
 class Record:
     """Mixin: build from a plain mapping with validation, and back."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> typing.Self:
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         values = {}
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             if f.name in data:
@@ -137,6 +144,36 @@ class Architecture(Record):
     @property
     def hub_ids(self) -> tuple[str, ...]:
         return (self.id, *self.aliases)
+
+    @property
+    def dims(self) -> tuple[Any, ...]:
+        return (self.model_type, self.hidden_size, self.num_layers, self.vocab_size,
+                self.intermediate_size)  # fmt: skip
+
+    def matches(self, config: dict[str, Any]) -> bool:
+        """The one rule for "does this config.json belong to the architecture": same model_type
+        and the same four dimensions (the hub's listings never carry them; read config.json)."""
+        return config_dims(config) == self.dims
+
+
+# config.json keys for (hidden size, layers, vocabulary, feed-forward width): T5's, else BERT's.
+_DIM_KEYS: dict[str, tuple[str, str, str, str]] = {
+    "t5": ("d_model", "num_layers", "vocab_size", "d_ff"),
+    "mt5": ("d_model", "num_layers", "vocab_size", "d_ff"),
+}
+_DEFAULT_DIM_KEYS = ("hidden_size", "num_hidden_layers", "vocab_size", "intermediate_size")
+DIM_NAMES = ("model_type", "hidden", "layers", "vocab", "feed-forward")
+
+
+def config_dims(config: dict[str, Any]) -> tuple[Any, ...]:
+    """(model_type, hidden, layers, vocab, feed-forward) of a config.json, None where absent."""
+    keys = _DIM_KEYS.get(str(config.get("model_type")), _DEFAULT_DIM_KEYS)
+    return (config.get("model_type"), *(config.get(k) for k in keys))
+
+
+def describe_dims(dims: tuple[Any, ...]) -> str:
+    """Dimensions in words, for a catalog entry's `detail` and error messages."""
+    return ", ".join(f"{n} {v}" for n, v in zip(DIM_NAMES, dims, strict=True))
 
 
 @dataclass(frozen=True)

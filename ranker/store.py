@@ -2,16 +2,21 @@
 
 Formats are text that diffs well in git (TOML, CSV, JSON Lines), written in a stable order and
 atomically (temp file + rename), and validated on read: a malformed row raises `StoreError`
-naming the file, the line and the field.
+naming the file, the line and the field. The catalog and the results are validated on write
+too, so the store never holds a row it cannot read back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import io
 import json
 import os
+import re
 import tempfile
+import time
 import tomllib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -35,12 +40,22 @@ LEGACY_BASELINES = "legacy/baselines.csv"
 LEGACY_META = "legacy/meta.json"
 CATALOG = "catalog.jsonl"
 RESULTS = "results.jsonl"
+PROBE_PIN = "probe.json"  # the probe data's pinned hub commit (MNLI), set once
 
 LEGACY_MODEL_COLUMNS: tuple[str, ...] = (
     "model_id", "architecture", "params", "tokenizer", "model_type", "last_modified",
     "mnli_lp", "avg", "gain", "flags", "shifted_from", *LEGACY_TASKS,
 )  # fmt: skip
 LEGACY_BASELINE_COLUMNS: tuple[str, ...] = ("architecture", "metric", "mean", "std", "n_seeds")
+
+CATALOG_STATUSES: tuple[str, ...] = ("ok", "excluded", "unclassified", "removed")
+RESULT_STATUSES: tuple[str, ...] = ("ok", "error")
+_SHA = re.compile(r"[0-9a-f]{40}")
+
+# Temp files of atomic writes: `.{name}.{pid}.{random}.tmp` (before the pid was added:
+# `.{name}.{random}.tmp`). A write killed between mkstemp and rename leaves one behind.
+STALE_TEMP_AGE = 3600.0  # seconds: older than this, a temp file is stale whoever wrote it
+STALE_TEMP_GRACE = 60.0  # seconds: a temp file of a dead writer is left alone this long
 
 
 def _umask() -> int:
@@ -52,10 +67,64 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()
 
 
+def _pid_alive(pid: int) -> bool:
+    """Whether a process `pid` exists on this machine (signal 0 checks without sending)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except OSError:
+        return True  # EPERM: it exists, it is someone else's
+    return True
+
+
+def remove_stale_temps(path: Path, *, now: float | None = None) -> list[Path]:
+    """Delete the temp files that killed atomic writes of `path` left; return what went.
+
+    A temp file is stale when it is older than `STALE_TEMP_AGE`, or when the process named in
+    its name is gone and it is older than `STALE_TEMP_GRACE` (the grace spares a writer in
+    another PID namespace sharing the folder). Temp files of other targets are never touched.
+    """
+    now = time.time() if now is None else now
+    prefix, suffix = f".{path.name}.", ".tmp"
+    removed = []
+    try:
+        candidates = list(path.parent.iterdir())
+    except OSError:
+        return []
+    for tmp in candidates:
+        name = tmp.name
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        middle = name[len(prefix) : -len(suffix)]
+        with_pid = re.fullmatch(r"(\d+)\.[^.]+", middle)
+        if with_pid is None and re.fullmatch(r"[^.]+", middle) is None:
+            continue  # a temp file of another target, e.g. `.{name}.bak.{random}.tmp`
+        try:
+            stat = tmp.lstat()
+        except OSError:
+            continue
+        age = now - stat.st_mtime
+        dead = with_pid is not None and not _pid_alive(int(with_pid.group(1)))
+        if age > STALE_TEMP_AGE or (dead and age > STALE_TEMP_GRACE):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that a reader sees the old file or the new, never half."""
+    """Replace `path` with `text` so that a reader sees the old file or the new, never half.
+
+    First removes the stale temp files of earlier writes of `path` that were killed midway.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+    )
     try:
         os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; stored files are ordinary files
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
@@ -89,6 +158,62 @@ def parse_float(path: Path, line: int, name: str, text: str) -> float | None:
     if value != value or value in (float("inf"), float("-inf")):
         raise StoreError(path, f"not a finite number: {text!r}", line=line, field=name)
     return value
+
+
+def _semantic_problem(record: CatalogEntry | EvalResult) -> tuple[str, str] | None:
+    """(field, what is wrong) for a well-typed catalog or result record that is still invalid."""
+    if not is_valid_repo_id(record.model_id):
+        return "model_id", f"invalid hub repo id {record.model_id!r}"
+    if isinstance(record, CatalogEntry):
+        if _SHA.fullmatch(record.sha) is None:
+            return "sha", f"expected 40 lowercase hex characters, got {record.sha!r}"
+        if record.status not in CATALOG_STATUSES:
+            return "status", f"expected one of {', '.join(CATALOG_STATUSES)}, got {record.status!r}"
+        if record.renamed_to is not None:
+            if not is_valid_repo_id(record.renamed_to):
+                return "renamed_to", f"invalid hub repo id {record.renamed_to!r}"
+            if record.status != "removed":
+                return "renamed_to", f"set on a model with status {record.status!r}, not removed"
+    elif record.status not in RESULT_STATUSES:
+        return "status", f"expected one of {', '.join(RESULT_STATUSES)}, got {record.status!r}"
+    return None
+
+
+def _check_round_trip(path: Path, record: CatalogEntry | EvalResult) -> None:
+    """Raise StoreError (file, model id, field) unless `record` is stored and read back as is.
+
+    Records are frozen dataclasses that can be built without `from_dict`, so a field may hold
+    anything: it is checked the way a reader will see it, through JSON and `from_dict`.
+    """
+    model = getattr(record, "model_id", None)
+    who = f"model {model!r}" if isinstance(model, str) else f"record with model_id {model!r}"
+    data = record.to_dict()
+    try:
+        back = type(record).from_dict(data)
+    except RecordError as exc:
+        raise StoreError(path, f"{who}: {exc.reason}", field=exc.field) from None
+    if back != record:
+        bad = next(
+            (
+                f.name
+                for f in dataclasses.fields(record)
+                if getattr(back, f.name) != getattr(record, f.name)
+            ),
+            "model_id",
+        )
+        raise StoreError(
+            path,
+            f"{who}: {getattr(record, bad)!r} would read back as {getattr(back, bad)!r}",
+            field=bad,
+        )
+    for name, value in data.items():
+        try:
+            json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError) as exc:  # e.g. a lone surrogate in a string
+            raise StoreError(path, f"{who}: not storable as JSON: {exc}", field=name) from None
+    problem = _semantic_problem(back)
+    if problem is not None:
+        raise StoreError(path, f"{who}: {problem[1]}", field=problem[0])
 
 
 def _parse_int(path: Path, line: int, name: str, text: str) -> int | None:
@@ -189,10 +314,20 @@ class Store:
                 out.append(record.from_dict(data))
             except RecordError as exc:
                 raise StoreError(path, exc.reason, line=number, field=exc.field) from None
-            if not is_valid_repo_id(out[-1].model_id):
-                raise StoreError(
-                    path, f"invalid hub repo id {out[-1].model_id!r}", line=number, field="model_id"
-                )
+            problem = _semantic_problem(out[-1])
+            if problem is not None:
+                raise StoreError(path, problem[1], line=number, field=problem[0])
+        return out
+
+    def _checked(self, name: str, record: type, records: Iterable[Any]) -> list[Any]:
+        """`records` as a list, each shown to read back as itself; else StoreError, no write."""
+        path = self.path(name)
+        out = list(records)
+        for r in out:
+            if type(r) is not record:
+                kind = f"expected a record of type {record.__name__}, got {type(r).__name__}"
+                raise StoreError(path, kind)
+            _check_round_trip(path, r)
         return out
 
     def _write_jsonl(self, name: str, records: Iterable[Any]) -> None:
@@ -343,15 +478,70 @@ class Store:
         return self._read_jsonl(CATALOG, CatalogEntry)
 
     def write_catalog(self, entries: Iterable[CatalogEntry]) -> None:
-        self._write_jsonl(CATALOG, sorted(entries, key=lambda e: (e.architecture, e.model_id)))
+        """Replace the catalog; a record that would not read back raises StoreError, unwritten."""
+        checked = self._checked(CATALOG, CatalogEntry, entries)
+        self._write_jsonl(CATALOG, sorted(checked, key=lambda e: (e.architecture, e.model_id)))
 
     def results(self) -> list[EvalResult]:
         return self._read_jsonl(RESULTS, EvalResult)
 
     def write_results(self, results: Iterable[EvalResult]) -> None:
-        self._write_jsonl(RESULTS, sorted(results, key=lambda r: (r.architecture, *r.key)))
+        """Replace the results; a record that would not read back raises StoreError, unwritten."""
+        self._write_results(self._checked(RESULTS, EvalResult, results))
+
+    def _write_results(self, checked: list[EvalResult]) -> None:
+        self._write_jsonl(RESULTS, sorted(checked, key=lambda r: (r.architecture, *r.key)))
+
+    def rename_results(self, old: str, new: str) -> int:
+        """Move `old`'s results to `new` (a renamed repo); return how many left `old`.
+
+        Where `new` already has a result for the same (revision, protocol), that one is kept
+        and `old`'s is dropped. Nothing is written when `old` has no results.
+        """
+        for name, value in (("old", old), ("new", new)):
+            if not is_valid_repo_id(value):
+                raise StoreError(self.path(RESULTS), f"invalid hub repo id {value!r}", field=name)
+        results = self.results()
+        moving = [r for r in results if r.model_id == old]
+        if not moving or old == new:
+            return 0
+        kept = [r for r in results if r.model_id != old]
+        have = {r.key for r in kept}
+        moved = [dataclasses.replace(r, model_id=new) for r in moving]
+        # read (so validated) records under a checked id: nothing new to check
+        self._write_results([*kept, *(r for r in moved if r.key not in have)])
+        return len(moved)
+
+    # -- the probe data's pin ------------------------------------------------------------------
+
+    PROBE_PIN = PROBE_PIN
+
+    def mnli_revision(self) -> str | None:
+        """The MNLI commit every run reads (None until the first run pins it)."""
+        path = self.path(PROBE_PIN)
+        text = self._read_text(PROBE_PIN, required=False)
+        if text is None:
+            return None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StoreError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
+        sha = data.get("mnli_revision") if isinstance(data, dict) else None
+        if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{40}", sha):
+            raise StoreError(path, "expected a 40-hex commit sha", field="mnli_revision")
+        return sha
+
+    def write_mnli_revision(self, sha: str) -> None:
+        if not re.fullmatch(r"[0-9a-f]{40}", sha):
+            raise StoreError(self.path(PROBE_PIN), f"not a commit sha: {sha!r}")
+        text = json.dumps({"mnli_revision": sha}, indent=2, sort_keys=True) + "\n"
+        atomic_write_text(self.path(PROBE_PIN), text)
 
     def save_result(self, result: EvalResult) -> None:
-        """Store one result, replacing any earlier one for the same (model, revision, protocol)."""
-        kept = [r for r in self.results() if r.key != result.key]
-        self.write_results([*kept, result])
+        """Store one result, replacing any earlier one for the same (model, revision, protocol).
+
+        Only `result` is checked: the others were just read, and reading validates them.
+        """
+        (checked,) = self._checked(RESULTS, EvalResult, [result])
+        kept = [r for r in self.results() if r.key != checked.key]
+        self._write_results([*kept, checked])

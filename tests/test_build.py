@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from html.parser import HTMLParser
@@ -16,9 +17,10 @@ from conftest import make_baselines, make_legacy_model
 from ranker.build import MARKER, build_site, charts
 from ranker.build.badges import badge_svg, markdown_snippet, shields_endpoint
 from ranker.build.fidelity import rank_correlation
-from ranker.build.tables import architecture_table, rank_groups, rank_history
+from ranker.build.site import csv_safe
+from ranker.build.tables import architecture_table, rank_groups, rank_history, rankable
 from ranker.errors import RankerError
-from ranker.records import EvalResult
+from ranker.records import CatalogEntry, EvalResult
 from ranker.store import Store
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -67,6 +69,23 @@ def _result(model_id: str, accuracy: float, day: str = "2026-11-20", **kw) -> Ev
     )  # fmt: skip
     values.update(kw)
     return EvalResult(**values)
+
+
+def _error(model_id: str, day: str = "2026-11-20") -> EvalResult:
+    """A failed evaluation: an error record with no scores."""
+    return dataclasses.replace(
+        _result(model_id, 0.5, day=day), status="error", error="no safetensors",
+        accuracy=None, accuracy_low=None, accuracy_high=None, gain=None,
+    )  # fmt: skip
+
+
+def _entry(model_id: str, status: str = "ok", **kw) -> CatalogEntry:
+    values = dict(
+        schema_version=1, model_id=model_id, architecture="roberta-base", sha="c" * 40,
+        status=status, downloads=10, license="mit",
+    )  # fmt: skip
+    values.update(kw)
+    return CatalogEntry(**values)
 
 
 @pytest.fixture(scope="module")
@@ -285,3 +304,134 @@ def test_rebuild_replaces_only_a_ranker_site(store_dir: Path, tmp_path: Path) ->
     with pytest.raises(RankerError, match="not built by ranker"):
         build_site(store_dir, precious)
     assert (precious / "thesis.tex").read_text() == "do not delete"
+
+
+def test_only_present_models_are_ranked(store_dir: Path, tmp_path: Path) -> None:
+    store = Store(store_dir)
+    store.write_legacy_baselines(make_baselines())
+    store.write_legacy_models(
+        [make_legacy_model("a/kept", score=0.6), make_legacy_model("a/deleted", score=0.7)]
+    )
+    store.write_catalog(
+        [
+            _entry("a/deleted", status="removed"),  # a 2023 model gone from the hub
+            _entry("b/old", status="removed", renamed_to="b/new"),
+            _entry("b/new"),
+            _entry("c/deleted", status="removed"),
+            _entry("d/ok"),
+            _entry("e/failed"),
+            _entry("f/excluded", status="excluded", reason="gated"),
+        ]
+    )
+    results = [
+        _result("b/old", 0.70, day="2026-11-01"),
+        _result("b/new", 0.70, day="2026-11-10", revision="d" * 40),  # evaluated again,
+        _result("b/new", 0.70, day="2026-11-20"),  # twice: a rank history
+        _result("c/deleted", 0.80, day="2026-11-05"),
+        _result("d/ok", 0.60),
+        _error("e/failed"),
+        _result("g/uncatalogued", 0.50),  # `ranker evaluate` of a model not crawled yet
+    ]
+    store.write_results(results)
+    out = tmp_path / "site"
+    report = build_site(store_dir, out)
+
+    data = json.loads((out / "downloads/roberta-base.json").read_text())
+    assert [(m["model_id"], m["probe_rank"], m["rank"]) for m in data["models"]] == [
+        ("b/new", 1, None),
+        ("d/ok", 2, None),
+        ("g/uncatalogued", 3, None),
+        ("a/kept", None, 1),
+        ("e/failed", None, None),  # catalogued, listed, never ranked by its error record
+    ]
+    assert report.models == 5
+    gone = ("a/deleted", "b/old", "c/deleted")
+    for model_id in gone:
+        name = model_id.replace("/", "--")
+        assert not (out / f"models/roberta-base/{name}.html").exists(), model_id
+        assert not (out / f"badges/roberta-base/{name}.svg").exists(), model_id
+    everything = json.loads((out / "downloads/all.json").read_text())["models"]
+    assert not {m["model_id"] for m in everything} & set(gone)
+    with (out / "downloads/all.csv").open() as fh:
+        assert not {r["model_id"] for r in csv.DictReader(fh)} & set(gone)
+    arch_page = (out / "arch/roberta-base.html").read_text()
+    assert "b/new" in arch_page and "b/old" not in arch_page and "c/deleted" not in arch_page
+    badge = json.loads((out / "badges/roberta-base/b--new.json").read_text())
+    assert badge["message"] == "#1 of 3 RoBERTa base"  # the gone models are not counted
+    page = (out / "models/roberta-base/b--new.html").read_text()
+    assert "#1 <span" in page and "of 3 RoBERTa base models" in page
+    history = json.loads(_parse(out / "models/roberta-base/b--new.html").json["fig-history"])
+    assert history["data"][0]["y"] == [1, 1]  # never behind the deleted c/deleted
+    # the store keeps every record
+    assert len(Store(store_dir).results()) == len(results)
+    assert len(Store(store_dir).legacy_models()) == 2
+
+
+def test_rankable_is_the_one_filter() -> None:
+    legacy = [make_legacy_model("a/kept"), make_legacy_model("a/gone")]
+    catalog = [
+        _entry("a/gone", status="removed"),
+        _entry("b/old", status="removed", renamed_to="b/new"),
+        _entry("b/new"),
+        _entry("x/inconsistent", renamed_to="b/new"),  # the store refuses it; gone all the same
+    ]
+    results = [
+        _result("x/inconsistent", 0.7),
+        _result("b/old", 0.7),
+        _result("b/new", 0.7),
+        _error("b/new", day="2026-11-21"),
+        dataclasses.replace(_result("c/none", 0.5), accuracy=None),  # "ok" without a score
+    ]
+    kept_legacy, kept_results, kept_catalog = rankable(legacy, results, catalog)
+    assert [m.model_id for m in kept_legacy] == ["a/kept"]
+    assert [(r.model_id, r.status) for r in kept_results] == [("b/new", "ok")]
+    assert [e.model_id for e in kept_catalog] == ["b/new"]
+
+
+def test_csv_downloads_neutralise_formulas_but_keep_numbers(
+    store_dir: Path, tmp_path: Path
+) -> None:
+    formula = '=HYPERLINK("http://x","y")'
+    store = Store(store_dir)
+    store.write_legacy_baselines(make_baselines())
+    store.write_legacy_models(
+        [make_legacy_model("a/legacy", score=0.4, flags=("-2+3",), shifted_from="@SUM(A1)")]
+    )
+    store.write_catalog([_entry("b/new", license=formula), _entry("c/tab", license="\t=1+1")])
+    store.write_results([_result("b/new", 0.59, gain=-0.0123), _result("c/tab", 0.61)])
+    out = tmp_path / "site"
+    build_site(store_dir, out)
+    for name in ("roberta-base.csv", "all.csv"):
+        with (out / "downloads" / name).open(newline="") as fh:
+            rows = {r["model_id"]: r for r in csv.DictReader(fh)}
+        assert rows["b/new"]["license"] == "'" + formula
+        assert rows["c/tab"]["license"] == "'\t=1+1"
+        assert rows["b/new"]["probe_gain"] == "-0.0123"  # a number stays a number
+        assert float(rows["a/legacy"]["gain"]) == pytest.approx(-0.1)
+        assert rows["a/legacy"]["gain"].startswith("-")
+        assert rows["a/legacy"]["flags"] == "'-2+3"
+        assert rows["a/legacy"]["shifted_from"] == "'@SUM(A1)"
+        assert rows["c/tab"]["probe_accuracy"] == "0.61"
+    data = json.loads((out / "downloads/roberta-base.json").read_text())
+    assert {m["model_id"]: m["license"] for m in data["models"]}["b/new"] == formula  # JSON as is
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@x", "'@x"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("mit", "mit"),
+        ("a=b", "a=b"),
+        ("", ""),
+        (-0.5, -0.5),
+        (-3, -3),
+        (None, None),
+    ],
+)
+def test_csv_safe(value, expected) -> None:
+    assert csv_safe(value) == expected

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -8,7 +12,16 @@ import pytest
 from conftest import make_baselines, make_legacy_model
 from ranker.errors import StoreError, UnknownArchitectureError
 from ranker.records import CatalogEntry, EvalResult, is_valid_repo_id
-from ranker.store import LEGACY_MODELS, RESULTS, Store, atomic_write_text
+from ranker.store import (
+    CATALOG,
+    LEGACY_MODELS,
+    RESULTS,
+    STALE_TEMP_AGE,
+    STALE_TEMP_GRACE,
+    Store,
+    atomic_write_text,
+    remove_stale_temps,
+)
 
 
 def _result(model_id: str, revision: str = "a" * 40, **kw) -> EvalResult:
@@ -65,6 +78,19 @@ def test_baseline_round_trip(store_dir: Path) -> None:
     baselines = make_baselines(mean=0.123456789012345)
     store.write_legacy_baselines(baselines)
     assert store.legacy_baselines() == baselines  # already in stored order: avg, then tasks
+
+
+def _entry(model_id: str = "a/model", **kw) -> CatalogEntry:
+    values = dict(
+        schema_version=1,
+        model_id=model_id,
+        architecture="roberta-base",
+        sha="f" * 40,
+        status="ok",
+        downloads=3,
+    )
+    values.update(kw)
+    return CatalogEntry(**values)  # the dataclass itself: no validation, as any caller may
 
 
 def test_catalog_and_results_round_trip(store_dir: Path) -> None:
@@ -183,3 +209,176 @@ def test_missing_data_directory(tmp_path: Path) -> None:
 )
 def test_repo_id_validation(repo_id, ok) -> None:
     assert is_valid_repo_id(repo_id) is ok
+
+
+@pytest.mark.parametrize(
+    ("bad", "field", "message"),
+    [
+        ({"downloads": "lots"}, "downloads", "expected an integer, got 'lots'"),
+        ({"downloads": True}, "downloads", "expected an integer"),
+        ({"sha": 123}, "sha", "expected text, got 123"),
+        ({"sha": "F" * 40}, "sha", "expected 40 lowercase hex"),
+        ({"sha": "abc"}, "sha", "expected 40 lowercase hex"),
+        ({"status": "deleted"}, "status", "expected one of ok, excluded, unclassified, removed"),
+        ({"tags": ["a"]}, "tags", "would read back as"),
+        ({"renamed_to": "../x", "status": "removed"}, "renamed_to", "invalid hub repo id"),
+        ({"renamed_to": "a/new"}, "renamed_to", "set on a model with status 'ok'"),
+        ({"model_id": "../etc"}, "model_id", "invalid hub repo id"),
+        ({"model_id": None}, "model_id", "is required"),
+        ({"license": "bad \ud800 surrogate"}, "license", "not storable"),
+    ],
+)
+def test_write_catalog_refuses_a_record_it_could_not_read_back(
+    store_dir: Path, bad, field, message
+) -> None:
+    store = Store(store_dir)
+    store.write_catalog([_entry("z/good"), _entry("z/old", status="removed", renamed_to="z/good")])
+    before = store.path(CATALOG).read_bytes()
+    entry = _entry(**{"model_id": "b/bad", **bad})
+    with pytest.raises(StoreError) as caught:
+        store.write_catalog([_entry("a/good"), entry])
+    err = caught.value
+    assert err.path == store.path(CATALOG) and err.field == field
+    assert message in str(err) and "catalog.jsonl" in str(err)
+    model = bad.get("model_id", "b/bad")
+    assert (f"model {model!r}" if isinstance(model, str) else repr(model)) in str(err)
+    assert store.path(CATALOG).read_bytes() == before  # nothing written
+    assert sorted(p.name for p in store_dir.iterdir()) == ["architectures.toml", "catalog.jsonl"]
+    assert [e.model_id for e in store.catalog()] == ["z/good", "z/old"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({"accuracy": float("nan")}, "accuracy"),
+        ({"gain": float("inf")}, "gain"),
+        ({"timings": {"forward": float("nan")}}, "timings.forward"),
+        ({"versions": {"torch": 2}}, "versions.torch"),
+        ({"evaluated_at": None}, "evaluated_at"),
+        ({"status": "skipped"}, "status"),
+        ({"n_eval": 1.5}, "n_eval"),
+    ],
+)
+def test_results_refuse_bad_records_and_keep_the_old_file(store_dir: Path, bad, field) -> None:
+    store = Store(store_dir)
+    store.save_result(_result("x/one"))
+    before = store.path(RESULTS).read_bytes()
+    with pytest.raises(StoreError, match=rf"results.jsonl: field '{field}': model 'x/two'"):
+        store.save_result(_result("x/two", **bad))
+    assert store.path(RESULTS).read_bytes() == before
+    assert [r.model_id for r in store.results()] == ["x/one"]
+
+
+def test_writes_refuse_records_of_the_wrong_kind(store_dir: Path) -> None:
+    store = Store(store_dir)
+    with pytest.raises(
+        StoreError, match=r"catalog.jsonl: expected a record of type CatalogEntry, got EvalResult"
+    ):
+        store.write_catalog([_result("x/one")])
+    with pytest.raises(
+        StoreError, match=r"results.jsonl: expected a record of type EvalResult, got dict"
+    ):
+        store.write_results([_result("x/one").to_dict()])
+    assert not store.path(CATALOG).exists() and not store.path(RESULTS).exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"sha": "A" * 40}, "sha"),
+        ({"sha": "f" * 39}, "sha"),
+        ({"status": "gone"}, "status"),
+        ({"renamed_to": "a/b/c"}, "renamed_to"),
+    ],
+)
+def test_catalog_read_checks_sha_and_status(store_dir: Path, change, field) -> None:
+    store = Store(store_dir)
+    store.write_catalog([_entry("a/one"), _entry("a/two", status="unclassified")])
+    path = store.path(CATALOG)
+    lines = path.read_text().splitlines()
+    row = json.loads(lines[1])
+    row.update(change)
+    path.write_text(lines[0] + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(StoreError, match=rf"catalog.jsonl:2: field '{field}'"):
+        store.catalog()
+
+
+def _dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return int(proc.stdout)
+
+
+def _age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_a_killed_write_leaves_a_temp_file_that_the_next_write_removes(tmp_path: Path) -> None:
+    target = tmp_path / "results.jsonl"
+    atomic_write_text(target, "old\n")
+    killed = (
+        "import os, sys; from pathlib import Path; import ranker.store as s\n"
+        "s.os.replace = lambda *a: os._exit(9)  # killed between write and rename\n"
+        f"s.atomic_write_text(Path({str(target)!r}), 'x' * 100000)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", killed], stderr=subprocess.PIPE, text=True)
+    _, stderr = proc.communicate()
+    assert proc.returncode == 9, stderr
+    (left,) = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert left.name.startswith(f".results.jsonl.{proc.pid}.") and left.stat().st_size == 100000
+    atomic_write_text(target, "new\n")  # the writer is gone, but within the grace: kept
+    assert left.exists()
+    _age(left, STALE_TEMP_GRACE + 5)
+    atomic_write_text(target, "newer\n")
+    assert not left.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.jsonl"]
+    assert target.read_text() == "newer\n"
+
+
+def test_stale_temp_files_are_told_apart(tmp_path: Path) -> None:
+    target = tmp_path / "catalog.jsonl"
+    dead, alive = _dead_pid(), os.getpid()
+    files = {
+        "dead": (f".catalog.jsonl.{dead}.abcd1234.tmp", STALE_TEMP_GRACE + 5),
+        "old_format_old": (".catalog.jsonl.abcd1234.tmp", STALE_TEMP_AGE + 5),
+        "alive_old": (f".catalog.jsonl.{alive}.abcd1234.tmp", STALE_TEMP_AGE + 5),
+        "alive": (f".catalog.jsonl.{alive}.efgh5678.tmp", STALE_TEMP_GRACE + 5),
+        "old_format": (".catalog.jsonl.efgh5678.tmp", STALE_TEMP_GRACE + 5),
+        "dead_fresh": (f".catalog.jsonl.{dead}.efgh5678.tmp", 0),
+        "other_target": (f".catalog.jsonl.bak.{dead}.abcd1234.tmp", STALE_TEMP_AGE + 5),
+        "other_file": (".catalog.jsonl.tmp", STALE_TEMP_AGE + 5),
+        "results": (f".results.jsonl.{dead}.abcd1234.tmp", STALE_TEMP_AGE + 5),
+    }
+    for name, age in files.values():
+        (tmp_path / name).write_text("partial")
+        _age(tmp_path / name, age)
+    removed = remove_stale_temps(target)
+    gone = {"dead", "old_format_old", "alive_old"}
+    assert sorted(p.name for p in removed) == sorted(files[k][0] for k in gone)
+    for key, (name, _) in files.items():
+        assert (tmp_path / name).exists() is (key not in gone), key
+
+
+def test_rename_results_moves_them_to_the_new_id(store_dir: Path) -> None:
+    store = Store(store_dir)
+    store.write_results(
+        [
+            _result("a/old", accuracy=0.61),
+            _result("a/old", revision="b" * 40, accuracy=0.62),
+            _result("a/new", revision="b" * 40, accuracy=0.7),  # the new id's own result wins
+            _result("z/other"),
+        ]
+    )
+    assert store.rename_results("a/old", "a/new") == 2
+    assert [(r.model_id, r.revision[0], r.accuracy) for r in store.results()] == [
+        ("a/new", "a", 0.61),
+        ("a/new", "b", 0.7),
+        ("z/other", "a", 0.61),
+    ]
+    text = store.path(RESULTS).read_bytes()
+    assert store.rename_results("a/old", "a/new") == 0  # nothing left to move: no write
+    assert store.path(RESULTS).read_bytes() == text
+    with pytest.raises(StoreError, match=r"field 'new': invalid hub repo id '\.\./x'"):
+        store.rename_results("a/new", "../x")
+    assert store.path(RESULTS).read_bytes() == text

@@ -22,6 +22,7 @@ from ranker.build.tables import (
     architecture_table,
     baseline_for,
     rank_history,
+    rankable,
     to_download_records,
 )
 from ranker.records import LEGACY_TASKS, Architecture, EvalResult
@@ -106,8 +107,26 @@ def _json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode()
 
 
+# What makes a spreadsheet read a cell as a formula (OWASP's "CSV injection" list).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A text cell that starts like a formula, prefixed with `'`; anything else as it is.
+
+    Only text is neutralised: a number (a negative gain) stays a number for the spreadsheet.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv_bytes(table: pd.DataFrame) -> bytes:
-    return table.to_csv(index=False, columns=list(COLUMNS), lineterminator="\n").encode()
+    frame = table[list(COLUMNS)].copy()
+    for column in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[column]):  # text (or mixed): from strings
+            frame[column] = frame[column].map(csv_safe).astype(object)
+    return frame.to_csv(index=False, lineterminator="\n").encode()
 
 
 def _changelog(results: list[EvalResult], legacy_meta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -142,12 +161,14 @@ def render_site(store: Store, site_url: str | None = None) -> tuple[SiteFiles, i
     meta = store.legacy_meta()
     results = store.results()
     catalog = store.catalog()
+    # Only present models are ranked; the raw records still date updates and fill the changelog.
+    ranked_legacy, ranked_results, ranked_catalog = rankable(legacy, results, catalog)
     env = environment()
     built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
     views: list[ArchitectureView] = []
     for arch in archs:
-        table = architecture_table(arch, legacy, results, catalog)
+        table = architecture_table(arch, ranked_legacy, ranked_results, ranked_catalog)
         arch_results = [r for r in results if r.architecture == arch.id]
         records = to_download_records(table)
         for r in records:
@@ -167,7 +188,7 @@ def render_site(store: Store, site_url: str | None = None) -> tuple[SiteFiles, i
                     [r.evaluated_at for r in arch_results],
                 ),
                 newest=newest,
-                history=rank_history(arch, results),
+                history=rank_history(arch, ranked_results),
                 downloads={
                     "csv": f"downloads/{arch.slug}.csv",
                     "json": f"downloads/{arch.slug}.json",

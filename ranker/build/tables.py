@@ -43,6 +43,35 @@ class Baseline:
     scores: dict[str, float | None]
 
 
+def gone_ids(catalog: list[CatalogEntry]) -> set[str]:
+    """Ids the catalog says are no longer on the hub: removed, or renamed to another id."""
+    return {e.model_id for e in catalog if e.status == "removed" or e.renamed_to is not None}
+
+
+def rankable(
+    legacy: list[LegacyModel], results: list[EvalResult], catalog: list[CatalogEntry]
+) -> tuple[list[LegacyModel], list[EvalResult], list[CatalogEntry]]:
+    """The records the site ranks and gives pages to: the one place that decides.
+
+    - A model the catalog marks removed (deleted from the hub, or renamed: `renamed_to`) leaves
+      the ranking, its 2023 row and its results alike; the store keeps them. A renamed model is
+      ranked under its new id only, with the new id's own results, so it never appears twice.
+    - Error records are never ranked; only successful results with an accuracy are kept.
+    - A model the catalog does not know (2023 rows, `ranker evaluate` of an uncrawled model) is
+      not known to be gone, so it stays.
+    """
+    gone = gone_ids(catalog)
+    return (
+        [m for m in legacy if m.model_id not in gone],
+        [
+            r
+            for r in results
+            if r.status == "ok" and r.accuracy is not None and r.model_id not in gone
+        ],
+        [e for e in catalog if e.model_id not in gone],
+    )
+
+
 def latest_results(results: list[EvalResult], until: str | None = None) -> dict[str, EvalResult]:
     """Per model, its newest successful result (by evaluation time, up to `until` if given)."""
     out: dict[str, EvalResult] = {}
@@ -108,6 +137,8 @@ def architecture_table(
     catalog: list[CatalogEntry] | None = None,
 ) -> pd.DataFrame:
     """Every model of `arch` but its pretrained base, with both rankings.
+
+    Pass the records through `rankable` first: this function ranks whatever it is given.
 
     `rank`: models with all 36 legacy scores, 1..n by average (ties by id), which is the order
     of the published ranking. `probe_rank`: models with a probe result, by accuracy, in rank
