@@ -1,22 +1,41 @@
-"""The loopback hub, exercised through the real huggingface_hub client and transformers."""
+"""The loopback hub, exercised through the real huggingface_hub client and transformers.
+
+It must answer as the real hub does (/work/shared/hub-contract.md): a reduced `config`,
+lineage only from the card, LFS files from a second origin (the CDN), renames, the faults.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import struct
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
+import httpx2
 import pytest
-from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_download, hf_hub_url
 from huggingface_hub.errors import (
+    DisabledRepoError,
     EntryNotFoundError,
     GatedRepoError,
+    HfHubHTTPError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from huggingface_hub.utils import hf_raise_for_status
 
 from ranker.testing.hub import FakeHub, safetensors_params
-from ranker.testing.models import TINY_BERT, TINY_ROBERTA, fake_model, register
+from ranker.testing.models import TINY_BERT, TINY_ROBERTA, fake_model, register, with_config
+
+# Keys of config.json the API never carries (the dimensions, whatever a family calls them).
+DIMENSION_KEYS = {
+    "hidden_size", "num_hidden_layers", "vocab_size", "intermediate_size", "d_model", "d_ff",
+    "num_layers", "num_attention_heads", "max_position_embeddings", "d_kv", "num_heads",
+    "n_embd", "n_layer", "type_vocab_size",
+}  # fmt: skip
 
 
 def _api(hub: FakeHub, token: str | bool = False) -> HfApi:
@@ -27,6 +46,30 @@ def _download(hub: FakeHub, repo: str, name: str, cache: Path, **kw: object) -> 
     return Path(
         hf_hub_download(repo, name, cache_dir=cache, endpoint=hub.url, token=False, **kw)  # type: ignore[arg-type]
     )
+
+
+def _safetensors(values: list[float]) -> bytes:
+    """A real safetensors file: one F32 tensor holding `values`."""
+    spec = {"dtype": "F32", "shape": [len(values)], "data_offsets": [0, 4 * len(values)]}
+    header = json.dumps({"w": spec}).encode()
+    return struct.pack("<Q", len(header)) + header + struct.pack(f"<{len(values)}f", *values)
+
+
+def _keys(value: Any) -> set[str]:
+    """Every dict key anywhere inside a JSON value."""
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Skip huggingface_hub's backoff waits (Retry-After + 1 s, resume waits)."""
+    import huggingface_hub.utils._http as http
+
+    monkeypatch.setattr(http.time, "sleep", lambda seconds: None)
 
 
 @pytest.fixture
@@ -53,7 +96,8 @@ def test_listing_filters_sorts_paginates_and_expands(small: FakeHub) -> None:
     small.reset_counts()
     (m,) = api.list_models(search="m3", expand=["sha", "safetensors", "config", "gated"])
     assert m.sha == small.model("org1/m3").sha and m.safetensors.total == 103
-    assert m.config["intermediate_size"] == TINY_BERT.intermediate_size and m.gated is False
+    # The listing's config is reduced: no dimensions, whatever config.json holds.
+    assert m.config == {"model_type": "bert", "tokenizer_config": {}} and m.gated is False
     assert m.downloads is None and m.tags is None  # only what was asked for
     (m,) = api.list_models(search="m3", full=True)
     assert m.siblings is not None and m.tags and m.last_modified and m.config is None
@@ -61,6 +105,106 @@ def test_listing_filters_sorts_paginates_and_expands(small: FakeHub) -> None:
     with pytest.raises(Exception, match="404"):
         list(_api(small).list_spaces())
     assert small.counts["unrouted"] == 1
+
+
+def test_listings_and_info_never_carry_dimensions(hub: FakeHub) -> None:
+    bert = with_config(fake_model(TINY_BERT), architectures=["BertForMaskedLM"])
+    t5 = with_config(fake_model(TINY_BERT.__class__("t/t5", "t5", 32, 2, 128, 43)),
+                     architectures=["T5ForConditionalGeneration"])  # fmt: skip
+    custom = with_config(bert, auto_map={"AutoModel": "modeling_x.X"})
+    quant = with_config(bert, quantization_config={"quant_method": "gptq", "bits": 4})
+    for repo_id, files in (("a/bert", bert), ("a/t5", t5), ("a/custom", custom), ("a/q", quant)):
+        register(hub, repo_id, files, model_type=json.loads(files["config.json"])["model_type"])
+    assert "d_ff" in json.loads(t5["config.json"]) and "hidden_size" in json.loads(
+        bert["config.json"]
+    )
+
+    api = _api(hub)
+    rows = list(api.list_models(expand=["config", "safetensors", "cardData"]))
+    rows += list(api.list_models(full=True, fetch_config=True))
+    infos = [api.model_info(r) for r in ("a/bert", "a/t5", "a/custom", "a/q")]
+    infos += [api.model_info("a/t5", expand=["config"])]
+    raw = httpx2.get(f"{hub.url}/api/models", params=[("expand[]", "config")]).json()
+    raw += [httpx2.get(f"{hub.url}/api/models/{r}").json() for r in ("a/bert", "a/t5")]
+    assert len(rows) == 8 and len(raw) == 6
+    for config in [m.config for m in rows + infos] + [r["config"] for r in raw]:
+        assert config is not None and not DIMENSION_KEYS & _keys(config), config
+    for row in raw:  # nor anywhere else in a row
+        assert not DIMENSION_KEYS & _keys(row), row
+
+    configs = {m.id: m.config for m in infos}
+    assert configs["a/bert"] == {"architectures": ["BertForMaskedLM"], "model_type": "bert",
+                                 "tokenizer_config": {}}  # fmt: skip
+    assert configs["a/t5"]["architectures"] == ["T5ForConditionalGeneration"]
+    assert configs["a/custom"]["auto_map"] == {"AutoModel": "modeling_x.X"}
+    assert configs["a/q"]["quantization_config"] == {"quant_method": "gptq", "bits": 4}
+    assert "auto_map" not in configs["a/bert"] and "quantization_config" not in configs["a/bert"]
+    # The dimensions are in config.json itself, one file away.
+    url = f"{hub.url}/a/t5/resolve/main/config.json"
+    assert json.loads(httpx2.get(url, follow_redirects=True).content)["d_ff"] == 43
+
+
+def test_safetensors_only_when_the_repo_holds_safetensors(hub: FakeHub) -> None:
+    register(hub, "a/st", fake_model(TINY_BERT, params=11), model_type="bert")
+    register(hub, "a/pickle", fake_model(TINY_BERT, safetensors=False), model_type="bert")
+    sub = fake_model(TINY_BERT, params=5)
+    sub["checkpoint-500/model.safetensors"] = sub.pop("model.safetensors")
+    register(hub, "a/sub-only", {**sub, "pytorch_model.bin": b"PK pickle"}, model_type="bert")
+    both = fake_model(TINY_BERT, params=7)
+    both["checkpoint-500/model.safetensors"] = both["model.safetensors"]
+    register(hub, "a/both", both, model_type="bert")
+
+    api = _api(hub)
+    listed = {m.id: m.safetensors for m in api.list_models(expand=["safetensors"])}
+    info = {r: api.model_info(r).safetensors for r in listed}
+    for got in (listed, info):
+        assert got["a/pickle"] is None  # absent, not empty
+        assert got["a/st"].parameters == {"F32": 11} and got["a/st"].total == 11
+        # Subfolder checkpoints count (the misleading choice): present for a repo whose root
+        # holds only pickle, and summed with the root weights.
+        assert got["a/sub-only"].total == 5
+        assert got["a/both"].total == 14
+    raw = httpx2.get(f"{hub.url}/api/models", params={"expand": "safetensors"}).json()
+    assert "safetensors" not in next(r for r in raw if r["id"] == "a/pickle")
+
+
+def test_lineage_tags_and_base_models_come_from_the_card(hub: FakeHub) -> None:
+    base = TINY_BERT.base_id
+    ft = register(hub, "a/ft", fake_model(TINY_BERT), model_type="bert", base_id=base,
+                  card_data={"license": "mit"})  # fmt: skip
+    assert ft.card_data == {"license": "mit", "base_model": base}  # merged, not replaced
+    register(hub, "a/none", fake_model(TINY_BERT), model_type="bert")
+    register(hub, "a/adapter", fake_model(TINY_BERT), model_type="bert",
+             card_data={"base_model": base, "base_model_relation": "adapter"})  # fmt: skip
+    peft = {**fake_model(TINY_BERT), "adapter_config.json": b"{}"}
+    register(hub, "a/peft", peft, model_type="bert", base_id=base)  # inferred: adapter
+    register(hub, "a/merge", fake_model(TINY_BERT), model_type="bert",
+             card_data={"base_model": [base, "other/bert"]})  # fmt: skip
+    # Hand-written lineage tags without a card mean nothing to the hub.
+    hub.add_model("a/handmade", fake_model(TINY_BERT), tags=["bert", f"base_model:{base}"])
+
+    rows = {m.id: m for m in _api(hub).list_models(expand=["tags", "baseModels", "cardData"])}
+    lineage = {i: sorted(t for t in m.tags if t.startswith("base_model:")) for i, m in rows.items()}
+    assert lineage == {
+        "a/ft": [f"base_model:finetune:{base}", f"base_model:{base}"],
+        "a/none": [],
+        "a/adapter": [f"base_model:adapter:{base}", f"base_model:{base}"],
+        "a/peft": [f"base_model:adapter:{base}", f"base_model:{base}"],
+        "a/merge": sorted([f"base_model:merge:{base}", "base_model:merge:other/bert",
+                           f"base_model:{base}", "base_model:other/bert"]),
+        "a/handmade": [],
+    }  # fmt: skip
+    assert rows["a/ft"].base_models == {"relation": "finetune", "models": [{"id": base}]}
+    assert rows["a/adapter"].base_models["relation"] == "adapter"
+    assert rows["a/merge"].base_models["models"] == [{"id": base}, {"id": "other/bert"}]
+    assert rows["a/none"].base_models is None and rows["a/handmade"].base_models is None
+    assert rows["a/ft"].card_data["base_model"] == base
+    # Filtering by a lineage tag finds only repos whose card declares it.
+    found = [m.id for m in _api(hub).list_models(filter=f"base_model:{base}")]
+    assert found == ["a/adapter", "a/ft", "a/merge", "a/peft"]
+    # A card that changes changes the tags: they are derived, not stored.
+    ft.card_data = {"license": "mit"}
+    assert not any(t.startswith("base_model:") for t in _api(hub).model_info("a/ft").tags)
 
 
 def test_model_info_revisions_and_tree(small: FakeHub) -> None:
@@ -84,6 +228,53 @@ def test_model_info_revisions_and_tree(small: FakeHub) -> None:
     assert [f.path for f in api.list_repo_tree("org0/m0", path_in_repo="sub")] == ["sub/notes.txt"]
     assert small.per_repo("GET /api/models/{repo}") == {"org0/m0": 3, "nobody/nothing": 1}
 
+    # Tree ids: `oid` is the git blob sha of what git holds (the LFS pointer for LFS files),
+    # `lfs.oid` the content's sha256.
+    files = small.model("org0/m0").files
+    weights, config = files["model.safetensors"], files["config.json"]
+    pointer = (b"version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %d\n"
+               % (hashlib.sha256(weights).hexdigest().encode(), len(weights)))  # fmt: skip
+    assert tree["model.safetensors"].lfs.sha256 == hashlib.sha256(weights).hexdigest()
+    assert tree["model.safetensors"].lfs.size == tree["model.safetensors"].size == len(weights)
+    assert tree["model.safetensors"].blob_id == hashlib.sha1(
+        b"blob %d\0" % len(pointer) + pointer).hexdigest()  # fmt: skip
+    assert tree["config.json"].blob_id == hashlib.sha1(b"blob %d\0" % len(config) + config
+                                                       ).hexdigest()  # fmt: skip
+    (entry,) = api.get_paths_info("org0/m0", ["model.safetensors"])
+    assert entry.lfs.sha256 == tree["model.safetensors"].lfs.sha256
+
+
+def test_error_codes(hub: FakeHub) -> None:
+    register(hub, "a/m", fake_model(TINY_BERT), model_type="bert")
+    register(hub, "a/private", fake_model(TINY_BERT), model_type="bert", private=True)
+    register(hub, "a/gated", fake_model(TINY_BERT), model_type="bert", gated="auto")
+    register(hub, "a/disabled", fake_model(TINY_BERT), model_type="bert", disabled=True)
+    token = {"Authorization": "Bearer hf_x"}
+    cases = [
+        ("/api/models/no/such", {}, 401, "RepoNotFound", RepositoryNotFoundError),
+        ("/api/models/no/such", token, 404, "RepoNotFound", RepositoryNotFoundError),
+        ("/api/models/a/private", {}, 401, "RepoNotFound", RepositoryNotFoundError),
+        ("/a/private/resolve/main/config.json", {}, 401, "RepoNotFound", RepositoryNotFoundError),
+        ("/a/gated/resolve/main/config.json", {}, 401, "GatedRepo", GatedRepoError),
+        ("/a/gated/resolve/main/config.json", token, 403, "GatedRepo", GatedRepoError),
+        ("/a/disabled/resolve/main/config.json", {}, 403, "DisabledRepo", DisabledRepoError),
+        ("/a/m/resolve/main/nothing.json", {}, 404, "EntryNotFound", EntryNotFoundError),
+        ("/a/m/resolve/" + "f" * 40 + "/config.json", {}, 404, "RevisionNotFound",
+         RevisionNotFoundError),
+        ("/api/models/a/m/revision/" + "f" * 40, {}, 404, "RevisionNotFound",
+         RevisionNotFoundError),
+        ("/api/models/a/m/tree/main/nowhere", {}, 404, "EntryNotFound", EntryNotFoundError),
+    ]  # fmt: skip
+    for path, headers, status, code, error in cases:
+        response = httpx2.get(hub.url + path, headers=headers)
+        assert (response.status_code, response.headers.get("X-Error-Code")) == (status, code), path
+        assert response.headers.get("X-Error-Message"), path
+        with pytest.raises(error):
+            hf_raise_for_status(response)
+    # Metadata of gated and disabled repos is public; their files are not.
+    assert _api(hub).model_info("a/gated").gated == "auto"
+    assert _api(hub).model_info("a/disabled").disabled is True
+
 
 def test_private_and_gated_repos(hub: FakeHub, tmp_path: Path) -> None:
     register(hub, "me/private", fake_model(TINY_BERT), model_type="bert", private=True)
@@ -101,6 +292,67 @@ def test_private_and_gated_repos(hub: FakeHub, tmp_path: Path) -> None:
         hf_hub_download("corp/gated", "config.json", cache_dir=tmp_path, endpoint=hub.url,
                         token="hf_x")  # fmt: skip
     assert err.value.response.status_code == 403
+    with pytest.raises(GatedRepoError):
+        _download(hub, "corp/gated", "model.safetensors", tmp_path)  # no 302 for LFS either
+    assert hub.counts["GET cdn"] == 0
+
+
+def test_lfs_files_redirect_to_the_cdn(hub: FakeHub, tmp_path: Path) -> None:
+    repo = register(hub, "org/m", fake_model(TINY_BERT, params=7), model_type="bert")
+    weights = repo.files["model.safetensors"]
+    sha256 = hashlib.sha256(weights).hexdigest()
+    head = httpx2.head(f"{hub.url}/org/m/resolve/main/model.safetensors")
+    assert head.status_code == 302
+    location = head.headers["Location"]
+    assert location.startswith(hub.cdn_url + "/") and hub.cdn_url != hub.url
+    assert head.headers["X-Linked-Etag"] == f'"{sha256}"'
+    assert head.headers["X-Linked-Size"] == str(len(weights))
+    assert head.headers["X-Repo-Commit"] == repo.sha
+    assert head.headers["ETag"] not in ("", head.headers["X-Linked-Etag"])  # the pointer's
+    # The CDN serves the bytes, with ranges; HEAD too.
+    assert httpx2.get(location).content == weights
+    part = httpx2.get(location, headers={"Range": "bytes=8-"})
+    assert part.status_code == 206 and part.content == weights[8:]
+    assert part.headers["Content-Range"] == f"bytes 8-{len(weights) - 1}/{len(weights)}"
+    cdn_head = httpx2.head(location)
+    assert cdn_head.status_code == 200 and cdn_head.headers["Content-Length"] == str(len(weights))
+    assert "X-Repo-Commit" not in cdn_head.headers
+    assert httpx2.get(location.replace(sha256, "0" * 64)).status_code == 403
+    assert safetensors_params(weights) == {"F32": 7}
+
+    # The real client follows: one HEAD on the hub, one GET on the CDN.
+    hub.reset_counts()
+    path = _download(hub, "org/m", "model.safetensors", tmp_path)
+    assert path.read_bytes() == weights
+    assert hub.counts == {"HEAD /{repo}/resolve": 1, "GET cdn": 1}
+    assert hub.per_repo("GET cdn") == {"org/m": 1}
+    # The same by commit sha: LFS files are always on the CDN.
+    sha_path = _download(hub, "org/m", "model.safetensors", tmp_path / "b", revision=repo.sha)
+    assert sha_path.read_bytes() == weights and hub.counts["GET cdn"] == 2
+    assert hub.counts["GET /{repo}/resolve"] == 0
+
+
+def test_small_files_redirect_to_the_commit(hub: FakeHub, tmp_path: Path) -> None:
+    repo = register(hub, "org/m", fake_model(TINY_BERT), model_type="bert")
+    config = repo.files["config.json"]
+    head = httpx2.head(f"{hub.url}/org/m/resolve/main/config.json")
+    assert head.status_code == 307
+    assert head.headers["Location"] == f"/org/m/resolve/{repo.sha}/config.json"  # relative
+    pinned = httpx2.head(f"{hub.url}/org/m/resolve/{repo.sha}/config.json")
+    assert pinned.status_code == 200 and pinned.headers["X-Repo-Commit"] == repo.sha
+    blob = hashlib.sha1(b"blob %d\0" % len(config) + config).hexdigest()
+    assert pinned.headers["ETag"] == f'"{blob}"' and "X-Linked-Etag" not in pinned.headers
+
+    hub.reset_counts()
+    assert _download(hub, "org/m", "config.json", tmp_path).read_bytes() == config
+    assert hub.counts == {"HEAD /{repo}/resolve": 2, "GET /{repo}/resolve": 1}
+    assert hub.log[-1] == ("GET", f"/org/m/resolve/{repo.sha}/config.json", 200)
+    # An old commit still serves its own bytes.
+    first = repo.sha
+    assert hub.commit("org/m", {"config.json": b'{"model_type": "bert", "v": 2}'}) != first
+    old = _download(hub, "org/m", "config.json", tmp_path / "old", revision=first)
+    assert old.read_bytes() == config
+    assert _download(hub, "org/m", "config.json", tmp_path / "new").read_bytes().endswith(b"2}")
 
 
 def test_download_and_load_a_tiny_model_with_transformers(
@@ -121,7 +373,8 @@ def test_download_and_load_a_tiny_model_with_transformers(
         out = model(**batch).last_hidden_state
     assert out.shape[-1] == TINY_ROBERTA.hidden_size
     assert model.config.intermediate_size == TINY_ROBERTA.intermediate_size
-    assert hub.counts["GET /{repo}/resolve"] >= 2  # config, weights, tokenizer files
+    assert hub.counts["GET /{repo}/resolve"] >= 2  # config, tokenizer files
+    assert hub.counts["GET cdn"] == 1  # the weights
     bert = register(hub, "org/bert", tiny_files["bert"], model_type="bert")
     assert (
         AutoTokenizer.from_pretrained("org/bert", revision=bert.sha, cache_dir=tmp_path)(
@@ -131,30 +384,62 @@ def test_download_and_load_a_tiny_model_with_transformers(
     )  # [CLS]
 
 
-def test_resolve_headers_and_ranges(hub: FakeHub, tmp_path: Path) -> None:
-    import httpx2
+def test_rate_limits_on_every_route(hub: FakeHub, tmp_path: Path, no_sleep: None) -> None:
+    repo = register(hub, "org/m", fake_model(TINY_BERT), model_type="bert")
+    hub.add_dataset("org/d", {"train.parquet": b"PAR1 rows PAR1", "README.md": b"# d"})
+    cdn = httpx2.head(f"{hub.url}/org/m/resolve/main/model.safetensors").headers["Location"]
+    requests = {
+        "GET /api/models": ("GET", f"{hub.url}/api/models"),
+        "GET /api/models/{repo}": ("GET", f"{hub.url}/api/models/org/m"),
+        "GET /api/models/{repo}/tree": ("GET", f"{hub.url}/api/models/org/m/tree/main"),
+        "POST /api/models/{repo}/paths-info": ("POST",
+                                               f"{hub.url}/api/models/org/m/paths-info/main"),
+        "HEAD /{repo}/resolve": ("HEAD", f"{hub.url}/org/m/resolve/main/config.json"),
+        "GET /{repo}/resolve": ("GET", f"{hub.url}/org/m/resolve/{repo.sha}/config.json"),
+        "GET /api/datasets": ("GET", f"{hub.url}/api/datasets"),
+        "GET /api/datasets/{repo}": ("GET", f"{hub.url}/api/datasets/org/d"),
+        "HEAD /datasets/{repo}/resolve": ("HEAD",
+                                          f"{hub.url}/datasets/org/d/resolve/main/README.md"),
+        "GET /datasets/{repo}/resolve": ("GET",
+                                         f"{hub.url}/datasets/org/d/resolve/main/README.md"),
+        "GET cdn": ("GET", cdn),
+        "HEAD cdn": ("HEAD", cdn),
+    }  # fmt: skip
+    for route, (method, url) in requests.items():
+        hub.reset_counts()
+        fault = hub.fail(429, route=route, retry_after=7)
+        limited = httpx2.request(method, url)
+        assert limited.status_code == 429 and limited.headers["Retry-After"] == "7", route
+        if route.endswith("cdn"):
+            assert "X-Error-Code" not in limited.headers
+        else:
+            assert limited.headers["RateLimit"].endswith("r=0;t=7"), route
+        assert httpx2.request(method, url).status_code in (200, 302, 307), route
+        assert fault.fired == 1 and hub.counts[route] == 2, route
 
-    repo = register(hub, "org/m", fake_model(TINY_BERT, params=7), model_type="bert")
-    url = f"{hub.url}/org/m/resolve/main/model.safetensors"
-    head = httpx2.head(url)
-    assert head.headers["X-Repo-Commit"] == repo.sha
-    assert int(head.headers["Content-Length"]) == len(repo.files["model.safetensors"])
-    assert head.headers["ETag"] == head.headers["X-Linked-Etag"]
-    part = httpx2.get(url, headers={"Range": "bytes=8-"})
-    assert part.status_code == 206 and part.content == repo.files["model.safetensors"][8:]
-    assert safetensors_params(repo.files["model.safetensors"]) == {"F32": 7}
+    # huggingface_hub's downloads back off and retry, on the hub and on the CDN alike.
+    hub.reset_counts()
+    hub.fail(429, route="GET cdn", retry_after=0)
+    hub.fail(429, route="HEAD /{repo}/resolve", retry_after=0)
+    weights = _download(hub, "org/m", "model.safetensors", tmp_path).read_bytes()
+    assert weights == repo.files["model.safetensors"]
+    assert hub.counts == {"HEAD /{repo}/resolve": 2, "GET cdn": 2}
 
 
-def test_faults(hub: FakeHub, tmp_path: Path) -> None:
+def test_faults(hub: FakeHub, tmp_path: Path, no_sleep: None) -> None:
     repo = register(hub, "org/m", fake_model(TINY_BERT), model_type="bert")
     weights = repo.files["model.safetensors"]
     # A missing file.
     hub.fail(404, repo="org/m", path="config.json")
     with pytest.raises(EntryNotFoundError):
         _download(hub, "org/m", "config.json", tmp_path / "a")
-    # A download cut short once is resumed; cut short every time, it fails.
+    # A download cut short once (on the CDN) is resumed with a Range request.
     hub.truncate("org/m", "model.safetensors", times=1)
     assert _download(hub, "org/m", "model.safetensors", tmp_path / "b").read_bytes() == weights
+    assert hub.counts["GET cdn"] == 2
+    hub.truncate("org/m", "config.json", times=1)  # a small file, served by the resolver
+    assert _download(hub, "org/m", "config.json", tmp_path / "c").read_bytes() == repo.files[
+        "config.json"]  # fmt: skip
     hub.clear_faults()
     # A corrupt safetensors header: the listing still reports parameters, the file is garbage.
     hub.corrupt_safetensors("org/m")
@@ -181,47 +466,213 @@ def test_a_download_cut_short_every_time_fails(
     hub.truncate("org/m", "model.safetensors", times=None)
     with pytest.raises(Exception, match=r"peer closed|incomplete|Consistency"):
         _download(hub, "org/m", "model.safetensors", tmp_path)
-    assert hub.counts["GET /{repo}/resolve"] > 1  # it did retry
+    assert hub.counts["GET cdn"] > 1  # it did retry, on the CDN
+    assert hub.counts["GET /{repo}/resolve"] == 0
+
+
+def test_corrupt_bytes_keep_the_length_and_the_true_sha256(hub: FakeHub, tmp_path: Path) -> None:
+    weights = _safetensors([float(i) for i in range(64)])
+    pickle = b"PK\x03\x04" + bytes(range(256)) * 2
+    repo = register(hub, "org/m", {"config.json": b'{"model_type": "bert"}',
+                                   "model.safetensors": weights, "pytorch_model.bin": pickle},
+                    model_type="bert")  # fmt: skip
+    true = hashlib.sha256(weights).hexdigest()
+    hub.corrupt_bytes("org/m", "model.safetensors")
+    # The metadata (HEAD, tree) still names the true content while the CDN serves other bytes.
+    url = hf_hub_url("org/m", "model.safetensors", endpoint=hub.url)
+    assert get_hf_file_metadata(url, token=False).etag == true
+    (entry,) = _api(hub).get_paths_info("org/m", ["model.safetensors"])
+    assert entry.lfs.sha256 == true
+    got = _download(hub, "org/m", "model.safetensors", tmp_path / "a").read_bytes()
+    assert len(got) == len(weights) and got != weights
+    assert hashlib.sha256(got).hexdigest() != true
+    (n,) = struct.unpack("<Q", weights[:8])
+    assert got[: 8 + n] == weights[: 8 + n]  # the header is intact: the file still loads
+    assert safetensors_params(got) == safetensors_params(weights) == {"F32": 64}
+    # After `times`, the true bytes.
+    again = _download(hub, "org/m", "model.safetensors", tmp_path / "b", force_download=True)
+    assert again.read_bytes() == weights and hub.counts["GET cdn"] == 2
+    # A pickle: changed in the middle, same length, same ends.
+    hub.corrupt_bytes("org/m", "pytorch_model.bin", times=1)
+    bad = _download(hub, "org/m", "pytorch_model.bin", tmp_path / "c").read_bytes()
+    assert len(bad) == len(pickle) and bad != pickle
+    assert bad[:64] == pickle[:64] and bad[-64:] == pickle[-64:]
+    assert repo.files["pytorch_model.bin"] == pickle  # the repo itself is unchanged
+
+
+def test_dropped_connections(hub: FakeHub, tmp_path: Path, no_sleep: None) -> None:
+    repo = register(hub, "org/m", fake_model(TINY_BERT), model_type="bert")
+    hub.drop(route="HEAD /{repo}/resolve", repo="org/m")
+    # A HEAD dropped surfaces as a raw httpx error, not an HfHubHTTPError.
+    with pytest.raises(httpx2.RemoteProtocolError) as err:
+        _download(hub, "org/m", "config.json", tmp_path)
+    assert not isinstance(err.value, HfHubHTTPError)
+    assert hub.log[-1] == ("HEAD", "/org/m/resolve/main/config.json", 0)
+    assert _download(hub, "org/m", "config.json", tmp_path).read_bytes() == repo.files[
+        "config.json"]  # fmt: skip
+    # model_info does not retry; the paginated listing does.
+    hub.drop(route="GET /api/models/{repo}")
+    with pytest.raises(httpx2.RemoteProtocolError):
+        _api(hub).model_info("org/m")
+    hub.reset_counts()
+    fault = hub.drop(route="GET /api/models")
+    assert [m.id for m in _api(hub).list_models()] == ["org/m"]
+    assert fault.fired == 1 and hub.counts["GET /api/models"] == 2
+    # A drop on the CDN.
+    hub.drop(route="GET cdn", times=None)
+    with pytest.raises(httpx2.HTTPError):
+        _download(hub, "org/m", "model.safetensors", tmp_path / "b")
+
+
+def test_a_stall_that_never_answers_does_not_block_shutdown() -> None:
+    own = FakeHub().start()
+    register(own, "org/m", fake_model(TINY_BERT), model_type="bert")
+    url = f"{own.url}/api/models/org/m"
+    own.stall(route="GET /api/models/{repo}", times=None)  # forever
+    with pytest.raises(httpx2.ReadTimeout):
+        httpx2.get(url, timeout=0.5)
+
+    outcomes: list[BaseException | int] = []
+
+    def waiting() -> None:
+        try:
+            outcomes.append(httpx2.get(url, timeout=30).status_code)
+        except httpx2.HTTPError as error:
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=waiting) for _ in range(2)]
+    threads[0].start()
+    time.sleep(0.2)
+    own.clear_faults()  # releases the stalled request: closed unanswered
+    threads[0].join(5)
+    assert not threads[0].is_alive() and isinstance(outcomes[0], httpx2.RemoteProtocolError)
+    own.stall(route="GET /api/models/{repo}", times=None)
+    threads[1].start()
+    time.sleep(0.2)
+    start = time.monotonic()
+    own.stop()
+    assert time.monotonic() - start < 3
+    threads[1].join(5)
+    assert not threads[1].is_alive() and isinstance(outcomes[1], httpx2.HTTPError)
+
+
+def test_renamed_repos_redirect(hub: FakeHub, tmp_path: Path) -> None:
+    repo = register(hub, "old/name", fake_model(TINY_BERT), model_type="bert", base_id="b/base")
+    sha = repo.sha
+    hub.rename("old/name", "new/name")
+    assert [m.id for m in _api(hub).list_models()] == ["new/name"]
+    moved = httpx2.get(f"{hub.url}/api/models/old/name?expand=sha")
+    assert moved.status_code == 307
+    assert moved.headers["Location"] == "/api/models/new/name?expand=sha"
+    tree = httpx2.get(f"{hub.url}/api/models/old/name/tree/main")
+    assert tree.headers["Location"] == "/api/models/new/name/tree/main"
+    resolve = httpx2.head(f"{hub.url}/old/name/resolve/main/config.json")
+    assert resolve.status_code == 307
+    assert resolve.headers["Location"] == "/new/name/resolve/main/config.json"
+    # The real client follows.
+    info = _api(hub).model_info("old/name")
+    assert info.id == "new/name" and info.sha == sha
+    assert [f.path for f in _api(hub).list_repo_tree("old/name")] == ["config.json",
+                                                                      "model.safetensors"]  # fmt: skip
+    for name in ("config.json", "model.safetensors"):
+        assert _download(hub, "old/name", name, tmp_path).read_bytes() == repo.files[name]
+    # Counted under the id asked for: the raw GET and model_info's first hop, then its second.
+    assert hub.per_repo("GET /api/models/{repo}") == {"old/name": 2, "new/name": 1}
+    # Renamed again: the first id goes straight to the latest; a new repo may take an old id.
+    hub.rename("new/name", "newer/name")
+    assert httpx2.head(f"{hub.url}/old/name/resolve/main/config.json").headers["Location"] == (
+        "/newer/name/resolve/main/config.json")  # fmt: skip
+    register(hub, "old/name", fake_model(TINY_BERT), model_type="bert")
+    assert httpx2.get(f"{hub.url}/api/models/old/name").status_code == 200
+    assert {m.id for m in _api(hub).list_models()} == {"old/name", "newer/name"}
+    # A renamed private repo stays hidden from anonymous requests.
+    register(hub, "me/secret", fake_model(TINY_BERT), model_type="bert", private=True)
+    hub.rename("me/secret", "me/hidden")
+    assert httpx2.get(f"{hub.url}/api/models/me/secret").status_code == 401
+    authorized = httpx2.get(f"{hub.url}/api/models/me/secret", headers={"Authorization": "x"})
+    assert authorized.status_code == 307
+
+
+def test_listing_fields_served_raw(hub: FakeHub) -> None:
+    register(hub, "org/bad", fake_model(TINY_BERT), model_type="bert")
+    register(hub, "org/good", fake_model(TINY_BERT), model_type="bert", downloads=3)
+    wrong = {"downloads": "lots", "lastModified": "yesterday", "cardData": "a string",
+             "safetensors": {"total": "many"}, "sha": "../../../../outside"}  # fmt: skip
+    for name, value in wrong.items():
+        hub.set_listing_field("org/bad", name, value)
+    params = [("expand[]", name) for name in wrong]
+    rows = {r["id"]: r for r in httpx2.get(f"{hub.url}/api/models", params=params).json()}
+    assert {k: rows["org/bad"][k] for k in wrong} == wrong
+    assert rows["org/good"]["downloads"] == 3 and rows["org/good"]["sha"] == hub.model(
+        "org/good").sha  # fmt: skip
+    info = httpx2.get(f"{hub.url}/api/models/org/bad").json()
+    assert {k: info[k] for k in wrong} == wrong
+    # Only when asked for: a listing without `sha` has none.
+    (plain,) = [r for r in httpx2.get(f"{hub.url}/api/models").json() if r["id"] == "org/bad"]
+    assert plain["downloads"] == "lots" and "sha" not in plain
+    hub.clear_faults()
+    info = httpx2.get(f"{hub.url}/api/models/org/bad").json()
+    assert info["downloads"] == 0 and info["sha"] == hub.model("org/bad").sha
+
+
+def test_reset_forgets_renames_overrides_and_blobs(hub: FakeHub) -> None:
+    register(hub, "a/m", fake_model(TINY_BERT), model_type="bert")
+    cdn = httpx2.head(f"{hub.url}/a/m/resolve/main/model.safetensors").headers["Location"]
+    hub.rename("a/m", "b/m")
+    hub.set_listing_field("b/m", "downloads", "lots")
+    hub.stall(route="GET /api/models")
+    hub.reset()
+    assert hub.renames == {} and hub.listing_overrides == {} and hub.faults == []
+    assert httpx2.get(f"{hub.url}/api/models/a/m").status_code == 401  # gone, not moved
+    assert httpx2.get(cdn).status_code == 403
+    register(hub, "b/m", fake_model(TINY_BERT), model_type="bert")
+    assert httpx2.get(f"{hub.url}/api/models/b/m", timeout=5).json()["downloads"] == 0
 
 
 def test_dataset_files(hub: FakeHub, tmp_path: Path) -> None:
     rows = b"".join(json.dumps({"text": t, "label": i % 2}).encode() + b"\n"
                     for i, t in enumerate(["good", "bad", "fine"]))  # fmt: skip
-    ds = hub.add_dataset("probe/sst2-mini", {"train.jsonl": rows, "README.md": b"# probe"})
+    parquet = b"PAR1" + bytes(100) + b"PAR1"
+    ds = hub.add_dataset("probe/sst2-mini", {"train.jsonl": rows, "README.md": b"# probe",
+                                             "data/train.parquet": parquet})  # fmt: skip
     path = hf_hub_download("probe/sst2-mini", "train.jsonl", repo_type="dataset",
                            cache_dir=tmp_path, endpoint=hub.url, token=False)  # fmt: skip
     assert Path(path).read_bytes() == rows
     info = _api(hub).dataset_info("probe/sst2-mini")
-    assert info.sha == ds.sha and {s.rfilename for s in info.siblings} == {"train.jsonl",
-                                                                           "README.md"}  # fmt: skip
-    assert hub.counts["HEAD /datasets/{repo}/resolve"] == 1
+    assert info.sha == ds.sha and {s.rfilename for s in info.siblings} == {
+        "train.jsonl", "README.md", "data/train.parquet"}  # fmt: skip
+    assert hub.counts["HEAD /datasets/{repo}/resolve"] == 2  # main, then 307 to the commit
     assert hub.counts["GET /datasets/{repo}/resolve"] == 1
+    # Parquet is LFS: a 302 to the CDN.
+    got = hf_hub_download("probe/sst2-mini", "data/train.parquet", repo_type="dataset",
+                          cache_dir=tmp_path, endpoint=hub.url, token=False)  # fmt: skip
+    assert Path(got).read_bytes() == parquet
+    assert hub.counts["HEAD /datasets/{repo}/resolve"] == 3 and hub.counts["GET cdn"] == 1
+    assert hub.per_repo("GET cdn") == {"probe/sst2-mini": 1}
+    head = httpx2.head(f"{hub.url}/datasets/probe/sst2-mini/resolve/main/data/train.parquet")
+    assert head.status_code == 302 and head.headers["X-Linked-Size"] == str(len(parquet))
+    tree = {f.path: f for f in _api(hub).list_repo_tree("probe/sst2-mini", repo_type="dataset",
+                                                        recursive=True)}  # fmt: skip
+    assert tree["data/train.parquet"].lfs.sha256 == hashlib.sha256(parquet).hexdigest()
 
 
-def test_tiny_t5_and_deberta_are_served_crawled_and_loaded(
+def test_tiny_t5_and_deberta_are_served_and_loaded(
     hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from transformers import AutoModel, AutoTokenizer
 
-    from ranker.crawl import crawl
-    from ranker.crawl.hub import HubClient
-    from ranker.store import Store
-    from ranker.testing.models import SPECS, TINY_DEBERTA, TINY_T5, architectures_toml, tiny_model
+    from ranker.testing.models import TINY_DEBERTA, TINY_T5, tiny_model
 
     register(hub, "old/t5-ft", tiny_model("t5", head="classification"), model_type="t5")
     register(hub, "org/deberta-ft", tiny_model("deberta-v2", head="classification"),
              model_type="deberta-v2", base_id=TINY_DEBERTA.base_id)  # fmt: skip
-    register(hub, "old/t5-v1_1-like", fake_model(TINY_T5, d_ff=99), model_type="t5")
-    store = Store(tmp_path / "data")
-    store.root.mkdir()
-    (store.root / "architectures.toml").write_text(architectures_toml(tuple(SPECS.values())))
-    summary = crawl(store, HubClient(endpoint=hub.url, token=False), now="2026-01-01T00:00:00Z")
-    got = {e.model_id: (e.architecture, e.status, e.found_by) for e in store.catalog()}
-    assert got == {
-        "old/t5-ft": (TINY_T5.base_id, "ok", "config"),  # matched by d_model / d_ff names
-        "org/deberta-ft": (TINY_DEBERTA.base_id, "ok", "lineage"),
-    }
-    assert summary.requests == hub.counts["GET /api/models"]
+    # The listing gives the type and lineage, never the dimensions: those are in config.json.
+    rows = {m.id: m for m in _api(hub).list_models(expand=["config", "tags"])}
+    assert rows["old/t5-ft"].config["model_type"] == "t5"
+    assert not DIMENSION_KEYS & set(rows["old/t5-ft"].config)
+    assert f"base_model:finetune:{TINY_DEBERTA.base_id}" in rows["org/deberta-ft"].tags
+    config = json.loads(_download(hub, "old/t5-ft", "config.json", tmp_path).read_text())
+    assert (config["d_model"], config["d_ff"]) == (TINY_T5.hidden_size, TINY_T5.intermediate_size)
 
     hub.patch_endpoint(monkeypatch)
     for repo in ("old/t5-ft", "org/deberta-ft"):
@@ -230,3 +681,4 @@ def test_tiny_t5_and_deberta_are_served_crawled_and_loaded(
         batch = tokenizer(["a good movie"], return_tensors="pt")
         body = model.encoder if repo == "old/t5-ft" else model
         assert body(**batch).last_hidden_state.shape[-1] == 32
+    assert hub.per_repo("GET cdn") == {"old/t5-ft": 1, "org/deberta-ft": 1}

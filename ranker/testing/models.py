@@ -301,7 +301,13 @@ def register(
     pipeline_tag: str | None = "text-classification",
     **meta: Any,
 ) -> HubRepo:
-    """Add a model with the tags the hub would compute for it (type, lineage, license...)."""
+    """Add a model with the tags the hub would compute for it (type, license, format...).
+
+    `base_id` declares the lineage in the card (`card_data["base_model"]`, merged into any
+    `card_data` given); the hub derives the `base_model:` tags and `baseModels` from it.
+    """
+    if base_id:
+        meta["card_data"] = {**(meta.get("card_data") or {}), "base_model": base_id}
     tags = ["transformers", model_type]
     if any(name.endswith(".safetensors") for name in files):
         tags.append("safetensors")
@@ -311,7 +317,5 @@ def register(
         tags.append(pipeline_tag)
     if license:
         tags.append(f"license:{license}")
-    if base_id:
-        tags += [f"base_model:{base_id}", f"base_model:finetune:{base_id}"]
     tags += list(extra_tags)
     return hub.add_model(repo_id, files, tags=tags, pipeline_tag=pipeline_tag, **meta)

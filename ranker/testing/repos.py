@@ -1,4 +1,9 @@
-"""What the loopback hub holds: repos (files, metadata, past revisions) and injected faults."""
+"""What the loopback hub holds: repos (files, metadata, past revisions) and injected faults.
+
+What a repo *answers* is derived here as the hub derives it, never written by hand: the reduced
+`config` of listings and model_info, the `safetensors` parameter counts, `baseModels`, and the
+lineage tags (`base_model:ID`, `base_model:<relation>:ID`) computed from the card's `base_model`.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,43 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack", ".onnx", ".gguf", ".ckpt")
+# The hub's default `.gitattributes` stores these in LFS: served by a 302 to the CDN, listed in
+# the tree with `lfs.oid` (the content's sha256). Everything else is a plain git blob.
+LFS_SUFFIXES = (
+    ".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack", ".onnx", ".gguf", ".ckpt",
+    ".parquet", ".arrow", ".model", ".npy", ".npz", ".pkl", ".joblib", ".tflite", ".ot", ".pb",
+    ".zip", ".gz", ".tgz", ".tar", ".zst", ".xz", ".bz2", ".7z", ".ftz", ".mlmodel", ".wasm",
+)  # fmt: skip
 DEFAULT_PAGE_SIZE = 1000
+# The keys of config.json that listings and model_info carry (the rest, dimensions included,
+# only config.json itself has); `tokenizer_config` is always there, as an empty dict.
+LISTED_CONFIG_KEYS = ("architectures", "model_type", "auto_map", "quantization_config")
+RELATIONS = ("finetune", "adapter", "quantized", "merge")
+
+# Fault kinds answered before the route runs, and those applied to the bytes a GET serves.
+REQUEST_FAULTS = ("status", "stall", "drop")
+CONTENT_FAULTS = ("truncate", "corrupt")
 
 
 def git_blob_sha(data: bytes) -> str:
     """The git object id of a blob, as the hub reports for non-LFS files."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def is_lfs(path: str) -> bool:
+    return path.endswith(LFS_SUFFIXES)
+
+
+def lfs_pointer(data: bytes) -> bytes:
+    """The pointer file git holds for an LFS file (its blob sha is the tree's `oid`)."""
+    sha = hashlib.sha256(data).hexdigest()
+    spec = "version https://git-lfs.github.com/spec/v1"
+    return f"{spec}\noid sha256:{sha}\nsize {len(data)}\n".encode()
+
+
+def git_oid(path: str, data: bytes) -> str:
+    """The tree's `oid`: the git blob sha of the file, or of its LFS pointer for LFS files."""
+    return git_blob_sha(lfs_pointer(data) if is_lfs(path) else data)
 
 
 def safetensors_params(data: bytes) -> dict[str, int] | None:
@@ -37,13 +72,41 @@ def safetensors_params(data: bytes) -> dict[str, int] | None:
         return None
 
 
+def corrupted(path: str, data: bytes) -> bytes:
+    """The same length, a few bytes changed inside the payload (as a flipped bit in transit).
+
+    For safetensors, inside the tensor data after the header, so the file still parses and
+    loads; for anything else (pickle, ...), around the middle. A safetensors file with no tensor
+    data at all (the crawl tests' header-only fakes) is changed in the middle of the file.
+    """
+    if not data:
+        return data
+    start, end = 0, len(data)
+    if path.endswith(".safetensors"):
+        try:
+            (n,) = struct.unpack("<Q", data[:8])
+            if 8 + n < len(data):
+                start = 8 + n
+        except struct.error:
+            pass
+    middle = start + (end - start) // 2
+    out = bytearray(data)
+    for i in range(middle, min(middle + 4, end)):
+        out[i] ^= 0x01
+    return bytes(out)
+
+
 def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 @dataclass
 class HubRepo:
-    """One repo as the hub holds it: current files and metadata, and every past revision."""
+    """One repo as the hub holds it: current files and metadata, and every past revision.
+
+    `tags` are the tags the repo was given (library, type, license, task...); what the hub
+    answers is `hub_tags()`, those plus the lineage tags it computes from `card_data`.
+    """
 
     id: str
     files: dict[str, bytes]
@@ -75,6 +138,7 @@ class HubRepo:
 
     @property
     def config(self) -> dict[str, Any] | None:
+        """The whole of config.json (what a download gets, NOT what the API answers)."""
         raw = self.files.get("config.json")
         if raw is None:
             return None
@@ -85,8 +149,27 @@ class HubRepo:
         return value if isinstance(value, dict) else None
 
     @property
+    def listed_config(self) -> dict[str, Any] | None:
+        """The API's `config`: a few keys of config.json, never the dimensions."""
+        config = self.config
+        if config is None:
+            return None
+        out = {k: config[k] for k in LISTED_CONFIG_KEYS if k in config}
+        # The real hub fills this from tokenizer_config.json's special tokens and chat template;
+        # always empty here, the stricter choice: nothing to learn about the tokenizer from it.
+        out["tokenizer_config"] = {}
+        return out
+
+    @property
     def safetensors(self) -> dict[str, Any] | None:
-        """What the hub's `safetensors` field says: parameter counts summed over the shards."""
+        """What the hub's `safetensors` field says: parameter counts summed over the files.
+
+        Where the real hub's rule is unknown this takes the more misleading choice: every
+        `*.safetensors` in the repo counts, subfolders included. So a repo whose only
+        safetensors are `checkpoint-500/model.safetensors` beside a root `pytorch_model.bin`
+        still reports `safetensors`, and root weights plus checkpoints are counted twice:
+        neither the field's presence nor its `total` says what the root model loads.
+        """
         total: Counter[str] = Counter()
         found = False
         for name, data in self.files.items():
@@ -99,8 +182,54 @@ class HubRepo:
             return None
         return {"parameters": dict(total), "total": sum(total.values())}
 
-    def info(self, fields: set[str] | None) -> dict[str, Any]:
-        """The JSON the API returns for this repo; `fields` None means every field."""
+    @property
+    def base_models(self) -> list[str]:
+        """The card's `base_model` (a string or a list), as a list of ids."""
+        value = (self.card_data or {}).get("base_model")
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list):
+            return [v for v in value if isinstance(v, str)]
+        return []
+
+    @property
+    def base_model_relation(self) -> str | None:
+        """The card's `base_model_relation`, else what the hub infers from the repo, as it
+        documents: an adapter (adapter_config.json), quantized (GGUF files or a
+        quantization_config), a merge (several base models), otherwise a finetune."""
+        bases = self.base_models
+        if not bases:
+            return None
+        declared = (self.card_data or {}).get("base_model_relation")
+        if declared in RELATIONS:
+            return str(declared)
+        if "adapter_config.json" in self.files:
+            return "adapter"
+        if any(n.endswith(".gguf") for n in self.files) or "quantization_config" in (
+            self.config or {}
+        ):
+            return "quantized"
+        return "merge" if len(bases) > 1 else "finetune"
+
+    def hub_tags(self) -> list[str]:
+        """The tags the hub answers: the repo's own, and the lineage tags from its card.
+
+        Hand-written `base_model:` tags are dropped (the stricter choice): lineage tags come
+        only from a card that declares `base_model`, as on the hub.
+        """
+        tags = [t for t in self.tags if not t.startswith("base_model:")]
+        relation = self.base_model_relation
+        for base in self.base_models:
+            tags += [f"base_model:{base}", f"base_model:{relation}:{base}"]
+        return tags
+
+    def info(
+        self, fields: set[str] | None, overrides: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The JSON the API returns for this repo; `fields` None means model_info's defaults.
+
+        `overrides` replace fields with raw values, served as given (wrong types included).
+        """
         full: dict[str, Any] = {
             "author": self.id.split("/")[0] if "/" in self.id else None,
             "sha": self.sha,
@@ -111,34 +240,55 @@ class HubRepo:
             "disabled": self.disabled,
             "downloads": self.downloads,
             "likes": self.likes,
-            "tags": list(self.tags),
+            "tags": self.hub_tags(),
             "cardData": self.card_data,
             "siblings": [{"rfilename": name} for name in sorted(self.files)],
         }
         if self.repo_type == "model":
+            relation = self.base_model_relation
             full.update(
                 library_name=self.library_name,
                 pipeline_tag=self.pipeline_tag,
-                config=self.config,
+                config=self.listed_config,
                 safetensors=self.safetensors,
+                baseModels=(
+                    {"relation": relation, "models": [{"id": b} for b in self.base_models]}
+                    if relation
+                    else None
+                ),
             )
-        keep = full if fields is None else {k: v for k, v in full.items() if k in fields}
+        if fields is None:
+            # Unknown whether a plain model_info carries baseModels: the stricter choice is
+            # that it comes only when asked for (`expand=["baseModels"]`).
+            full.pop("baseModels", None)
+            keep = full
+        else:
+            keep = {k: v for k, v in full.items() if k in fields}
         out = {"_id": hashlib.md5(self.id.encode()).hexdigest()[:24], "id": self.id}
         if self.repo_type == "model":
             out["modelId"] = self.id
         out.update({k: v for k, v in keep.items() if v is not None or k in ("gated",)})
+        for name, value in (overrides or {}).items():
+            if fields is None or name in fields or name in out:
+                out[name] = value
         return out
 
 
 @dataclass
 class Fault:
-    """A failure the hub injects into matching requests; `times` None means every time."""
+    """A failure the hub injects into matching requests; `times` None means every time.
 
-    kind: str = "status"  # "status", "stall" or "truncate"
+    Kinds: "status" (answer `status`), "stall" (wait `seconds`, then answer; `math.inf` never
+    answers), "drop" (close the connection without a response); and, applied to the bytes a GET
+    serves (the CDN's or a small file's), "truncate" (half the body, full Content-Length) and
+    "corrupt" (a few bytes changed, same length, headers still naming the true content).
+    """
+
+    kind: str = "status"  # "status", "stall", "drop", "truncate" or "corrupt"
     status: int = 503
-    route: str | None = None  # a route key such as "GET /api/models"; None matches any
+    route: str | None = None  # a route key such as "GET /api/models" or "GET cdn"; None: any
     repo: str | None = None
-    path: str | None = None  # a file in the repo (resolve, tree) ; None matches any
+    path: str | None = None  # a file in the repo (resolve, tree, CDN); None matches any
     query: str | None = None  # a substring of the raw query, e.g. "filter=roberta"
     times: int | None = 1
     retry_after: int | None = None

@@ -1,4 +1,4 @@
-"""The loopback hub's HTTP side: one request handler implementing the hub routes.
+"""The loopback hub's HTTP side: the hub's request handler and the CDN's.
 
 See `ranker.testing.hub` for the routes, the access rules and the faults.
 """
@@ -8,15 +8,26 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-import time
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-from ranker.testing.repos import LFS_SUFFIXES, Fault, HubRepo, git_blob_sha
+from ranker.testing.repos import (
+    CONTENT_FAULTS,
+    REQUEST_FAULTS,
+    Fault,
+    HubRepo,
+    corrupted,
+    git_blob_sha,
+    git_oid,
+    is_lfs,
+    lfs_pointer,
+)
 
 if TYPE_CHECKING:
     from ranker.testing.hub import FakeHub
+
+DISABLED_MESSAGE = "Access to this resource is disabled."  # huggingface_hub matches this text
 
 
 class _Reply(Exception):
@@ -31,17 +42,27 @@ class _Reply(Exception):
 
 def _split_repo(
     hub: FakeHub, repo_type: str, parts: list[str]
-) -> tuple[HubRepo | None, str, list[str]]:
-    """Split path segments into (repo, repo id, rest): ids have one or two segments."""
+) -> tuple[HubRepo | None, str, list[str], str | None]:
+    """Split path segments into (repo, repo id, rest, new id if the repo was renamed)."""
     for n in (2, 1):
         if len(parts) >= n:
             repo_id = "/".join(parts[:n])
             repo = hub.repos.get((repo_type, repo_id))
             if repo is not None:
-                return repo, repo_id, parts[n:]
+                return repo, repo_id, parts[n:], None
+    for n in (2, 1):
+        if len(parts) >= n:
+            repo_id = "/".join(parts[:n])
+            new_id = hub.renames.get((repo_type, repo_id))
+            if new_id is not None:
+                return None, repo_id, parts[n:], new_id
     verbs = ("revision", "tree", "paths-info", "resolve")
     n = 2 if len(parts) >= 2 and parts[1] not in verbs else 1
-    return None, "/".join(parts[:n]), parts[n:]
+    return None, "/".join(parts[:n]), parts[n:], None
+
+
+def _quote_path(segments: list[str]) -> str:
+    return "/".join(quote(s, safe="") for s in segments)
 
 
 def _sort_key(field_name: str) -> Any:
@@ -59,8 +80,11 @@ def _sort_key(field_name: str) -> Any:
 
 
 class Handler(BaseHTTPRequestHandler):
+    """The hub's own origin: the API and the resolvers."""
+
     hub: FakeHub
     protocol_version = "HTTP/1.1"
+    origin = "hub"
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -98,6 +122,7 @@ class Handler(BaseHTTPRequestHandler):
         hub = self.hub
         self._status = 0
         split = urlsplit(self.path)
+        self.raw_query = split.query
         self.query = parse_qs(split.query, keep_blank_values=True)
         parts = [unquote(p) for p in split.path.split("/") if p]
         if method == "POST":
@@ -105,43 +130,54 @@ class Handler(BaseHTTPRequestHandler):
             self.body = self.rfile.read(length) if length else b""
         try:
             route, repo_id, path, action = self._route(method, parts)
+            self._where = (route, repo_id, path)
             with hub._lock:
                 hub.counts[route] += 1
                 if repo_id is not None:
                     hub.repo_counts[(route, repo_id)] += 1
                 hub.auth_seen.append(self.headers.get("Authorization"))
-            fault = hub._fault_for(route, repo_id, path, unquote(split.query))
-            if fault is not None and fault.kind == "stall":
-                time.sleep(fault.seconds)
-            elif fault is not None and fault.kind == "status":
-                self._fault_reply(fault)
+            fault = hub._fault_for(route, repo_id, path, unquote(split.query), REQUEST_FAULTS)
+            if fault is not None and fault.kind == "stall" and hub._wait(fault.seconds):
+                fault = Fault(kind="drop")  # released by stop() or reset(): never answer
+            if fault is not None and fault.kind == "drop":
+                self.close_connection = True  # nothing written: the client sees the close
                 return
-            self._truncate = fault is not None and fault.kind == "truncate"
+            if fault is not None and fault.kind == "status":
+                self._fault_reply(fault, route)
+                return
             action()
         except _Reply as reply:
             if reply.status == 404 and str(reply).startswith("no route"):
                 with hub._lock:
                     hub.counts["unrouted"] += 1
-            headers = {k.replace("_", "-"): v for k, v in reply.headers.items()}
-            if reply.code:
-                headers["X-Error-Code"] = reply.code
-            headers["X-Error-Message"] = str(reply)
-            self._json(reply.status, {"error": str(reply)}, headers)
+            self._error(reply)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         finally:
             with hub._lock:
                 hub.log.append((method, self.path, self._status))
 
-    def _fault_reply(self, fault: Fault) -> None:
+    def _error(self, reply: _Reply) -> None:
+        headers = {k.replace("_", "-"): v for k, v in reply.headers.items()}
+        if reply.code:
+            headers["X-Error-Code"] = reply.code
+        headers["X-Error-Message"] = str(reply)
+        self._json(reply.status, {"error": str(reply)}, headers)
+
+    def _fault_reply(self, fault: Fault, route: str) -> None:
         headers: dict[str, str] = {}
         if fault.retry_after is not None:
             headers["Retry-After"] = str(fault.retry_after)
+            if fault.status == 429 and self.origin == "hub":
+                # The hub's quotas, one per kind of route; huggingface_hub waits `t` seconds.
+                kind = "api" if " /api/" in route else "resolvers"
+                headers["RateLimit"] = f'"{kind}";r=0;t={fault.retry_after}'
+                headers["RateLimit-Policy"] = f'"fixed window";"{kind}";q=500;w=300'
         code = fault.error_code or {401: "GatedRepo", 403: "GatedRepo", 404: "EntryNotFound"}.get(
             fault.status
         )
         message = f"injected fault: HTTP {fault.status}"
-        if code:
+        if code and self.origin == "hub":
             headers["X-Error-Code"] = code
         headers["X-Error-Message"] = message
         self._json(fault.status, {"error": message}, headers)
@@ -153,39 +189,63 @@ class Handler(BaseHTTPRequestHandler):
             repo_type = kind[:-1]
             if len(parts) == 2 and method == "GET":
                 return f"GET /api/{kind}", None, None, lambda: self._list(repo_type)
-            repo, repo_id, rest = _split_repo(self.hub, repo_type, parts[2:])
+            repo, repo_id, rest, moved = _split_repo(self.hub, repo_type, parts[2:])
+
+            def run(handler: Any) -> Any:
+                if moved is None:
+                    return handler
+                return lambda: self._moved(repo_type, moved, ["api", kind], rest)
+
             if not rest and method == "GET":
                 return (f"GET /api/{kind}/{{repo}}", repo_id, None,
-                        lambda: self._info(repo, repo_id, None))  # fmt: skip
+                        run(lambda: self._info(repo, repo_id, None)))  # fmt: skip
             if len(rest) == 2 and rest[0] == "revision" and method == "GET":
                 return (f"GET /api/{kind}/{{repo}}", repo_id, None,
-                        lambda: self._info(repo, repo_id, rest[1]))  # fmt: skip
+                        run(lambda: self._info(repo, repo_id, rest[1])))  # fmt: skip
             if len(rest) >= 2 and rest[0] == "tree" and method == "GET":
                 sub = "/".join(rest[2:])
                 return (f"GET /api/{kind}/{{repo}}/tree", repo_id, sub or None,
-                        lambda: self._tree(repo, repo_id, rest[1], sub))  # fmt: skip
+                        run(lambda: self._tree(repo, repo_id, rest[1], sub)))  # fmt: skip
             if len(rest) == 2 and rest[0] == "paths-info" and method == "POST":
                 return (f"POST /api/{kind}/{{repo}}/paths-info", repo_id, None,
-                        lambda: self._paths_info(repo, repo_id, rest[1]))  # fmt: skip
+                        run(lambda: self._paths_info(repo, repo_id, rest[1])))  # fmt: skip
         elif method in ("GET", "HEAD"):
-            prefix = ""
+            prefix: list[str] = []
             repo_type = "model"
             if parts[:1] == ["datasets"]:
-                prefix, repo_type, parts = "/datasets", "dataset", parts[1:]
-            repo, repo_id, rest = _split_repo(self.hub, repo_type, parts)
+                prefix, repo_type, parts = ["datasets"], "dataset", parts[1:]
+            repo, repo_id, rest, moved = _split_repo(self.hub, repo_type, parts)
             if len(rest) >= 3 and rest[0] == "resolve":
                 path = "/".join(rest[2:])
-                return (f"{method} {prefix}/{{repo}}/resolve", repo_id, path,
-                        lambda: self._resolve(repo, repo_id, rest[1], path))  # fmt: skip
+                route = f"{method} {''.join('/' + p for p in prefix)}/{{repo}}/resolve"
+                if moved is not None:
+                    return (route, repo_id, path,
+                            lambda: self._moved(repo_type, moved, prefix, rest))  # fmt: skip
+                return (route, repo_id, path,
+                        lambda: self._resolve(repo, repo_id, rest[1], path, prefix))  # fmt: skip
         raise _Reply(404, f"no route for {method} {self.path}")
 
     # -- API ------------------------------------------------------------------------------------
 
+    def _not_found(self, repo_id: str) -> _Reply:
+        # As the hub: 401 to an anonymous request, 404 to an authenticated one.
+        status = 404 if self._authorized() else 401
+        return _Reply(status, f"Repository Not Found for {repo_id}", "RepoNotFound")
+
     def _visible(self, repo: HubRepo | None, repo_id: str) -> HubRepo:
         if repo is None or (repo.private and not self._authorized()):
-            status = 401
-            raise _Reply(status, f"Repository Not Found for {repo_id}", "RepoNotFound")
+            raise self._not_found(repo_id)
         return repo
+
+    def _moved(self, repo_type: str, new_id: str, prefix: list[str], rest: list[str]) -> None:
+        """A renamed repo: 307 to the same path under its new id (same query)."""
+        repo = self.hub.repos.get((repo_type, new_id))
+        if repo is None or (repo.private and not self._authorized()):
+            raise self._not_found(new_id)
+        location = "/" + _quote_path([*prefix, *new_id.split("/"), *rest])
+        if self.raw_query:
+            location += "?" + self.raw_query
+        self._json(307, {"error": f"Repository moved to {new_id}"}, {"Location": location})
 
     def _files_at(self, repo: HubRepo, revision: str) -> dict[str, bytes]:
         if revision in ("main", repo.sha):
@@ -193,6 +253,9 @@ class Handler(BaseHTTPRequestHandler):
         if revision in repo.revisions:
             return repo.revisions[revision]
         raise _Reply(404, f"Invalid rev id: {revision}", "RevisionNotFound")
+
+    def _overrides(self, repo: HubRepo) -> dict[str, Any] | None:
+        return self.hub.listing_overrides.get((repo.repo_type, repo.id))
 
     def _list(self, repo_type: str) -> None:
         hub, q = self.hub, self.query
@@ -205,7 +268,7 @@ class Handler(BaseHTTPRequestHandler):
         repos = [
             r
             for r in repos
-            if all(f in r.tags for f in filters)
+            if all(f in r.hub_tags() for f in filters)
             and search in r.id.lower()
             and (not author or r.id.split("/")[0] == author)
             and (not r.private or self._authorized())
@@ -229,12 +292,12 @@ class Handler(BaseHTTPRequestHandler):
             params.append(("cursor", str(start + page)))
             next_url = f"{hub.url}/api/{repo_type}s?{urlencode(params)}"
             headers["Link"] = f'<{next_url}>; rel="next"'
-        self._json(200, [r.info(fields) for r in chunk], headers)
+        self._json(200, [r.info(fields, self._overrides(r)) for r in chunk], headers)
 
     def _fields(self) -> set[str] | None:
         """Which fields a listing returns: the expand list, or the hub's defaults."""
         q = self.query
-        expand = q.get("expand")
+        expand = q.get("expand") or q.get("expand[]")
         if expand:
             return set(expand)
         fields = {"likes", "downloads", "tags", "pipeline_tag", "library_name", "createdAt",
@@ -249,22 +312,26 @@ class Handler(BaseHTTPRequestHandler):
 
     def _info(self, repo: HubRepo | None, repo_id: str, revision: str | None) -> None:
         repo = self._visible(repo, repo_id)
-        expand = self.query.get("expand")
+        expand = self.query.get("expand") or self.query.get("expand[]")
         fields = set(expand) if expand else None
-        info = repo.info(fields)
+        info = repo.info(fields, None)
         if revision is not None and revision not in ("main", repo.sha):
             files = self._files_at(repo, revision)
             info["sha"] = revision
             if fields is None or "siblings" in fields:
                 info["siblings"] = [{"rfilename": n} for n in sorted(files)]
+        for name, value in (self._overrides(repo) or {}).items():
+            if fields is None or name in fields or name in info:
+                info[name] = value
         self._json(200, info)
 
     def _entry(self, name: str, data: bytes) -> dict[str, Any]:
-        entry: dict[str, Any] = {"type": "file", "oid": git_blob_sha(data), "size": len(data),
+        # `oid` is the git blob sha of what git holds: the file, or for LFS its pointer file.
+        entry: dict[str, Any] = {"type": "file", "oid": git_oid(name, data), "size": len(data),
                                  "path": name}  # fmt: skip
-        if name.endswith(LFS_SUFFIXES):
+        if is_lfs(name):
             entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data),
-                            "pointerSize": 134}  # fmt: skip
+                            "pointerSize": len(lfs_pointer(data))}  # fmt: skip
         return entry
 
     def _tree(self, repo: HubRepo | None, repo_id: str, revision: str, sub: str) -> None:
@@ -301,7 +368,10 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- files ---------------------------------------------------------------------------------
 
-    def _resolve(self, repo: HubRepo | None, repo_id: str, revision: str, path: str) -> None:
+    def _resolve(
+        self, repo: HubRepo | None, repo_id: str, revision: str, path: str, prefix: list[str]
+    ) -> None:
+        """LFS files: 302 to the CDN; small files: 307 to the commit-pinned URL, there 200."""
         repo = self._visible(repo, repo_id)
         revision = unquote(revision)
         files = self._files_at(repo, revision)
@@ -311,34 +381,67 @@ class Handler(BaseHTTPRequestHandler):
             raise _Reply(status, f"Access to model {repo_id} is restricted.", "GatedRepo",
                          X_Repo_Commit=commit)  # fmt: skip
         if repo.disabled:
-            raise _Reply(403, "Access to this resource is disabled.", "DisabledRepo")
+            raise _Reply(403, DISABLED_MESSAGE, "DisabledRepo")
         if path not in files:
             raise _Reply(404, f"Entry not found: {path}", "EntryNotFound", X_Repo_Commit=commit)
         data = files[path]
         if repo_id in self.hub.corrupt and path.endswith(".safetensors"):
             data = struct.pack("<Q", 64) + b"{not json" + data[17:]
-        lfs = path.endswith(LFS_SUFFIXES)
-        etag = hashlib.sha256(data).hexdigest() if lfs else git_blob_sha(data)
-        headers = {
+        if is_lfs(path):
+            sha256 = self.hub._put_blob(data)
+            location = self.hub.cdn_location(repo, sha256, path)
+            body = f"Found. Redirecting to {location}".encode()
+            self._send(302, body, {
+                "Content-Type": "text/plain; charset=utf-8",
+                "Location": location,
+                # ETag is the git blob sha of the LFS pointer, not of the content: only
+                # X-Linked-Etag names the bytes the CDN serves.
+                "ETag": f'"{git_blob_sha(lfs_pointer(data))}"',
+                "X-Linked-Etag": f'"{sha256}"',
+                "X-Linked-Size": str(len(data)),
+                "X-Repo-Commit": commit,
+            })  # fmt: skip
+            return
+        if revision != commit:
+            location = "/" + _quote_path([*prefix, *repo.id.split("/"), "resolve", commit,
+                                          *path.split("/")])  # fmt: skip
+            body = f"Temporary Redirect. Redirecting to {location}".encode()
+            self._send(307, body, {"Content-Type": "text/plain; charset=utf-8",
+                                   "Location": location, "X-Repo-Commit": commit})  # fmt: skip
+            return
+        self._serve_bytes(path, data, {
             "Content-Type": "application/octet-stream",
-            "ETag": f'"{etag}"',
+            "ETag": f'"{git_blob_sha(data)}"',
             "X-Repo-Commit": commit,
             "Accept-Ranges": "bytes",
-        }
-        if lfs:
-            headers["X-Linked-Etag"] = f'"{etag}"'
-            headers["X-Linked-Size"] = str(len(data))
+        })  # fmt: skip
+
+    def _serve_bytes(self, path: str, data: bytes, headers: dict[str, str]) -> None:
+        """Answer with `data` (or the asked range of it), after any content fault."""
+        fault = None
+        if self.command == "GET":
+            route, repo_id, where = self._where
+            fault = self.hub._fault_for(route, repo_id, where, unquote(self.raw_query),
+                                        CONTENT_FAULTS)  # fmt: skip
+        if fault is not None and fault.kind == "corrupt":
+            data = corrupted(path, data)
         status, body = 200, data
         rng = self.headers.get("Range")
         if rng and rng.startswith("bytes=") and self.command == "GET":
-            first, _, last = rng[6:].split(",")[0].partition("-")
-            start = int(first or 0)
-            end = int(last) if last else len(data) - 1
+            first, _, last = rng[6:].split(",")[0].strip().partition("-")
+            if first:
+                start = int(first)
+                end = min(int(last), len(data) - 1) if last else len(data) - 1
+            else:  # a suffix: the last N bytes
+                start, end = max(0, len(data) - int(last or 0)), len(data) - 1
+            if start >= len(data) and len(data) > 0:
+                raise _Reply(416, "Range Not Satisfiable", None,
+                             Content_Range=f"bytes */{len(data)}")  # fmt: skip
             body = data[start : end + 1]
             status = 206
             headers["Content-Range"] = f"bytes {start}-{start + len(body) - 1}/{len(data)}"
         headers["Content-Length"] = str(len(body))
-        if getattr(self, "_truncate", False) and self.command == "GET":
+        if fault is not None and fault.kind == "truncate":
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -350,3 +453,38 @@ class Handler(BaseHTTPRequestHandler):
             self._status = status
             return
         self._send(status, body, headers)
+
+
+class CdnHandler(Handler):
+    """The CDN's origin (another port): LFS bytes by sha256, as the resolvers' 302 names them.
+
+    `GET|HEAD /repos/{models|datasets}/{repo id}/{sha256}?path=...` (the path only names the
+    file for faults and counts; the bytes are looked up by sha256). No hub headers: errors are
+    the storage's 403 AccessDenied, without X-Error-Code.
+    """
+
+    origin = "cdn"
+
+    def _route(self, method: str, parts: list[str]) -> tuple[str, str | None, str | None, Any]:
+        if method in ("GET", "HEAD") and len(parts) >= 4 and parts[0] == "repos":
+            repo_id = "/".join(parts[2:-1])
+            sha256 = parts[-1]
+            path = (self.query.get("path") or [None])[0]
+            return f"{method} cdn", repo_id, path, lambda: self._blob(sha256, path or "")
+        raise _Reply(404, f"no route for {method} {self.path}")
+
+    def _error(self, reply: _Reply) -> None:
+        headers = {k.replace("_", "-"): v for k, v in reply.headers.items()}
+        headers["Content-Type"] = "application/xml"
+        body = f"<Error><Code>{reply.code or reply.status}</Code></Error>".encode()
+        self._send(reply.status, body, headers)
+
+    def _blob(self, sha256: str, path: str) -> None:
+        data = self.hub._blobs.get(sha256)
+        if data is None:
+            raise _Reply(403, "Access Denied", "AccessDenied")
+        self._serve_bytes(path, data, {
+            "Content-Type": "application/octet-stream",
+            "ETag": f'"{hashlib.md5(data).hexdigest()}"',  # the storage's own etag, not sha256
+            "Accept-Ranges": "bytes",
+        })  # fmt: skip
