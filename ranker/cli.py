@@ -28,15 +28,16 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 def _cmd_crawl(args: argparse.Namespace) -> int:
     from ranker.crawl import crawl
-    from ranker.crawl.hub import HubClient
+    from ranker.hub import Hub
     from ranker.store import Store
 
     store = Store(args.data)
     summary = crawl(
         store,
-        HubClient(endpoint=args.endpoint),
+        Hub(endpoint=args.endpoint),
         architectures=args.arch,
         max_params=args.max_params,
+        max_configs=args.max_configs,
     )
     print(summary.text())
     return 1 if summary.failed else 0
@@ -108,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--endpoint", help="hub URL (default: $HF_ENDPOINT, else https://huggingface.co)"
     )
+    p.add_argument(
+        "--max-configs", type=int, default=2000, metavar="N",
+        help="read at most N config.json files this run; the rest stay unclassified until the "
+        "next run (default: 2000)",
+    )  # fmt: skip
     p.set_defaults(func=_cmd_crawl)
 
     p = sub.add_parser(
@@ -141,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force", action="store_true", help="re-evaluate models already scored")
     p.add_argument("--endpoint", help="hub URL (default: $HF_ENDPOINT, else the hub)")
+    p.add_argument(
+        "--max-configs", type=int, default=2000, metavar="N",
+        help="crawl: read at most N config.json files this run (default: 2000)",
+    )  # fmt: skip
     p.add_argument("--no-crawl", action="store_true", help="evaluate the current catalog only")
     p.add_argument("--out", type=Path, default=DEFAULT_SITE, help="site folder (default: site/)")
     p.add_argument("--no-build", action="store_true", help="do not build the site")

@@ -33,9 +33,9 @@ def run_demo(folder: Path | None = None, *, progress: bool = True) -> DemoReport
 
     from ranker.build import build_site
     from ranker.crawl import crawl
-    from ranker.crawl.hub import HubClient
     from ranker.evaluate.data import load_probe_data
     from ranker.evaluate.run import Options
+    from ranker.hub import Hub
     from ranker.pipeline import update
     from ranker.store import Store
     from ranker.testing.hub import FakeHub
@@ -49,16 +49,19 @@ def run_demo(folder: Path | None = None, *, progress: bool = True) -> DemoReport
         populate_world(hub, tiny_set())
         hub.corrupt_safetensors("old/bert-untagged")  # a broken model that gets through the crawl
         hub.add_dataset("nyu-mll/glue", glue_mnli_files())
-        client = HubClient(endpoint=hub.url)
+        door = Hub(endpoint=hub.url)
         summary = update(
             store,
-            crawl_step=lambda: crawl(store, client, max_params=MAX_PARAMS),
-            probe_data=lambda: load_probe_data(None, 600, 300, 0, cache_dir=folder / "hf"),
+            crawl_step=lambda: crawl(store, door, max_params=MAX_PARAMS),
+            probe_data=lambda: load_probe_data(
+                None, 600, 300, 0, cache_dir=folder / "hf", hub=door
+            ),
             options=Options(
                 device="cpu",
                 cache_dir=folder / "cache",
                 hub_cache=folder / "hf",
                 max_params=MAX_PARAMS,
+                hub=door,
             ),
             progress=progress,
         )

@@ -1,15 +1,24 @@
 """`ranker update`: crawl -> evaluate the queue -> build, bounded by a count and a time budget.
 
-The queue is every catalogued model with no result for its current (sha, protocol version).
-Each result is stored as soon as it exists (an atomic rewrite of results.jsonl), so a run killed
-at any moment loses at most the model in flight, and the next run resumes from the queue.
-Downloaded weights are deleted after each model; base models stay (their features are cached).
+The queue is every catalogued model with no settled result for its current (sha, protocol
+version): no record, or an error whose failure was transient (429, 5xx, timeout, dropped
+connection, integrity), which is retried on every run; a permanent failure waits for a new sha.
+Each result is stored as soon as it exists, so a run killed at any moment loses at most the
+model in flight, and the next run resumes from the queue. Downloaded weights are deleted after
+each model; base models stay (their features are cached).
+
+A hub that is down does not turn the queue into error records: a crawl that could not reach the
+hub skips evaluation, and `MAX_TRANSIENT_STREAK` transient failures in a row stop the run. An
+exception that is not a typed failure is a bug of ours: it is reported with its traceback,
+counted, not stored as the model's fault, and the run exits non-zero.
 """
 
 from __future__ import annotations
 
 import shutil
+import sys
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,23 +33,7 @@ if TYPE_CHECKING:
     from ranker.evaluate.data import ProbeData
     from ranker.evaluate.run import Options
 
-# Error text -> reason, first match wins; the evaluator's messages name their cause.
-FAILURE_REASONS: tuple[tuple[str, str], ...] = (
-    ("no safetensors", "no-safetensors"),
-    ("remote code", "custom-code"),
-    ("auto_map", "custom-code"),
-    ("cannot download", "download"),
-    ("body weight", "missing-weights"),
-    ("parameters", "too-large"),
-    ("tokenizer", "tokenizer"),
-    ("architecture", "wrong-architecture"),
-    ("safetensors", "unreadable-weights"),
-)
-
-
-def failure_reason(error: str | None) -> str:
-    text = (error or "").lower()
-    return next((reason for key, reason in FAILURE_REASONS if key in text), "other")
+MAX_TRANSIENT_STREAK = 3  # transient failures in a row that mean the hub is down: stop the run
 
 
 @dataclass
@@ -50,9 +43,11 @@ class UpdateSummary:
     crawl: CrawlSummary | None = None
     queued: int = 0
     evaluated: list[str] = field(default_factory=list)
-    failed: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)  # reason -> count
+    transient: int = 0  # failures that are re-queued for the next run
+    bugs: list[str] = field(default_factory=list)  # models that hit a bug of ours (not stored)
     left: int = 0  # still queued when the run stopped
-    stopped_by: str | None = None  # "max-models" or "time-budget"
+    stopped_by: str | None = None  # "max-models", "time-budget" or "hub-unreachable"
     seconds: float = 0.0
 
     def text(self) -> str:
@@ -68,7 +63,14 @@ class UpdateSummary:
         lines.append(f"evaluated {len(self.evaluated)} of {self.queued} queued: {ok} scored, "
                      f"{sum(self.failed.values())} failed")  # fmt: skip
         if self.failed:
-            lines.append("failed: " + ", ".join(f"{r} {n}" for r, n in sorted(self.failed.items())))
+            lines.append("failed: " + ", ".join(f"{r} {n}" for r, n in sorted(self.failed.items()))
+                         + f" ({self.transient} transient, re-queued)")  # fmt: skip
+        if self.bugs:
+            shown = ", ".join(self.bugs[:5])
+            lines.append(f"BUG: {len(self.bugs)} models hit an error in ranker itself (not "
+                         f"stored; see the tracebacks above): {shown}")  # fmt: skip
+        if self.stopped_by == "hub-unreachable" and not self.evaluated:
+            lines.append("evaluation skipped: the hub could not be reached")
         if self.left:
             lines.append(f"{self.left} left in the queue (stopped by {self.stopped_by})")
         lines.append(f"took {self.seconds:.0f} s")
@@ -82,8 +84,10 @@ def pending(
     force: bool = False,
     architectures: list[str] | None = None,
 ) -> list[CatalogEntry]:
-    """Catalogued models with no result for (model, sha, protocol): bases first, then popular."""
-    done = {r.key for r in store.results()}
+    """Catalogued models with no settled result for (model, sha, protocol): bases first, then
+    popular. A transient error is not settled (nor an untyped one from before failures had
+    types): it is tried again."""
+    done = {r.key for r in store.results() if r.status == "ok" or r.failure == "permanent"}
     archs = store.architectures()
     wanted = {store.architecture(a).id for a in architectures} if architectures else None
     bases = {hub_id for a in archs for hub_id in a.hub_ids}
@@ -127,11 +131,15 @@ def update(
         summary.crawl = crawl_step()
     queue = pending(store, protocol.PROTOCOL_VERSION, force=force, architectures=architectures)
     summary.queued = len(queue)
+    if summary.crawl is not None and summary.crawl.unreachable:
+        summary.stopped_by = "hub-unreachable"
+        queue = []
     if queue:
         data = probe_data()
         archs = {a.id: a for a in store.architectures()}
         bases = {hub_id for a in archs.values() for hub_id in a.hub_ids}
         per_model: list[float] = []
+        streak = 0  # transient failures in a row
         bar = None
         if progress:
             from tqdm import tqdm
@@ -147,25 +155,44 @@ def update(
                     summary.stopped_by = "time-budget"
                     break
             began = clock()
-            result = evaluate_model(
-                entry.model_id,
-                data,
-                revision=entry.sha,
-                architecture=archs.get(entry.architecture),
-                architectures=list(archs.values()),
-                options=options,
-            )
-            store.save_result(result)
+            try:
+                result = evaluate_model(
+                    entry.model_id,
+                    data,
+                    revision=entry.sha,
+                    architecture=archs.get(entry.architecture),
+                    architectures=list(archs.values()),
+                    options=options,
+                )
+            except Exception:  # not a typed failure: ours to fix, not the model's to carry
+                traceback.print_exc(file=sys.stderr)
+                print(f"ranker update: BUG while evaluating {entry.model_id} (not stored)",
+                      file=sys.stderr, flush=True)  # fmt: skip
+                summary.bugs.append(entry.model_id)
+                result = None
+            if result is not None:
+                store.save_result(result)
+                summary.evaluated.append(entry.model_id)
             if options.hub_cache is not None and entry.model_id not in bases:
                 _drop_download(options.hub_cache, entry.model_id)
-            summary.evaluated.append(entry.model_id)
-            if result.status != "ok":
-                summary.failed[failure_reason(result.error)] += 1
+            if result is not None and result.status != "ok":
+                summary.failed[result.reason or "other"] += 1
+                if result.failure == "transient":
+                    summary.transient += 1
+                    streak += 1
+                else:
+                    streak = 0
+            elif result is not None:
+                streak = 0
             per_model.append(clock() - began)
             if bar is not None:
                 bar.update()
+            if streak >= MAX_TRANSIENT_STREAK:
+                summary.stopped_by = "hub-unreachable"
+                break
         if bar is not None:
             bar.close()
-    summary.left = summary.queued - len(summary.evaluated)
+    settled = len(summary.evaluated) - summary.transient
+    summary.left = summary.queued - settled
     summary.seconds = clock() - start
     return summary

@@ -26,6 +26,7 @@ def update_command(args: argparse.Namespace) -> int:
 
     from ranker.evaluate.data import load_probe_data
     from ranker.evaluate.run import DEFAULT_CACHE, Options
+    from ranker.hub import Hub
     from ranker.pipeline import update
 
     disable_progress_bars()  # one progress bar, ours, rather than one per download
@@ -33,37 +34,47 @@ def update_command(args: argparse.Namespace) -> int:
     store = Store(args.data)
     store.check()
     cache = Path(args.cache_dir or os.environ.get("RANKER_CACHE") or DEFAULT_CACHE)
+    hub = Hub(endpoint=args.endpoint)  # the run's one door: crawl, models and MNLI alike
 
     def crawl_step():
         from ranker.crawl import crawl
-        from ranker.crawl.hub import HubClient
 
         summary = crawl(
             store,
-            HubClient(endpoint=args.endpoint),
+            hub,
             architectures=args.arch,
             max_params=args.max_params,
+            max_configs=args.max_configs,
         )
         print(summary.text(), flush=True)
         return summary
 
-    summary = update(
-        store,
-        crawl_step=None if args.no_crawl else crawl_step,
-        probe_data=lambda: load_probe_data(
+    def probe_data():
+        revision = None
+        if args.probe_data is None:
+            revision = pinned_mnli_revision(store, hub)
+        return load_probe_data(
             args.probe_data,
             args.train_size,
             args.eval_size,
             args.seed,
             eval_file=args.eval_data,
             cache_dir=cache / "data",
-        ),
+            hub=hub,
+            mnli_revision=revision,
+        )
+
+    summary = update(
+        store,
+        crawl_step=None if args.no_crawl else crawl_step,
+        probe_data=probe_data,
         options=Options(
             device=args.device,
             cache_dir=cache,
             max_params=args.max_params,
             progress=not args.no_progress,
             hub_cache=cache / "hub",
+            hub=hub,
         ),
         max_models=args.max_models,
         time_budget=budget,
@@ -81,4 +92,21 @@ def update_command(args: argparse.Namespace) -> int:
     if args.summary_file:
         args.summary_file.write_text(text + "\n", encoding="utf-8")
     crawl_failed = summary.crawl is not None and bool(summary.crawl.failed)
-    return 1 if crawl_failed else 0
+    return 1 if crawl_failed or summary.bugs else 0
+
+
+def pinned_mnli_revision(store: Store, hub) -> str:
+    """The MNLI commit every run reads: the store's pin, set once from the hub's `main`.
+
+    Pinning on first use (and committing the pin with `data/`) keeps every later run, on any
+    machine, on the same commit; a new MNLI commit is taken only by editing the pin, which is
+    a protocol change.
+    """
+    from ranker.evaluate import protocol
+
+    pin = store.mnli_revision()
+    if pin is None:
+        pin = hub.ref(protocol.MNLI_REPO, "dataset").sha
+        store.write_mnli_revision(pin)
+        print(f"pinned {protocol.MNLI_REPO} at {pin} (data/{store.PROBE_PIN})", flush=True)
+    return pin

@@ -1,6 +1,6 @@
 """The crawl room: find each architecture's models on the hub and keep the catalog current.
 
-`hub` is the only module that talks to huggingface_hub; `classify` and `catalog` are pure.
+Every request goes through `ranker.hub` (the one door); `classify` and `catalog` are pure.
 """
 
 from ranker.crawl.run import CrawlSummary, crawl

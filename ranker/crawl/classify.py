@@ -1,13 +1,17 @@
-"""Pure decisions on listing metadata: does a model belong to an architecture, and may it be
-ranked? Excluded models are kept with a reason, never dropped silently, so that the catalog
-can say why a model people expect is missing.
+"""Pure decisions on what the hub lists: may a model be ranked, and does it need its config?
+
+The hub's listings never carry a model's dimensions (see `../shared/hub-contract.md`): they say
+what the tags, the reduced config (`model_type`, `auto_map`, `quantization_config`) and the
+`safetensors` total say. So classification has two steps: `listing_reason` decides what the
+listing alone can (adapters, gated repos, sizes far from the architecture's), and only the rest
+costs one config.json request, decided by `Architecture.matches` (the one dimension rule).
+Excluded models are kept with a reason, never dropped silently, so that the catalog can say why
+a model people expect is missing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
+from ranker.hub import Listing
 from ranker.records import Architecture
 
 DEFAULT_MAX_PARAMS = 1_000_000_000
@@ -23,65 +27,29 @@ MERGE_TAGS = frozenset({"merge", "mergekit", "model-merge"})
 LINEAGE_PREFIX = {"adapter": "base_model:adapter:", "quantized": "base_model:quantized:",
                   "merge": "base_model:merge:"}  # fmt: skip
 
-# Exclusion reasons, in the order they are checked (the first that applies is recorded).
-REASONS: tuple[str, ...] = (
-    "disabled", "private", "gated", "adapter", "merge", "quantized", "custom-code",
-    "no-config", "config-mismatch", "no-safetensors", "too-large",
-)  # fmt: skip
-
-# Config keys per dimension: BERT-style names first, then T5's.
-DIMENSIONS: dict[str, tuple[str, ...]] = {
-    "hidden_size": ("hidden_size", "d_model"),
-    "num_layers": ("num_hidden_layers", "num_layers"),
-    "vocab_size": ("vocab_size",),
-    "intermediate_size": ("intermediate_size", "d_ff"),
+# Exclusion reasons, in the order they are checked (the first that applies is recorded), and
+# what each means to a model's owner.
+REASONS: dict[str, str] = {
+    "disabled": "the repo is disabled on the hub",
+    "private": "the repo is private",
+    "gated": "the repo is gated: its files need an accepted licence",
+    "adapter": "an adapter (PEFT/LoRA), not full weights",
+    "merge": "a merge of several models",
+    "quantized": "quantised weights",
+    "custom-code": "needs remote code (auto_map), which is never run",
+    "too-large": "more parameters than the cap",
+    "size-mismatch": "its parameter count is far from the architecture's",
+    "no-config": "no readable config.json",
+    "config-mismatch": "config.json has other dimensions than the architecture",
 }
+# Why an entry is still `unclassified`: its config.json was not read yet (the run's budget of
+# config requests was spent, or the hub failed transiently); the next run tries again.
+PENDING = "config-pending"
 
-
-@dataclass(frozen=True)
-class Listing:
-    """What one listing row says about a model (huggingface_hub types already unwrapped)."""
-
-    model_id: str
-    sha: str | None
-    last_modified: str | None = None
-    downloads: int | None = None
-    likes: int | None = None
-    tags: tuple[str, ...] = ()
-    card_license: Any = None
-    library: str | None = None
-    pipeline_tag: str | None = None
-    params: int | None = None  # safetensors total; None when the repo has no safetensors
-    gated: bool = False
-    private: bool = False
-    disabled: bool = False
-    config: dict[str, Any] | None = None
-
-    @property
-    def license(self) -> str | None:
-        for tag in self.tags:
-            if tag.startswith("license:"):
-                return tag.removeprefix("license:")
-        lic = self.card_license
-        if isinstance(lic, list) and lic:
-            lic = lic[0]
-        return lic if isinstance(lic, str) and lic else None
-
-
-def _config_value(config: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        if key in config:
-            return config[key]
-    return None
-
-
-def matches_architecture(config: dict[str, Any] | None, arch: Architecture) -> bool:
-    """True when a config has the architecture's model_type and all four dimensions."""
-    if not config or config.get("model_type") != arch.model_type:
-        return False
-    return all(
-        _config_value(config, keys) == getattr(arch, dim) for dim, keys in DIMENSIONS.items()
-    )
+# A listed parameter count (safetensors total) this far from the architecture's estimate cannot
+# be the same architecture: with a head, tied or untied embeddings, or an encoder-only export
+# (T5's encoder is ~0.5 of the whole), a member stays well within [0.35, 2.0] of the estimate.
+SIZE_WINDOW = (0.35, 2.0)
 
 
 def _tagged(tags: set[str], names: frozenset[str], reason: str) -> bool:
@@ -89,32 +57,52 @@ def _tagged(tags: set[str], names: frozenset[str], reason: str) -> bool:
     return bool(tags & names) or any(t.startswith(prefix) for t in tags)
 
 
-def exclusion_reason(
-    listing: Listing,
-    arch: Architecture,
-    *,
-    max_params: int = DEFAULT_MAX_PARAMS,
-    check_config: bool = True,
+def estimate_params(arch: Architecture) -> int:
+    """Rough parameter count of the architecture from its dimensions (embeddings + layers)."""
+    h, ff = arch.hidden_size, arch.intermediate_size
+    per_layer = 4 * h * h + 2 * h * ff
+    layers = arch.num_layers * per_layer
+    if arch.model_type in ("t5", "mt5"):
+        layers = arch.num_layers * (per_layer + (4 * h * h + 2 * h * ff))  # encoder + decoder
+    return arch.vocab_size * h + layers
+
+
+def plausible_size(params: int | None, arch: Architecture) -> bool:
+    if params is None:
+        return True  # pickle-only repos list no count: only config.json can tell
+    low, high = SIZE_WINDOW
+    estimate = estimate_params(arch)
+    return low * estimate <= params <= high * estimate
+
+
+def listing_reason(
+    listing: Listing, arch: Architecture | None, *, max_params: int = DEFAULT_MAX_PARAMS
 ) -> str | None:
-    """The first reason (see REASONS) not to rank this model, or None to rank it."""
+    """The first reason (see REASONS) that the listing alone gives not to rank the model."""
     tags = {t.lower() for t in listing.tags}
-    config = listing.config or {}
-    quantized = _tagged(tags, QUANTIZED_TAGS, "quantized") or "quantization_config" in config
+    size_off = arch is not None and not plausible_size(listing.params, arch)
     checks: tuple[tuple[str, bool], ...] = (
         ("disabled", listing.disabled),
         ("private", listing.private),
         ("gated", listing.gated),
-        ("adapter", _tagged(tags, ADAPTER_TAGS, "adapter")),
-        ("merge", _tagged(tags, MERGE_TAGS, "merge")),
-        ("quantized", quantized),
-        ("custom-code", "custom_code" in tags or "auto_map" in config),
-        ("no-config", check_config and listing.config is None),
-        ("config-mismatch", check_config and listing.config is not None
-         and not matches_architecture(listing.config, arch)),
-        ("no-safetensors", listing.params is None),
+        ("adapter", _tagged(tags, ADAPTER_TAGS, "adapter") or listing.base_relation == "adapter"),
+        ("merge", _tagged(tags, MERGE_TAGS, "merge") or listing.base_relation == "merge"),
+        ("quantized", _tagged(tags, QUANTIZED_TAGS, "quantized") or listing.quantized
+         or listing.base_relation == "quantized"),
+        ("custom-code", "custom_code" in tags or listing.remote_code),
         ("too-large", listing.params is not None and listing.params > max_params),
+        ("size-mismatch", size_off),
     )  # fmt: skip
     for reason, applies in checks:
         if applies:
             return reason
     return None
+
+
+def config_reason(config: dict, arch: Architecture) -> str | None:
+    """What config.json says against ranking the model as `arch` (None: it belongs)."""
+    if "auto_map" in config:
+        return "custom-code"
+    if "quantization_config" in config:
+        return "quantized"
+    return None if arch.matches(config) else "config-mismatch"

@@ -6,6 +6,7 @@ data gets the same pairs; the fingerprint in each record proves which pairs were
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import gzip
 import hashlib
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ranker.errors import StoreError
+from ranker.errors import HubFailure, StoreError
 from ranker.evaluate import protocol
+from ranker.hub import Hub
 
 LABEL_IDS = {name: i for i, name in enumerate(protocol.LABELS)}
 
@@ -50,6 +52,7 @@ class ProbeData:
     train: Pairs
     eval: Pairs
     seed: int
+    revision: str | None = None  # the hub commit the data came from, or the files' hash
 
     @property
     def fingerprint(self) -> str:
@@ -144,21 +147,17 @@ def read_glue_parquet(paths: list[Path] | list[str], split: str) -> Pairs:
     return _check(pairs, paths[0])
 
 
-def download_mnli(
-    cache_dir: Path | None = None, revision: str | None = None
-) -> tuple[Pairs, Pairs]:
-    """MNLI train and matched validation from the hub's GLUE repo (parquet, no datasets)."""
-    from huggingface_hub import snapshot_download
-
+def download_mnli(hub: Hub, revision: str, cache_dir: Path | None = None) -> tuple[Pairs, Pairs]:
+    """MNLI train and matched validation from the hub's GLUE repo at a pinned commit (parquet,
+    no `datasets`), through the hub door: listed hashes checked, transient failures retried."""
+    wanted = (protocol.MNLI_TRAIN_PATTERN, protocol.MNLI_EVAL_PATTERN)
     try:
-        root = snapshot_download(
-            protocol.MNLI_REPO,
-            repo_type="dataset",
-            revision=revision,
-            allow_patterns=[protocol.MNLI_TRAIN_PATTERN, protocol.MNLI_EVAL_PATTERN],
-            cache_dir=cache_dir,
-        )
-    except Exception as exc:
+        files = hub.files(protocol.MNLI_REPO, revision, repo_type="dataset")
+        chosen = [f for f in files if any(fnmatch.fnmatch(f.path, p) for p in wanted)]
+        if not chosen:
+            raise StoreError(protocol.MNLI_REPO, f"no MNLI parquet files at {revision}")
+        root = hub.download(protocol.MNLI_REPO, revision, chosen, cache_dir, repo_type="dataset")
+    except HubFailure as exc:
         raise StoreError(protocol.MNLI_REPO, f"cannot download MNLI: {exc}") from None
     train = glob.glob(str(Path(root) / protocol.MNLI_TRAIN_PATTERN))
     dev = glob.glob(str(Path(root) / protocol.MNLI_EVAL_PATTERN))
@@ -208,14 +207,21 @@ def load_probe_data(
     seed: int,
     eval_file: Path | str | None = None,
     cache_dir: Path | None = None,
+    hub: Hub | None = None,
+    mnli_revision: str | None = None,
 ) -> ProbeData:
     """The probe's pairs: MNLI from the hub by default, else `probe_file` (+ its test file).
+
+    MNLI is read at `mnli_revision` (the store's pin, see `pinned_mnli_revision`), so every
+    run of a protocol reads the same commit; the record keeps it as `data_revision`.
 
     For a JSONL training file `x_train*.jsonl[.gz]`, the evaluation file defaults to the
     sibling `x_test*.jsonl[.gz]` (or `*_dev*`); pass `eval_file` to choose another.
     """
     if probe_file is None:
-        train, dev = download_mnli(cache_dir)
+        hub = hub or Hub()
+        revision = mnli_revision or hub.ref(protocol.MNLI_REPO, "dataset").sha
+        train, dev = download_mnli(hub, revision, cache_dir)
         source = protocol.MNLI_REPO + ":mnli"
     else:
         probe_file = Path(probe_file)
@@ -223,12 +229,23 @@ def load_probe_data(
         eval_path = Path(eval_file) if eval_file is not None else _sibling_eval(probe_file)
         dev = read_jsonl(eval_path)
         source = f"{probe_file.name}+{eval_path.name}"
+        revision = "sha256:" + _files_hash(probe_file, eval_path)
     return ProbeData(
         source=source,
         train=stratified_sample(train, train_size, seed),
         eval=fixed_sample(dev, eval_size),
         seed=seed,
+        revision=revision,
     )
+
+
+def _files_hash(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda fh=fh: fh.read(1 << 22), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
 
 
 def _sibling_eval(path: Path) -> Path:

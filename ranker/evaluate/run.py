@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from ranker import __version__
-from ranker.errors import InvalidRepoIdError, RankerError
-from ranker.evaluate import loading, probe, protocol
+from ranker.errors import InvalidRepoIdError, ModelFailure, RankerError
+from ranker.evaluate import fetch, loading, probe, protocol
 from ranker.evaluate.data import ProbeData
+from ranker.hub import Hub
 from ranker.records import SCHEMA_VERSION, Architecture, EvalResult, is_valid_repo_id
 
 DEFAULT_CACHE = Path.home() / ".cache" / "ranker"
@@ -37,6 +38,12 @@ class Options:
     max_params: int = protocol.DEFAULT_MAX_PARAMS
     progress: bool = False
     hub_cache: Path | None = None
+    hub: Hub | None = None  # the run's door to the hub (endpoint, token, retries, counters)
+
+    def door(self) -> Hub:
+        if self.hub is None:
+            self.hub = Hub()
+        return self.hub
 
 
 @dataclass
@@ -60,10 +67,13 @@ class _Scored:
     correct: np.ndarray
     architecture: str | None = None
     base: str | None = None
+    weight_format: str | None = None
 
 
 # Token ids per (tokenizer content, data fingerprint): shared by every model of a process run.
 _TOKENS: dict[tuple[str, str], Any] = {}
+# A base's per-pair correctness by (base, revision, data, protocol): one fit per process.
+_BASE_CORRECT: dict[str, np.ndarray] = {}
 
 
 def model_key(model: str) -> str:
@@ -87,7 +97,9 @@ def evaluate_model(
     architectures: list[Architecture] | None = None,
     options: Options | None = None,
 ) -> EvalResult:
-    """Score one model; any failure gives an error record naming its cause.
+    """Score one model; a failure of the model or the hub gives an error record with its
+    typed reason. Any other exception is a bug of ours and propagates: it must not be stored
+    as the model's fault.
 
     The base (for the gain) is `base`, else the architecture's id; the architecture is the one
     given, else the tracked one (of `architectures`) whose dimensions the model's config has.
@@ -107,6 +119,7 @@ def evaluate_model(
         "n_eval": len(data.eval),
         "seed": data.seed,
         "data_fingerprint": data.fingerprint,
+        "data_revision": data.revision,
     }
     try:
         from ranker.evaluate import features as F
@@ -136,16 +149,18 @@ def evaluate_model(
             gain_low=gain_low,
             gain_high=gain_high,
             tokenizer=scored.tokenizer,
+            weight_format=scored.weight_format,
             device=F.device_name(device),
             peak_memory_mb=round(F.peak_memory_mb(device), 1),
             timings={k: round(v, 3) for k, v in timer.spent.items()},
             versions=_versions(F.library_versions()),
         )
-    except RankerError as exc:
-        return EvalResult(**common, status="error", error=str(exc), timings=_round(timer))
-    except Exception as exc:  # a bug or an unforeseen input: record it, go on with the batch
-        reason = f"unexpected {type(exc).__name__}: {exc}"
-        return EvalResult(**common, status="error", error=reason, timings=_round(timer))
+    except ModelFailure as exc:
+        return EvalResult(**common, status="error", error=str(exc), reason=exc.reason.value,
+                          failure=exc.kind.value, timings=_round(timer))  # fmt: skip
+    except RankerError as exc:  # bad input of ours (probe data, options): permanent, untyped
+        return EvalResult(**common, status="error", error=str(exc), failure="permanent",
+                          timings=_round(timer))  # fmt: skip
 
 
 def _base_name(base: str | None) -> str:
@@ -177,7 +192,7 @@ def _score(
     timer: _Timer,
 ) -> _Scored:
     with timer("download"):
-        folder, _, rev = loading.resolve(model, revision, options.hub_cache)
+        folder, _, rev = _fetch(model, revision, options)
         ckpt = loading.inspect(folder, key, rev, options.max_params)
         if architecture is None and architectures:
             architecture = loading.match_architecture(ckpt.config, architectures)
@@ -190,12 +205,18 @@ def _score(
                 raise loading.ModelRefused(
                     f"{key}: ships no tokenizer and no base model is known to borrow one from"
                 )
-            tok_folder, _, _ = loading.resolve(base, None, options.hub_cache)
+            tok_folder, _, _ = _fetch(base, None, options)
             tok_name = model_key(base)
     feats = _features(ckpt, tok_folder, data, device, options, timer)
     correct = _probe(feats, data, timer)
     arch = architecture.id if architecture else None
-    return _Scored(key, rev, tok_name, correct, arch, base)
+    return _Scored(key, rev, tok_name, correct, arch, base, ckpt.weight_format)
+
+
+def _fetch(model: str, revision: str | None, options: Options) -> tuple[Path, str, str]:
+    if Path(model).expanduser().is_dir():
+        return fetch.resolve(model, revision, None, None, options.max_params)  # type: ignore[arg-type]
+    return fetch.resolve(model, revision, options.door(), options.hub_cache, options.max_params)
 
 
 def _features(ckpt, tok_folder: Path, data: ProbeData, device, options: Options, timer) -> tuple:
@@ -231,6 +252,8 @@ def _score_base(
     """The base under the same protocol; its features are cached on disk, computed once."""
     try:
         return _score_base_unchecked(base, data, device, options, timer, model)
+    except ModelFailure as exc:  # keeps its type: a base the hub failed to serve is retried
+        raise ModelFailure(f"base model {base} cannot be scored: {exc}", exc.reason) from None
     except RankerError as exc:
         raise RankerError(f"base model {base} cannot be scored: {exc}") from None
 
@@ -239,13 +262,15 @@ def _score_base_unchecked(
     base: str, data: ProbeData, device, options: Options, timer: _Timer, model: _Scored
 ) -> _Scored:
     with timer("download"):
-        folder, key, rev = loading.resolve(base, None, options.hub_cache)
+        folder, key, rev = _fetch(base, None, options)
         if (key, rev) == (model.model_id, model.revision):
             return model
         ckpt = loading.inspect(folder, key, rev, options.max_params)
     digest = hashlib.sha256(
         json.dumps([key, rev, data.fingerprint, protocol.PROTOCOL_VERSION]).encode()
     ).hexdigest()[:24]
+    if digest in _BASE_CORRECT:  # the base's probe, fitted once per process
+        return _Scored(key, rev, key, _BASE_CORRECT[digest])
     path = options.cache_dir / "features" / f"{digest}.npz"
     feats: tuple[np.ndarray, np.ndarray] | None = None
     if path.is_file():
@@ -261,4 +286,5 @@ def _score_base_unchecked(
         np.savez(tmp, train=feats[0], eval=feats[1])
         tmp.replace(path)
     correct = _probe(feats, data, timer)
+    _BASE_CORRECT[digest] = correct
     return _Scored(key, rev, key, correct)
