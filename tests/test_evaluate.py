@@ -234,34 +234,27 @@ def test_glue_parquet_parsing(tmp_path: Path) -> None:
     assert pairs.premises[1] == "a dog" and pairs.hypotheses[2] == "an animal"
 
 
-def test_mnli_default_reads_the_hubs_glue_parquet(tmp_path: Path, monkeypatch) -> None:
-    pd = pytest.importorskip("pandas")
+def test_mnli_is_read_at_its_pinned_revision_through_the_door(hub, tmp_path: Path) -> None:
     pytest.importorskip("pyarrow")
-    import huggingface_hub
+    from ranker.hub import Hub
+    from ranker.store import Store
+    from ranker.testing.nli import glue_mnli_files
+    from ranker.update_cli import pinned_mnli_revision
 
-    root = tmp_path / "glue"
-    (root / "mnli").mkdir(parents=True)
-    for split, rows in (("train", _pairs(90, 5, "a")), ("validation_matched", _pairs(30, 6, "b"))):
-        frame = pd.DataFrame(
-            {
-                "premise": [r["sentence1"] for r in rows],
-                "hypothesis": [r["sentence2"] for r in rows],
-                "label": [protocol.LABELS.index(r["gold_label"]) for r in rows],
-                "idx": range(len(rows)),
-            }
-        )
-        frame.to_parquet(root / "mnli" / f"{split}-00000-of-00001.parquet")
-    asked = {}
-
-    def fake_download(repo_id, **kw):
-        asked.update(kw, repo_id=repo_id)
-        return str(root)
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
-    data = load_probe_data(None, train_size=60, eval_size=30, seed=0)
-    assert asked["repo_id"] == "nyu-mll/glue" and asked["repo_type"] == "dataset"
+    glue = hub.add_dataset("nyu-mll/glue", glue_mnli_files(train=120, dev=60))
+    first = glue.sha
+    door = Hub(endpoint=hub.url, token=False, sleep=lambda s: None)
+    store = Store(tmp_path / "data")
+    assert pinned_mnli_revision(store, door) == first  # pinned on first use
+    hub.commit("nyu-mll/glue", {"README.md": b"a later commit"}, repo_type="dataset")
+    assert pinned_mnli_revision(store, Hub(endpoint=hub.url)) == first  # the pin holds
+    hub.corrupt_bytes("nyu-mll/glue", "mnli/train-00000-of-00001.parquet", times=1)
+    data = load_probe_data(None, train_size=60, eval_size=30, seed=0, cache_dir=tmp_path / "c",
+                           hub=door, mnli_revision=first)  # fmt: skip
+    assert data.revision == first and door.retries == 1  # the corrupt copy was refetched
     assert len(data.train) == 60 and len(data.eval) == 30
     assert data.eval.ids[0].startswith("validation_matched-")
+    assert all(f"/tree/{first}" in p for _, p, _ in hub.log if "/tree/" in p)
 
 
 def test_unreachable_base_is_an_error_naming_the_base(models, data, tmp_path) -> None:
@@ -424,17 +417,6 @@ def test_mismatched_body_weights_are_flagged(models, data, tmp_path) -> None:
     result = evaluate_model(str(bad), data, options=_opts(tmp_path))
     assert result.status == "error" and result.accuracy is None
     assert "missing body weights" in result.error and "encoder.layer.1." in result.error
-
-
-def test_pickle_only_model_is_refused(models, data, tmp_path) -> None:
-    from safetensors.torch import load_file
-
-    bad = _copy(models["tiny-bert"], tmp_path / "pickled")
-    torch.save(load_file(bad / "model.safetensors"), bad / "pytorch_model.bin")
-    (bad / "model.safetensors").unlink()
-    result = evaluate_model(str(bad), data, options=_opts(tmp_path))
-    assert result.status == "error"
-    assert "no safetensors weights" in result.error and "pytorch_model.bin" in result.error
 
 
 def test_remote_code_model_is_refused(models, data, tmp_path) -> None:

@@ -8,6 +8,7 @@ sharing it), sorted by length into token-budget batches with dynamic padding, an
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import warnings
 from collections.abc import Sequence
@@ -19,12 +20,15 @@ import torch
 import transformers
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel
 
+from ranker.errors import RankerError, Reason
 from ranker.evaluate import protocol
 from ranker.evaluate.loading import TOKENIZER_FILES, Checkpoint, ModelRefused
 
 _ENCODER_ONLY = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
 # Weights that the probe does not use: a missing pooler is no reason to refuse a body.
 _UNUSED = ("pooler.",)
+# SentencePiece models that a fast tokenizer is converted from when no tokenizer.json ships.
+_SPM_FILES = ("spm.model", "spiece.model", "sentencepiece.bpe.model")
 
 
 @dataclass(frozen=True)
@@ -54,16 +58,39 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ModelRefused("--device cuda asked for, but no CUDA device is available")
+        raise RankerError("--device cuda asked for, but no CUDA device is available")
     return torch.device(name)
 
 
 def load_tokenizer(folder: Path):
-    """A fast tokenizer from local files; never remote code."""
+    """A fast tokenizer from local files; never remote code.
+
+    A folder with only a SentencePiece model (`spm.model`, `spiece.model`: DeBERTa-v3, T5) gets
+    a fast tokenizer converted from it, which needs the `sentencepiece` and `protobuf` packages.
+    """
+    spm_only = not (folder / "tokenizer.json").is_file() and any(
+        (folder / f).is_file() for f in _SPM_FILES
+    )
+    if spm_only:
+        lacking = [m for m in ("sentencepiece", "google.protobuf") if not _importable(m)]
+        if lacking:  # our installation, not the model: no refusal stored against it
+            raise RankerError(
+                f"the tokenizer in {folder.name} is a SentencePiece model, which needs "
+                f"{' and '.join(m.split('.')[-1] for m in lacking)} (the eval extra)"
+            )
     try:
         return AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False, use_fast=True)
     except Exception as exc:
-        raise ModelRefused(f"cannot load the tokenizer in {folder.name}: {exc}") from None
+        raise ModelRefused(
+            f"cannot load the tokenizer in {folder.name}: {exc}", Reason.TOKENIZER
+        ) from None
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def tokenizer_key(folder: Path) -> str:
@@ -98,20 +125,23 @@ def load_body(ckpt: Checkpoint, device: torch.device) -> PreTrainedModel:
     name = _ENCODER_ONLY.get(ckpt.model_type)
     cls = getattr(transformers, name) if name else AutoModel
     if ckpt.config.get("is_encoder_decoder") and not name:
-        raise ModelRefused(f"{ckpt.model_id}: encoder-decoder {ckpt.model_type!r} is not supported")
+        raise ModelRefused(
+            f"{ckpt.model_id}: encoder-decoder {ckpt.model_type!r} is not supported",
+            Reason.MISMATCH,
+        )
     try:
         with warnings.catch_warnings(), _quiet():
             warnings.simplefilter("ignore")
-            model, info = cls.from_pretrained(
-                str(ckpt.folder),
-                use_safetensors=True,
-                trust_remote_code=False,
-                output_loading_info=True,
-                attn_implementation="sdpa",
-                dtype=torch.float32,
-            )
+            try:
+                model, info = _from_pretrained(cls, ckpt.folder, "sdpa")
+            except ValueError as exc:  # DeBERTa-v2/v3 has no SDPA path: its own attention
+                if "scaled_dot_product_attention" not in str(exc):
+                    raise
+                model, info = _from_pretrained(cls, ckpt.folder, "eager")
     except Exception as exc:
-        raise ModelRefused(f"{ckpt.model_id}: cannot load: {exc}") from None
+        raise ModelRefused(
+            f"{ckpt.model_id}: cannot load: {exc}", Reason.UNREADABLE_WEIGHTS
+        ) from None
     missing = _missing_body_weights(model, ckpt.weight_names)
     missing |= {k for k in info.get("missing_keys", ()) if not k.startswith(_UNUSED)}
     if missing:
@@ -119,9 +149,22 @@ def load_body(ckpt: Checkpoint, device: torch.device) -> PreTrainedModel:
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         raise ModelRefused(
             f"{ckpt.model_id}: missing body weights ({len(missing)}): {shown}{more}; "
-            "they would be random, so the model is not scored"
+            "they would be random, so the model is not scored",
+            Reason.MISSING_WEIGHTS,
         )
     return model.eval().to(device)
+
+
+def _from_pretrained(cls, folder: Path, attention: str):
+    """Safetensors only, never remote code, float32; (model, loading info)."""
+    return cls.from_pretrained(
+        str(folder),
+        use_safetensors=True,
+        trust_remote_code=False,
+        output_loading_info=True,
+        attn_implementation=attention,
+        dtype=torch.float32,
+    )
 
 
 def _missing_body_weights(model: PreTrainedModel, names: frozenset[str]) -> set[str]:

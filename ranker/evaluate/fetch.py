@@ -11,20 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ranker.errors import Reason
-from ranker.evaluate import loading
+from ranker.evaluate import loading, protocol
 from ranker.hub import Hub
 from ranker.records import is_valid_repo_id
 
-# The one size cap is `max_params`; before downloading it is applied to the listed bytes of the
-# weight files, at 4 bytes a parameter (float32, the widest dtype a checkpoint here uses) plus
-# room for a pickle's framing.
-BYTES_PER_PARAM = 4
-SLACK_BYTES = 16 << 20
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
-
-
-def max_weight_bytes(max_params: int) -> int:
-    return max_params * BYTES_PER_PARAM + SLACK_BYTES
 
 
 def resolve(
@@ -49,7 +40,7 @@ def resolve(
     names, _ = loading.select_files(f.path for f in files)
     chosen = [f for f in files if f.path in set(names)]
     weight_bytes = sum(f.size for f in chosen if f.path.endswith(WEIGHT_SUFFIXES))
-    cap = max_weight_bytes(max_params)
+    cap = protocol.max_weight_bytes(max_params)
     if weight_bytes > cap:
         raise loading.ModelRefused(
             f"{model}: weight files of {weight_bytes:,} bytes exceed the cap of {cap:,} bytes "

@@ -34,5 +34,14 @@ BOOTSTRAP_RESAMPLES = 1_000
 BOOTSTRAP_SEED = 7
 CONFIDENCE = 0.95
 
-# Safety.
+# Safety: the one size cap is a parameter count. Before a download (listed sizes) and before a
+# pickle is unpickled (file sizes) it is applied to bytes, at 4 bytes a parameter (float32, the
+# widest dtype of the checkpoints ranked here) plus room for a pickle's framing.
 DEFAULT_MAX_PARAMS = 1_000_000_000
+BYTES_PER_PARAM = 4
+SLACK_BYTES = 16 << 20
+
+
+def max_weight_bytes(max_params: int) -> int:
+    """The most bytes of weight files a model under the parameter cap can have."""
+    return max_params * BYTES_PER_PARAM + SLACK_BYTES

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ranker import __version__
-from ranker.errors import InvalidRepoIdError, ModelFailure, RankerError
+from ranker.errors import InvalidRepoIdError, ModelFailure, RankerError, Reason
 from ranker.evaluate import fetch, loading, probe, protocol
 from ranker.evaluate.data import ProbeData
 from ranker.hub import Hub
@@ -203,7 +203,8 @@ def _score(
         if not ckpt.has_tokenizer:
             if base is None:
                 raise loading.ModelRefused(
-                    f"{key}: ships no tokenizer and no base model is known to borrow one from"
+                    f"{key}: ships no tokenizer and no base model is known to borrow one from",
+                    Reason.TOKENIZER,
                 )
             tok_folder, _, _ = _fetch(base, None, options)
             tok_name = model_key(base)
