@@ -19,7 +19,7 @@ followed in four. Everything else in ranker talks to the hub only through `Hub`.
   `_parse_tree_entry`, `_ref`): ids, 40-hex shas, dates, counts, tags. A bad listing row comes
   back as `Rejected`, so one row cannot stop a crawl.
 - Integrity: each downloaded file is checked against the tree's `lfs.oid` (sha256) or git blob
-  id; a mismatch deletes the file and counts as a transient failure (retried, never scored).
+  id before it enters the cache; a mismatch is a transient failure (retried, never scored).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from ranker.errors import HubFailure, Reason
 from ranker.records import is_valid_repo_id
@@ -44,6 +45,7 @@ DEFAULT_TIMEOUT = 30.0  # seconds per request (connect, read, write, pool)
 DEFAULT_ATTEMPTS = 4  # tries of one call, the first included
 DEFAULT_MAX_WAIT = 60.0  # the longest we wait between tries, `Retry-After` included
 MAX_CONFIG_BYTES = 1_000_000  # a config.json larger than this is not a config
+DEFAULT_CACHE = Path.home() / ".cache" / "ranker" / "hub"
 
 # What a listing returns per model: enough to classify and catalogue without model_info.
 EXPAND: tuple[str, ...] = (
@@ -608,38 +610,67 @@ class Hub:
         cache_dir: Path | None = None,
         repo_type: str = "model",
     ) -> Path:
-        """Download `files` at `sha` into the hub cache, each checked against its hash.
+        """Download `files` at `sha` into `cache_dir`, each checked against the tree's hash
+        before it takes its place; returns the snapshot folder (huggingface_hub's layout,
+        `models--owner--name/snapshots/<sha>/`, plain files). A cached file is re-checked
+        once a run, not re-fetched.
 
-        Returns the snapshot folder. A file already cached is re-checked, not re-fetched.
+        Why not `hf_hub_download`: it waits for any `Retry-After` however long, nests its own
+        retries inside ours, and writes a file into its cache before anyone checked it.
         """
-        from huggingface_hub import hf_hub_download
-
         self._checked(repo_id, sha)
-        folder: Path | None = None
+        root = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE
+        folder = root / f"{repo_type}s--{repo_id.replace('/', '--')}" / "snapshots" / sha
+        prefix = "" if repo_type == "model" else f"{repo_type}s/"
         for f in files:
-
-            def fetch(f: RepoFile = f) -> Path:
-                path = Path(
-                    hf_hub_download(
-                        repo_id, f.path, revision=sha, repo_type=repo_type, cache_dir=cache_dir,
-                        endpoint=self.endpoint, token=self.token, etag_timeout=self.timeout,
-                    )
-                )  # fmt: skip
-                stat = path.stat()
-                seen = (str(path), stat.st_size, stat.st_mtime_ns)
-                if seen not in self._verified:
-                    verify(path, f, repo_id)
+            dest = folder / f.path
+            if folder.resolve() not in dest.resolve().parents:
+                raise HubFailure(f"{repo_id}: unsafe file path {f.path!r}", Reason.INVALID)
+            if dest.is_file():
+                stat = dest.stat()
+                seen = (str(dest), stat.st_size, stat.st_mtime_ns)
+                if seen in self._verified:
+                    continue
+                try:
+                    verify(dest, f, repo_id)
                     self._verified.add(seen)
-                return path
-
-            path = self._retrying(f"{repo_id}: {f.path}", fetch)
-            root = path
-            for _ in f.path.split("/"):
-                root = root.parent
-            folder = root
-        if folder is None:
-            raise HubFailure(f"{repo_id}: nothing to download", Reason.NO_WEIGHTS)
+                    continue
+                except HubFailure:
+                    pass  # a damaged cached copy was deleted: fetch it again
+            url = f"{self.endpoint}/{prefix}{repo_id}/resolve/{sha}/{quote(f.path)}"
+            self._retrying(
+                f"{repo_id}: {f.path}", lambda f=f, url=url, dest=dest: self._fetch(url, f, dest)
+            )
+            stat = dest.stat()
+            self._verified.add((str(dest), stat.st_size, stat.st_mtime_ns))
         return folder
+
+    def _fetch(self, url: str, expected: RepoFile, dest: Path) -> None:
+        """One GET (redirects to the CDN followed; httpx drops the token on another origin)
+        into a temp file, checked, then renamed into place: a wrong file is never cached."""
+        from huggingface_hub import get_session
+        from huggingface_hub.utils import hf_raise_for_status
+
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+        try:
+            with get_session().stream(
+                "GET", url, headers=self._headers(), timeout=self.timeout
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                hf_raise_for_status(response)
+                with tmp.open("wb") as out:
+                    written = 0
+                    for chunk in response.iter_bytes(1 << 20):
+                        written += len(chunk)
+                        if written > expected.size:
+                            break  # longer than listed: verify() says so
+                        out.write(chunk)
+            verify(tmp, expected, dest.name)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def verify(path: Path, expected: RepoFile, repo_id: str) -> None:
@@ -654,10 +685,7 @@ def verify(path: Path, expected: RepoFile, repo_id: str) -> None:
     want = expected.sha256 or expected.blob_id
     if size == expected.size and h.hexdigest() == want:
         return
-    blob = path.resolve()
     path.unlink(missing_ok=True)
-    if blob != path:
-        blob.unlink(missing_ok=True)
     raise HubFailure(
         f"{repo_id}: {expected.path}: downloaded bytes do not match the hub's "
         f"{'sha256' if expected.sha256 else 'git blob id'} (size {size}, expected "

@@ -15,6 +15,7 @@ counted, not stored as the model's fault, and the run exits non-zero.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 import time
@@ -135,6 +136,8 @@ def update(
         summary.stopped_by = "hub-unreachable"
         queue = []
     if queue:
+        known = {e.model_id: e.sha for e in store.catalog() if e.status == "ok"}
+        options = dataclasses.replace(options, revisions={**known, **options.revisions})
         data = probe_data()
         archs = {a.id: a for a in store.architectures()}
         bases = {hub_id for a in archs.values() for hub_id in a.hub_ids}

@@ -39,6 +39,9 @@ class Options:
     progress: bool = False
     hub_cache: Path | None = None
     hub: Hub | None = None  # the run's door to the hub (endpoint, token, retries, counters)
+    # Commits already known for repos (the catalog's shas), so that a base model's revision
+    # costs no info request per finetune.
+    revisions: dict[str, str] = field(default_factory=dict)
 
     def door(self) -> Hub:
         if self.hub is None:
@@ -217,6 +220,7 @@ def _score(
 def _fetch(model: str, revision: str | None, options: Options) -> tuple[Path, str, str]:
     if Path(model).expanduser().is_dir():
         return fetch.resolve(model, revision, None, None, options.max_params)  # type: ignore[arg-type]
+    revision = revision or options.revisions.get(model)
     return fetch.resolve(model, revision, options.door(), options.hub_cache, options.max_params)
 
 
