@@ -39,14 +39,14 @@ def run_demo(folder: Path | None = None, *, progress: bool = True) -> DemoReport
     from ranker.pipeline import update
     from ranker.store import Store
     from ranker.testing.hub import FakeHub
-    from ranker.testing.models import architectures_toml, tiny_set
+    from ranker.testing.models import tiny_set
     from ranker.testing.nli import glue_mnli_files
-    from ranker.testing.world import MAX_PARAMS, populate_world
+    from ranker.testing.world import MAX_PARAMS, populate_world, world_toml
 
-    (data / "architectures.toml").write_text(architectures_toml(), encoding="utf-8")
+    (data / "architectures.toml").write_text(world_toml(), encoding="utf-8")
     store = Store(data)
     with FakeHub() as hub, hub.as_endpoint():
-        populate_world(hub, tiny_set())
+        populate_world(hub, tiny_set(), marker=folder / "evil-pickle-ran")
         hub.corrupt_safetensors("old/bert-untagged")  # a broken model that gets through the crawl
         hub.add_dataset("nyu-mll/glue", glue_mnli_files())
         door = Hub(endpoint=hub.url)

@@ -102,11 +102,15 @@ def pinned_mnli_revision(store: Store, hub) -> str:
     machine, on the same commit; a new MNLI commit is taken only by editing the pin, which is
     a protocol change.
     """
+    from ranker.errors import HubFailure, StoreError
     from ranker.evaluate import protocol
 
     pin = store.mnli_revision()
     if pin is None:
-        pin = hub.ref(protocol.MNLI_REPO, "dataset").sha
+        try:
+            pin = hub.ref(protocol.MNLI_REPO, "dataset").sha
+        except HubFailure as exc:
+            raise StoreError(protocol.MNLI_REPO, f"cannot download MNLI: {exc}") from None
         store.write_mnli_revision(pin)
         print(f"pinned {protocol.MNLI_REPO} at {pin} (data/{store.PROBE_PIN})", flush=True)
     return pin

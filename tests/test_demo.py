@@ -22,7 +22,8 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
     )  # fmt: skip
     seconds = time.monotonic() - start
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "evaluated 7 of 7 queued: 6 scored, 1 failed" in proc.stdout
+    assert "evaluated 14 of 14 queued: 11 scored, 3 failed" in proc.stdout
+    assert not (tmp_path / "demo" / "evil-pickle-ran").exists()
     site = tmp_path / "demo" / "site"
     assert f"open the site: {(site / 'index.html').as_uri()}" in proc.stdout
     results = [json.loads(line) for line in (tmp_path / "demo/data/results.jsonl").open()]

@@ -76,17 +76,17 @@ def test_nights_commit_only_changes_and_continue_where_they_stopped(
     # night 1: a time budget shorter than the queue (zero): the crawl is kept, nothing scored
     night = _night(repo, hub, tmp_path, RANKER_TIME_BUDGET_MINUTES="0")
     assert night.returncode == 0, night.stdout + night.stderr
-    assert "evaluated 0 of 7 queued" in night.stdout and "7 left in the queue" in night.stdout
+    assert "evaluated 0 of 10 queued" in night.stdout and "10 left in the queue" in night.stdout
     assert (
         len(_commits(repo)) == 2
-        and "7 left in the queue (stopped by time-budget)" in _commits(repo)[0]
+        and "10 left in the queue (stopped by time-budget)" in _commits(repo)[0]
     )
     assert not (repo / "data" / "results.jsonl").exists()
 
     # night 2 continues from there and scores the queue
     night = _night(repo, hub, tmp_path)
     assert night.returncode == 0, night.stdout + night.stderr
-    assert "evaluated 7 of 7 queued" in _commits(repo)[0]
+    assert "evaluated 10 of 10 queued" in _commits(repo)[0]
     assert _git(repo, "status", "--porcelain") == ""
 
     # a day passes (yesterday's results), and the hub changes: one new model, one new sha
