@@ -135,12 +135,27 @@ def test_two_nights_on_a_realistic_world(store, world, tmp_path) -> None:
     assert world.repo_counts[(CONFIG, "old/roberta-untagged")] == 4  # config, tokenizer, weights
     assert not set(REFUSED) & set(_per_repo(world, *world.counts))
 
+    # Night three: a repo is renamed, and the hub rate-limits the one info call that finds out.
+    world.rename("org/t5-ft", "neworg/t5-ft")
+    world.fail(429, route=INFO, repo="org/t5-ft", retry_after=0, times=1)
+    third = _update(store, world, tmp_path)
+    assert third.crawl.renamed == {"org/t5-ft": "neworg/t5-ft"} and third.evaluated == []
+    scored = {r.model_id for r in store.results() if r.status == "ok"}
+    assert "neworg/t5-ft" in scored and "org/t5-ft" not in scored  # one identity, not re-run
 
-def test_a_hub_that_is_down_stores_no_failures(store, world, tmp_path) -> None:
-    _update(store, world, tmp_path, max_models=2)
+
+@pytest.mark.parametrize("fault", ["503", "never answers"])
+def test_a_hub_that_is_down_stores_no_failures(store, world, tmp_path, fault) -> None:
+    _update(store, world, tmp_path, max_models=2)  # MNLI is cached from here on
     before = store.path("results.jsonl").read_bytes()
-    world.fail(503, times=None)  # every route, every time
-    summary = _update(store, world, tmp_path)
+    if fault == "503":
+        world.fail(503, times=None)  # every route, every time
+    else:
+        world.stall(times=None)
+    door = Hub(endpoint=world.url, timeout=0.5, attempts=2, sleep=lambda s: None)
+    start = time.monotonic()
+    summary = _update(store, world, tmp_path, door=door)
+    assert time.monotonic() - start < 30  # two tries of one listing, then it stops
     assert summary.crawl.unreachable and summary.evaluated == []
     assert "evaluation skipped: the hub could not be reached" in summary.text()
     assert store.path("results.jsonl").read_bytes() == before
