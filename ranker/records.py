@@ -264,6 +264,12 @@ class EvalResult(Record):
     data_fingerprint: str | None = None
     tokenizer: str | None = None
     weight_format: str | None = None  # "safetensors" or "pickle" (read with weights_only)
+    # Per evaluation pair, in the evaluation sample's order: 1 where the probe was right;
+    # np.packbits, base64. What lets the site test any two models on the same pairs (paired).
+    correct: str | None = None
+    logme: float | None = None  # LogME of the features on the training pairs (per sample)
+    hscore: float | None = None  # H-score of the features on the training pairs
+    precision: str | None = None  # the forward pass's float format, e.g. "fp32"
     data_revision: str | None = None  # the probe data's pinned revision (hub sha) or file hash
     device: str | None = None
     peak_memory_mb: float | None = None
