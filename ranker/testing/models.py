@@ -87,7 +87,8 @@ def _train_tokenizer(model_type: str, vocab_size: int) -> Any:
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tok.decoder = decoders.WordPiece()
         tok.train_from_iterator(
-            SENTENCES, WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials)
+            SENTENCES,
+            WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False),
         )
         cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
         tok.post_processor = processors.TemplateProcessing(
@@ -103,6 +104,7 @@ def _train_tokenizer(model_type: str, vocab_size: int) -> Any:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = BpeTrainer(
+        show_progress=False,
         vocab_size=vocab_size,
         special_tokens=specials,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
@@ -126,7 +128,9 @@ def _train_unigram(model_type: str, vocab_size: int) -> Any:
     tok.normalizer = normalizers.NFKC()
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
-    trainer = UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token=unk)
+    trainer = UnigramTrainer(
+        vocab_size=vocab_size, special_tokens=specials, unk_token=unk, show_progress=False
+    )
     tok.train_from_iterator(SENTENCES, trainer)
     if t5:
         from transformers import T5TokenizerFast
@@ -217,6 +221,9 @@ def _model_files(
     else:
         model = transformers.AutoModelForMaskedLM.from_config(config)
     model.eval()
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # no "Writing model shards" bar per tiny model
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(tmp)
         files = {p.name: p.read_bytes() for p in Path(tmp).iterdir()}
