@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import datetime as dt
 import io
 import json
 import os
@@ -30,6 +31,7 @@ from ranker.records import (
     EvalResult,
     LegacyBaseline,
     LegacyModel,
+    Record,
     RecordError,
     is_valid_repo_id,
 )
@@ -216,6 +218,131 @@ def _check_round_trip(path: Path, record: CatalogEntry | EvalResult) -> None:
         raise StoreError(path, f"{who}: {problem[1]}", field=problem[0])
 
 
+def parse_jsonl(path: Path, text: str, record: type) -> list[tuple[int, Any]]:
+    """(line number, record) for each non-blank line of JSON Lines `text` read from `path`.
+
+    Each line must be a JSON object that `record.from_dict` accepts and that passes the store's
+    checks (repo ids, sha, status); else StoreError naming the file, the line and the field.
+    """
+    out = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise StoreError(path, f"not valid JSON: {exc.msg}", line=number) from None
+        if not isinstance(data, dict):
+            raise StoreError(path, "expected a JSON object", line=number)
+        try:
+            value = record.from_dict(data)
+        except RecordError as exc:
+            raise StoreError(path, exc.reason, line=number, field=exc.field) from None
+        problem = _semantic_problem(value)
+        if problem is not None:
+            raise StoreError(path, problem[1], line=number, field=problem[0])
+        out.append((number, value))
+    return out
+
+
+def read_text_file(path: Path | str) -> str:
+    """A UTF-8 text file; a missing, unreadable or non-UTF-8 file is a StoreError naming it."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StoreError(path, "file not found") from None
+    except IsADirectoryError:
+        raise StoreError(path, "is a directory, expected a file") from None
+    except UnicodeDecodeError as exc:
+        raise StoreError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise StoreError(path, f"cannot read: {exc.strerror}") from None
+
+
+def evaluated_at(record: EvalResult) -> dt.datetime | None:
+    """A result's `evaluated_at` as an aware datetime (naive ones are UTC); None if malformed."""
+    try:
+        when = dt.datetime.fromisoformat(record.evaluated_at)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def _first_difference(a: Record, b: Record) -> str:
+    """The name of the first field (in record order) where two records of one type differ."""
+    return next(
+        (f.name for f in dataclasses.fields(a) if getattr(a, f.name) != getattr(b, f.name)),
+        "model_id",
+    )
+
+
+def read_results_file(path: Path | str) -> list[EvalResult]:
+    """The results of a JSON Lines file of EvalResult records (`ranker update --results-out`),
+    checked as the store checks its own: every line a valid, storable record with a parseable
+    `evaluated_at`, and no key (model, revision, protocol) twice with different content (a
+    line repeated verbatim is read once). Any malformed line refuses the whole file: StoreError
+    naming the file, the line and the field. An empty file holds no results.
+    """
+    path = Path(path)
+    seen: dict[tuple[str, str, str], tuple[int, EvalResult]] = {}
+    for number, result in parse_jsonl(path, read_text_file(path), EvalResult):
+        try:
+            _check_round_trip(path, result)
+        except StoreError as exc:
+            raise StoreError(path, exc.reason, line=number, field=exc.field) from None
+        if evaluated_at(result) is None:
+            raise StoreError(
+                path,
+                f"not an ISO 8601 time: {result.evaluated_at!r}",
+                line=number,
+                field="evaluated_at",
+            )
+        if result.key in seen:
+            first, earlier = seen[result.key]
+            if earlier != result:
+                raise StoreError(
+                    path,
+                    f"{result.model_id!r} at revision {result.revision!r}, protocol "
+                    f"{result.protocol_version!r} is on line {first} too, with another value",
+                    line=number,
+                    field=_first_difference(earlier, result),
+                )
+            continue
+        seen[result.key] = (number, result)
+    return [result for _, result in seen.values()]
+
+
+@dataclasses.dataclass
+class MergeCounts:
+    """What `Store.merge_results` did with each incoming record."""
+
+    new: int = 0  # no stored result had its key
+    replaced: int = 0  # it was newer than the stored result for its key, which it replaced
+    unchanged: int = 0  # the stored result for its key is the same record
+    older: int = 0  # the stored result for its key is newer: that one is kept
+
+    @property
+    def changed(self) -> int:
+        return self.new + self.replaced
+
+    def __add__(self, other: MergeCounts) -> MergeCounts:
+        return MergeCounts(*(getattr(self, f) + getattr(other, f) for f in _MERGE_FIELDS))
+
+    def text(self) -> str:
+        return ", ".join(f"{getattr(self, f)} {f}" for f in _MERGE_FIELDS)
+
+
+_MERGE_FIELDS = ("new", "replaced", "unchanged", "older")
+
+
+def _precedence(result: EvalResult) -> tuple[dt.datetime, str]:
+    """Which of two results for one key wins a merge: the later `evaluated_at`, then (a tie of
+    different records) the greater canonical JSON, so that merging is order-independent."""
+    when = evaluated_at(result) or dt.datetime.min.replace(tzinfo=dt.UTC)
+    return when, json.dumps(result.to_dict(), sort_keys=True, ensure_ascii=False)
+
+
 def _parse_int(path: Path, line: int, name: str, text: str) -> int | None:
     if text == "":
         return None
@@ -296,28 +423,10 @@ class Store:
         atomic_write_text(self.path(name), buf.getvalue())
 
     def _read_jsonl(self, name: str, record: type) -> list[Any]:
-        path = self.path(name)
         text = self._read_text(name, required=False)
         if text is None:
             return []
-        out = []
-        for number, raw in enumerate(text.splitlines(), start=1):
-            if not raw.strip():
-                continue
-            try:
-                data = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise StoreError(path, f"not valid JSON: {exc.msg}", line=number) from None
-            if not isinstance(data, dict):
-                raise StoreError(path, "expected a JSON object", line=number)
-            try:
-                out.append(record.from_dict(data))
-            except RecordError as exc:
-                raise StoreError(path, exc.reason, line=number, field=exc.field) from None
-            problem = _semantic_problem(out[-1])
-            if problem is not None:
-                raise StoreError(path, problem[1], line=number, field=problem[0])
-        return out
+        return [r for _, r in parse_jsonl(self.path(name), text, record)]
 
     def _checked(self, name: str, record: type, records: Iterable[Any]) -> list[Any]:
         """`records` as a list, each shown to read back as itself; else StoreError, no write."""
@@ -545,3 +654,55 @@ class Store:
         (checked,) = self._checked(RESULTS, EvalResult, [result])
         kept = [r for r in self.results() if r.key != checked.key]
         self._write_results([*kept, checked])
+
+    def merge_results(self, records: Iterable[EvalResult]) -> MergeCounts:
+        """Fold `records` (e.g. one shard's `ranker update --results-out` file) into the results,
+        in one atomic write, and count what each did.
+
+        Keyed by (model, revision, protocol): a record for a new key is added; for a stored key,
+        the record with the later `evaluated_at` is kept, which is what a local run does (its
+        later evaluation replaces the earlier) and keeps an old shard file, merged again, from
+        undoing a newer result; a tie of two different records keeps the greater canonical JSON,
+        so the store's bytes do not depend on the order files are merged in. Merging the same
+        records again changes nothing and writes nothing. Every record is checked first (as
+        `write_results` does, plus a parseable `evaluated_at`, and no key twice with different
+        content); one bad record raises StoreError and nothing is written.
+        """
+        path = self.path(RESULTS)
+        incoming: dict[tuple[str, str, str], EvalResult] = {}
+        for result in self._checked(RESULTS, EvalResult, records):
+            if evaluated_at(result) is None:
+                raise StoreError(
+                    path,
+                    f"model {result.model_id!r}: not an ISO 8601 time: {result.evaluated_at!r}",
+                    field="evaluated_at",
+                )
+            earlier = incoming.setdefault(result.key, result)
+            if earlier != result:
+                raise StoreError(
+                    path,
+                    f"model {result.model_id!r}: two different records for revision "
+                    f"{result.revision!r}, protocol {result.protocol_version!r}",
+                    field=_first_difference(earlier, result),
+                )
+        results = self.results()
+        stored = {r.key: r for r in results}
+        counts = MergeCounts()
+        taken: dict[tuple[str, str, str], EvalResult] = {}
+        for key, result in incoming.items():
+            have = stored.get(key)
+            if have is None:
+                counts.new += 1
+            elif have == result:
+                counts.unchanged += 1
+                continue
+            elif _precedence(result) > _precedence(have):
+                counts.replaced += 1
+            else:
+                counts.older += 1
+                continue
+            taken[key] = result
+        if taken:
+            # read (so validated) records and checked new ones: nothing more to check
+            self._write_results([*(r for r in results if r.key not in taken), *taken.values()])
+        return counts

@@ -48,25 +48,265 @@ def test_nightly_shape() -> None:
     doc = _load("nightly.yml")
     cron = doc["on"]["schedule"][0]["cron"]
     assert cron.split()[0] not in ("0", "00")  # off the hour
-    assert set(doc["on"]["workflow_dispatch"]["inputs"]) == {
-        "architectures", "max_models", "time_budget_minutes", "force",
-    }  # fmt: skip
+    inputs = doc["on"]["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"architectures", "max_models", "time_budget_minutes", "force", "shards"}
+    assert inputs["shards"]["default"] == "1"
     assert doc["concurrency"]["group"] == "nightly" and not doc["concurrency"]["cancel-in-progress"]
-    assert doc["permissions"] == {"contents": "read"}
-    update, deploy = doc["jobs"]["update"], doc["jobs"]["deploy"]
-    assert update["permissions"] == {"contents": "write"}
+    assert doc["permissions"] == {}
+    jobs = doc["jobs"]
+    assert set(jobs) == {"crawl", "evaluate", "merge", "deploy"}
+    crawl, evaluate, merge, deploy = (jobs[j] for j in ("crawl", "evaluate", "merge", "deploy"))
+    assert crawl["permissions"] == evaluate["permissions"] == {"contents": "read"}
+    assert merge["permissions"] == {"contents": "write"}
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
-    runs = [s["run"] for s in update["steps"] if "run" in s]
-    assert "bash scripts/nightly.sh" in runs
-    assert any("torch==2.13.0" in r for r in runs)
-    assert update["env"]["PIP_EXTRA_INDEX_URL"].endswith("/whl/cpu")
-    used = [s["uses"] for j in doc["jobs"].values() for s in j["steps"] if "uses" in s]
-    assert any(u.startswith("actions/upload-pages-artifact@") for u in used)
-    assert any(u.startswith("actions/deploy-pages@") for u in used)
-    step = next(s for s in update["steps"] if s.get("run") == "bash scripts/nightly.sh")
-    assert step["env"]["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}"
-    budget = int(re.search(r"'(\d+)'", step["env"]["RANKER_TIME_BUDGET_MINUTES"]).group(1))
-    assert budget + 30 < update["timeout-minutes"]  # the budget ends well inside the job limit
+    assert (evaluate["needs"], merge["needs"], deploy["needs"]) == (
+        "crawl",
+        ["crawl", "evaluate"],
+        "merge",
+    )
+
+    # the stages, each a call of scripts/nightly.sh
+    assert _runs(crawl) == [
+        "bash scripts/nightly.sh plan", "pip install -e .", "bash scripts/nightly.sh crawl",
+    ]  # fmt: skip
+    assert 'bash scripts/nightly.sh evaluate "$RANKER_SHARD"' in _runs(evaluate)
+    assert "bash scripts/nightly.sh merge" in _runs(merge)
+    # the matrix: one job per shard index, planned by the crawl job from the `shards` input
+    plan = _step(crawl, "bash scripts/nightly.sh plan")
+    assert plan["env"]["RANKER_SHARDS"] == "${{ inputs.shards || '1' }}"
+    assert evaluate["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.crawl.outputs.indexes) }}"
+    assert not evaluate["strategy"]["fail-fast"]
+    shard = _step(evaluate, 'bash scripts/nightly.sh evaluate "$RANKER_SHARD"')
+    assert shard["env"]["RANKER_SHARD"] == "${{ matrix.shard }}/${{ needs.crawl.outputs.shards }}"
+    assert _step(merge, "bash scripts/nightly.sh merge")["env"]["RANKER_SHARDS"] == (
+        "${{ needs.crawl.outputs.shards }}"
+    )
+    # torch pinned to its CPU build where models are evaluated, and only there
+    assert any("torch==2.13.0" in r for r in _runs(evaluate))
+    assert evaluate["env"]["PIP_EXTRA_INDEX_URL"].endswith("/whl/cpu")
+    assert not any("torch" in r or "[eval]" in r for j in (crawl, merge) for r in _runs(j))
+    # the hub token where the hub is read, and nowhere else
+    assert _step(crawl, "bash scripts/nightly.sh crawl")["env"]["HF_TOKEN"] == (
+        "${{ secrets.HF_TOKEN }}"
+    )
+    assert shard["env"]["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}"
+    assert "secrets." not in yaml.safe_dump(merge) + yaml.safe_dump(deploy)
+    # pip and HF_HOME cached for the evaluate jobs, one cache key per shard
+    assert _uses(evaluate, "actions/setup-python@")["with"]["cache"] == "pip"
+    cache = _uses(evaluate, "actions/cache@")
+    assert ".cache/huggingface" in cache["with"]["path"] and "matrix.shard" in cache["with"]["key"]
+    assert evaluate["env"]["HF_HOME"].endswith("/.cache/huggingface")
+    budget = int(re.search(r"'(\d+)'", shard["env"]["RANKER_TIME_BUDGET_MINUTES"]).group(1))
+    assert budget + 30 < evaluate["timeout-minutes"]  # the budget ends well inside the job limit
+    # artifacts: crawl -> evaluate, merge; shards -> merge; the site -> deploy
+    assert _uses(crawl, "actions/upload-artifact@")["with"]["name"] == "crawl"
+    assert (
+        _uses(evaluate, "actions/upload-artifact@")["with"]["name"] == "shard-${{ matrix.shard }}"
+    )
+    downloads = [
+        s["with"]
+        for s in merge["steps"]
+        if s.get("uses", "").startswith("actions/download-artifact@")
+    ]
+    assert {"name": "crawl", "path": "nightly/crawl"} in downloads
+    assert {"pattern": "shard-*", "path": "nightly/shards", "merge-multiple": True} in downloads
+    assert _uses(merge, "actions/upload-pages-artifact@")["with"]["path"] == "site"
+    assert _uses(deploy, "actions/deploy-pages@")
+    # a failed shard does not stop the others' results from being merged and published
+    assert "!cancelled()" in merge["if"] and "needs.merge.result == 'success'" in deploy["if"]
+
+
+def _runs(job: dict) -> list[str]:
+    return [s["run"] for s in job["steps"] if "run" in s]
+
+
+def _step(job: dict, run: str) -> dict:
+    return next(s for s in job["steps"] if s.get("run") == run)
+
+
+def _uses(job: dict, prefix: str) -> dict:
+    return next(s for s in job["steps"] if s.get("uses", "").startswith(prefix))
+
+
+# -- privileges ------------------------------------------------------------------------------
+
+NIGHTLY_SH = REPO / "scripts" / "nightly.sh"
+WRITE_SCOPES = ("contents", "pages", "id-token", "actions")
+EVALUATES = re.compile(r"(?:\branker\s+|-m\s+ranker\s+|args=\()(?:update|evaluate)\b")
+
+
+def _script_stages() -> tuple[dict[str, bool], str]:
+    """scripts/nightly.sh's stages -> whether each runs `ranker update`/`ranker evaluate`, and
+    the stage that any other first argument selects."""
+    text = NIGHTLY_SH.read_text()
+    bodies = dict(re.findall(r"^stage_(\w+)\(\) \{\n(.*?)^\}", text, re.S | re.M))
+    dispatch = dict(re.findall(r"^  ([\w*]+)\) (?:shift; )?stage_(\w+) ", text, re.M))
+    stages = {word: bool(EVALUATES.search(bodies[fn])) for word, fn in dispatch.items()}
+    return stages, dispatch["*"]
+
+
+def _evaluates(run: str) -> bool:
+    """Whether a step's shell runs models: `ranker update`/`evaluate`, directly or through a
+    stage of scripts/nightly.sh that does."""
+    if EVALUATES.search(run):
+        return True
+    stages, _ = _script_stages()
+    for match in re.finditer(r"scripts/nightly\.sh(?:[ \t]+(\S+))?", run):
+        word = (match.group(1) or "").strip("\"'")
+        if stages.get(word, stages["*"]):
+            return True
+    return False
+
+
+def _permissions(doc: dict, job: dict) -> dict | str | None:
+    return job["permissions"] if "permissions" in job else doc.get("permissions")
+
+
+def _writes(permissions: dict | str | None) -> set[str]:
+    """The scopes a `permissions` value lets write (None: the repo's default, which may be
+    write-all)."""
+    if permissions is None or permissions == "write-all":
+        return {"*"}
+    if isinstance(permissions, str):  # read-all
+        return set()
+    return {scope for scope, level in permissions.items() if level == "write"}
+
+
+def privilege_problems(doc: dict) -> list[str]:
+    """What breaks the nightly workflow's privilege split (empty when nothing does)."""
+    problems = []
+    for name, job in doc["jobs"].items():
+        steps = job.get("steps", [])
+        writes = _writes(_permissions(doc, job))
+        evaluating = [s["run"] for s in steps if "run" in s and _evaluates(s["run"])]
+        if evaluating:
+            bad = writes & {*WRITE_SCOPES, "*"}
+            if bad:
+                problems.append(f"{name}: evaluates models with write permission {sorted(bad)}")
+            for step in steps:
+                uses = step.get("uses", "")
+                persist = step.get("with", {}).get("persist-credentials", True)
+                if uses.startswith("actions/checkout@") and persist not in (False, "false"):
+                    problems.append(f"{name}: evaluates models with persisted git credentials")
+            text = yaml.safe_dump(job)
+            secrets = set(re.findall(r"secrets\.(\w+)", text))
+            secrets |= {"github.token"} if re.search(r"\bgithub\.token\b", text) else set()
+            if secrets - {"HF_TOKEN"}:  # a read token; the README says to give it no more
+                problems.append(f"{name}: evaluates models with secrets {sorted(secrets)}")
+        if ("contents" in writes or "*" in writes) and name != "merge":
+            problems.append(f"{name}: contents: write outside the merge job")
+        if writes & {"pages", "id-token", "*"} and name != "deploy":
+            problems.append(f"{name}: pages/id-token: write outside the deploy job")
+        if writes:
+            for step in steps:
+                uses = step.get("uses", "")
+                if uses.startswith("actions/cache@") or (
+                    uses.startswith("actions/setup-") and "cache" in step.get("with", {})
+                ):
+                    problems.append(f"{name}: restores a cache the evaluate jobs could write")
+                if uses.startswith("actions/download-artifact@") and not str(
+                    step.get("with", {}).get("path", "")
+                ).startswith("nightly/"):
+                    problems.append(f"{name}: downloads an artifact outside nightly/")
+    if not any(
+        _evaluates(s["run"]) for j in doc["jobs"].values() for s in j.get("steps", []) if "run" in s
+    ):
+        problems.append("no job evaluates models")  # the checks above would be vacuous
+    return problems
+
+
+def test_the_script_stages_that_evaluate_are_known() -> None:
+    stages, default = _script_stages()
+    assert stages == {"plan": False, "crawl": False, "evaluate": True, "merge": False, "*": True}
+    assert default == "all"
+    assert _evaluates("bash scripts/nightly.sh") and _evaluates("bash scripts/nightly.sh --force")
+    assert _evaluates('bash scripts/nightly.sh evaluate "$RANKER_SHARD"')
+    assert _evaluates("ranker evaluate org/model") and _evaluates("python -m ranker update")
+    assert not _evaluates("bash scripts/nightly.sh merge") and not _evaluates("ranker merge x")
+
+
+def test_no_job_that_evaluates_models_can_write() -> None:
+    assert privilege_problems(_load("nightly.yml")) == []
+
+
+def _add_step(doc: dict, job: str, step: dict) -> None:
+    doc["jobs"][job]["steps"].append(step)
+
+
+def _set(doc: dict, job: str, **values) -> None:
+    doc["jobs"][job].update(values)
+
+
+def _drop_job_permissions(doc: dict, top: dict | str) -> None:
+    doc["permissions"] = top
+    for job in doc["jobs"].values():
+        job.pop("permissions")
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda d: _set(d, "evaluate", permissions={"contents": "write"}),
+         "evaluate: evaluates models with write permission ['contents']"),
+        (lambda d: _set(d, "evaluate", permissions={"contents": "read", "actions": "write"}),
+         "evaluate: evaluates models with write permission ['actions']"),
+        (lambda d: _set(d, "evaluate", permissions="write-all"),
+         "evaluate: evaluates models with write permission ['*']"),
+        (lambda d: _drop_job_permissions(d, "write-all"),
+         "evaluate: evaluates models with write permission ['*']"),
+        (lambda d: _drop_job_permissions(d, {"contents": "write"}),
+         "evaluate: evaluates models with write permission ['contents']"),
+        (lambda d: (d.pop("permissions"), d["jobs"]["evaluate"].pop("permissions")),
+         "evaluate: evaluates models with write permission ['*']"),  # the repo's default
+        (lambda d: d["jobs"]["evaluate"]["steps"][0].pop("with"),
+         "evaluate: evaluates models with persisted git credentials"),
+        (lambda d: _add_step(d, "evaluate", {"run": "echo", "env": {"T": "${{ secrets.PAT }}"}}),
+         "evaluate: evaluates models with secrets ['HF_TOKEN', 'PAT']"),
+        (lambda d: _add_step(d, "evaluate", {"run": "gh api -H 'x: ${{ github.token }}'"}),
+         "evaluate: evaluates models with secrets ['HF_TOKEN', 'github.token']"),
+        (lambda d: _add_step(d, "merge", {"run": "ranker evaluate org/model"}),
+         "merge: evaluates models with write permission ['contents']"),
+        (lambda d: _add_step(d, "deploy", {"run": "bash scripts/nightly.sh"}),
+         "deploy: evaluates models with write permission ['id-token', 'pages']"),
+        (lambda d: _set(d, "crawl", permissions={"contents": "write"}),
+         "crawl: contents: write outside the merge job"),
+        (lambda d: _set(d, "merge", permissions={"contents": "write", "pages": "write"}),
+         "merge: pages/id-token: write outside the deploy job"),
+        (lambda d: d["jobs"]["merge"]["steps"][1].update({"with": {"cache": "pip"}}),
+         "merge: restores a cache the evaluate jobs could write"),
+        (lambda d: _add_step(d, "merge", {"uses": "actions/cache@v4", "with": {"path": "x"}}),
+         "merge: restores a cache the evaluate jobs could write"),
+        (lambda d: _add_step(d, "merge", {"uses": "actions/download-artifact@v4",
+                                          "with": {"pattern": "shard-*"}}),
+         "merge: downloads an artifact outside nightly/"),
+        (lambda d: [s.pop("run") for s in d["jobs"]["evaluate"]["steps"]
+                    if "nightly.sh evaluate" in s.get("run", "")],
+         "no job evaluates models"),
+    ],
+)  # fmt: skip
+def test_the_privilege_check_catches_a_weakened_workflow(edit, problem) -> None:
+    doc = _load("nightly.yml")
+    edit(doc)
+    assert problem in privilege_problems(doc)
+
+
+def test_actionlint_passes_a_workflow_that_only_the_privilege_check_refuses(
+    tmp_path: Path,
+) -> None:
+    """The privilege check is not actionlint's: a valid workflow can still break the split."""
+    text = (WORKFLOWS / "nightly.yml").read_text()
+    weakened = text.replace(
+        "      contents: read  # loads untrusted weights", "      contents: write  # loads", 1
+    )
+    assert weakened != text
+    copy = tmp_path / "nightly.yml"
+    copy.write_text(weakened)
+    proc = _lint(copy)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = yaml.safe_load(weakened)
+    assert "evaluate: evaluates models with write permission ['contents']" in privilege_problems(
+        doc
+    )
 
 
 @pytest.mark.parametrize("name", ["ci.yml", "nightly.yml"])

@@ -1,0 +1,301 @@
+"""`ranker merge`: shard result files folded into the store, idempotently, refusing bad files;
+and a sharded run (crawl, N shard runs on copies of the store, merge) equals one local run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from ranker.cli import main
+from ranker.errors import StoreError
+from ranker.records import EvalResult
+from ranker.store import RESULTS, MergeCounts, Store, read_results_file
+
+SHA_A, SHA_B = "a" * 40, "b" * 40
+
+
+def _result(model_id: str, revision: str = SHA_A, **kw) -> EvalResult:
+    values = dict(
+        schema_version=1,
+        model_id=model_id,
+        architecture="roberta-base",
+        revision=revision,
+        protocol_version="1",
+        status="ok",
+        evaluated_at="2026-11-26T03:00:00Z",
+        accuracy=0.61,
+        accuracy_low=0.6,
+        accuracy_high=0.62,
+        timings={"forward": 1.5},
+        versions={"torch": "2.13.0"},
+    )
+    values.update(kw)
+    return EvalResult(**values)
+
+
+def _line(record: EvalResult | dict) -> str:
+    data = record.to_dict() if isinstance(record, EvalResult) else record
+    return json.dumps(data, sort_keys=True)
+
+
+def _shard(path: Path, *records: EvalResult | dict | str) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else _line(r)) + "\n" for r in records))
+    return path
+
+
+def _merge(store_dir: Path, *files: Path, capsys) -> tuple[int, str, str]:
+    code = main(["--data", str(store_dir), "merge", *map(str, files)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _results_bytes(store_dir: Path) -> bytes | None:
+    path = store_dir / RESULTS
+    return path.read_bytes() if path.exists() else None
+
+
+SHARD = [
+    _result("org/a"),
+    _result("org/b", accuracy=0.7, accuracy_low=0.69, accuracy_high=0.71),
+    _result(
+        "org/c", status="error", reason="unsafe-pickle", failure="permanent", error="no",
+        accuracy=None, accuracy_low=None, accuracy_high=None,
+    ),
+]  # fmt: skip
+
+
+def test_merging_twice_changes_nothing_byte_for_byte(store_dir: Path, tmp_path, capsys) -> None:
+    shard = _shard(tmp_path / "shard-0.jsonl", *SHARD)
+    code, out, err = _merge(store_dir, shard, capsys=capsys)
+    assert code == 0, err
+    assert f"{shard}: 3 new, 0 replaced, 0 unchanged, 0 older" in out
+    assert "merged 1 of 1 files" in out
+    assert sorted(Store(store_dir).results(), key=lambda r: r.model_id) == SHARD
+    first = _results_bytes(store_dir)
+    stat = (store_dir / RESULTS).stat()
+
+    code, out, _ = _merge(store_dir, shard, shard, capsys=capsys)  # twice more, in one call
+    assert code == 0
+    assert out.count(f"{shard}: 0 new, 0 replaced, 3 unchanged, 0 older") == 2
+    assert _results_bytes(store_dir) == first
+    again = (store_dir / RESULTS).stat()
+    assert (again.st_ino, again.st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)  # not rewritten
+
+
+def test_merge_keeps_other_results_and_the_order_of_files_does_not_matter(
+    store_dir: Path, tmp_path, capsys
+) -> None:
+    # the same key, evaluated in the same second on two machines with different outcomes
+    tie_a = _result("org/tie", accuracy=0.5, accuracy_low=0.4, accuracy_high=0.6)
+    tie_b = _result("org/tie", accuracy=0.55, accuracy_low=0.45, accuracy_high=0.65)
+    one = _shard(tmp_path / "shard-0.jsonl", SHARD[0], tie_a)
+    two = _shard(tmp_path / "shard-1.jsonl", SHARD[1], tie_b, SHARD[2])
+    stored = _result("org/kept", revision=SHA_B)
+    stores = []
+    for name, order in (("x", (one, two)), ("y", (two, one))):
+        data = tmp_path / name
+        shutil.copytree(store_dir, data)
+        Store(data).save_result(stored)
+        code, _, err = _merge(data, *order, capsys=capsys)
+        assert code == 0, err
+        stores.append(data)
+    assert _results_bytes(stores[0]) == _results_bytes(stores[1])
+    results = {r.model_id: r for r in Store(stores[0]).results()}
+    assert sorted(results) == ["org/a", "org/b", "org/c", "org/kept", "org/tie"]
+    assert results["org/kept"] == stored
+    assert results["org/tie"] in (tie_a, tie_b)
+
+
+@pytest.mark.parametrize(
+    ("incoming_at", "counts", "winner"),
+    [
+        ("2026-11-27T03:00:00Z", "0 new, 1 replaced, 0 unchanged, 0 older", "incoming"),
+        ("2026-11-27T04:00:00+01:00", "0 new, 1 replaced, 0 unchanged, 0 older", "incoming"),
+        ("2026-11-25T03:00:00Z", "0 new, 0 replaced, 0 unchanged, 1 older", "stored"),
+        ("2026-11-26T04:00:00+02:00", "0 new, 0 replaced, 0 unchanged, 1 older", "stored"),
+    ],
+)
+def test_a_stored_result_is_replaced_only_by_a_newer_one(
+    store_dir: Path, tmp_path, capsys, incoming_at, counts, winner
+) -> None:
+    """Precedence: the later `evaluated_at` wins (time zones compared as times, not text)."""
+    stored = _result("org/a", status="error", reason="timeout", failure="transient",
+                     error="timed out", accuracy=None, accuracy_low=None, accuracy_high=None)  # fmt: skip
+    Store(store_dir).save_result(stored)
+    before = _results_bytes(store_dir)
+    incoming = _result("org/a", evaluated_at=incoming_at)
+    code, out, err = _merge(store_dir, _shard(tmp_path / "s.jsonl", incoming), capsys=capsys)
+    assert code == 0, err
+    assert counts in out
+    assert Store(store_dir).results() == [incoming if winner == "incoming" else stored]
+    if winner == "stored":
+        assert _results_bytes(store_dir) == before
+
+
+def _edit(**changes) -> dict:
+    return {**SHARD[1].to_dict(), **changes}
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "field", "message"),
+    [
+        ('{"model_id": "org/b",', None, "not valid JSON"),
+        ("[1, 2]", None, "expected a JSON object"),
+        (_line(_edit(accuracy="high")), "accuracy", "expected a number"),
+        (_line(_edit(accuracy=float("nan"))), "accuracy", "expected a finite number"),
+        (_line({k: v for k, v in _edit().items() if k != "revision"}), "revision", "is missing"),
+        (_line(_edit(model_id="org/../etc")), "model_id", "invalid hub repo id"),
+        (_line(_edit(model_id="a--b/c")), "model_id", "invalid hub repo id"),
+        (_line(_edit(status="great")), "status", "expected one of ok, error"),
+        (_line(_edit(evaluated_at="yesterday")), "evaluated_at", "not an ISO 8601 time"),
+        (_line(_edit(timings={"forward": "slow"})), "timings.forward", "expected a number"),
+        (_line(_edit(accuracy=0.1)), "accuracy", "line 2 too, with another value"),
+    ],
+)
+def test_a_file_with_a_malformed_line_is_refused_whole(
+    store_dir: Path, tmp_path, capsys, bad_line, field, message
+) -> None:
+    """The refusal names the file, the line and the field; nothing of the file is merged, the
+    other files are, and the command exits 1."""
+    bad = _shard(tmp_path / "shard-1.jsonl", SHARD[0], SHARD[1], "", bad_line, SHARD[2])
+    good = _shard(tmp_path / "shard-0.jsonl", _result("org/good"))
+    code, out, err = _merge(store_dir, good, bad, capsys=capsys)
+    assert code == 1
+    where = f"{bad}:4" + (f": field {field!r}" if field else "")
+    assert f"ranker merge: refused {bad}: {where}: " in err and message in err, err
+    assert f"{good}: 1 new" in out and "merged 1 of 2 files" in out and "refused 1" in out
+    assert [r.model_id for r in Store(store_dir).results()] == ["org/good"]
+
+
+def test_a_repeated_identical_line_is_read_once(tmp_path: Path) -> None:
+    shard = _shard(tmp_path / "s.jsonl", SHARD[0], SHARD[1], SHARD[0])
+    assert read_results_file(shard) == [SHARD[0], SHARD[1]]
+
+
+def test_missing_and_empty_files(store_dir: Path, tmp_path, capsys) -> None:
+    empty = _shard(tmp_path / "empty.jsonl")
+    code, out, _ = _merge(store_dir, empty, capsys=capsys)
+    assert code == 0 and f"{empty}: 0 new, 0 replaced, 0 unchanged, 0 older" in out
+    assert _results_bytes(store_dir) is None  # nothing to write, nothing written
+    code, _, err = _merge(store_dir, tmp_path / "gone.jsonl", capsys=capsys)
+    assert code == 1 and f"{tmp_path / 'gone.jsonl'}: file not found" in err
+    (tmp_path / "latin1.jsonl").write_bytes(b'{"model_id": "caf\xe9"}\n')
+    code, _, err = _merge(store_dir, tmp_path / "latin1.jsonl", capsys=capsys)
+    assert code == 1 and "not UTF-8 text" in err
+
+
+def test_a_malformed_store_stops_the_merge(store_dir: Path, tmp_path, capsys) -> None:
+    (store_dir / RESULTS).write_text("not json\n")
+    code, _, err = _merge(store_dir, _shard(tmp_path / "s.jsonl", *SHARD), capsys=capsys)
+    assert code == 1 and f"{store_dir / RESULTS}:1: not valid JSON" in err
+    assert (store_dir / RESULTS).read_text() == "not json\n"
+
+
+def test_merge_results_checks_every_record_before_writing(store_dir: Path) -> None:
+    store = Store(store_dir)
+    store.save_result(SHARD[0])
+    before = _results_bytes(store_dir)
+    conflicting = [SHARD[1], dataclasses.replace(SHARD[1], accuracy=0.2)]
+    with pytest.raises(StoreError, match="two different records") as info:
+        store.merge_results(conflicting)
+    assert info.value.field == "accuracy"
+    with pytest.raises(StoreError) as info:
+        store.merge_results([SHARD[1], dataclasses.replace(SHARD[2], evaluated_at="soon")])
+    assert info.value.field == "evaluated_at"
+    with pytest.raises(StoreError) as info:
+        store.merge_results([SHARD[1], dataclasses.replace(SHARD[2], accuracy=float("inf"))])
+    assert info.value.field == "accuracy"
+    assert _results_bytes(store_dir) == before
+    counts = store.merge_results([SHARD[0], SHARD[1]])
+    assert counts == MergeCounts(new=1, unchanged=1) and counts.changed == 1
+
+
+# -- a sharded run equals one local run, against the loopback hub ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def update_shards() -> None:
+    """Skip unless `ranker update` has --shard and --results-out (before the tiny models, which
+    take a while to build)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "ranker", "update", "--help"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    if proc.returncode != 0 or "--shard" not in proc.stdout or "--results-out" not in proc.stdout:
+        pytest.skip("`ranker update --help` has no --shard/--results-out yet")
+
+
+# what must agree between the two runs; evaluated_at, timings, peak memory, device and
+# versions describe the run, not the result
+COMPARED = ("architecture", "revision", "protocol_version", "status", "reason", "failure",
+            "accuracy", "accuracy_low", "accuracy_high", "gain", "gain_low", "gain_high",
+            "n_train", "n_eval", "seed", "data_fingerprint", "data_revision", "weight_format",
+            "correct")  # fmt: skip
+
+
+def test_a_sharded_run_equals_one_local_run(
+    update_shards, hub, tiny_files, monkeypatch, tmp_path, capsys
+):
+    from ranker.hub import Hub
+    from ranker.testing.nli import glue_mnli_files
+    from ranker.testing.world import MAX_PARAMS, populate_world, world_toml
+    from ranker.update_cli import pinned_mnli_revision
+
+    populate_world(hub, tiny_files)
+    hub.add_dataset("nyu-mll/glue", glue_mnli_files(train=600, dev=300))
+    hub.patch_endpoint(monkeypatch)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    common = ["--endpoint", hub.url, "--max-params", str(MAX_PARAMS)]
+    probe = ["--train-size", "300", "--eval-size", "150", "--device", "cpu", "--no-progress"]
+
+    def store(name: str) -> Path:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "architectures.toml").write_text(world_toml())
+        return tmp_path / name
+
+    def ranker(*args: str) -> str:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        assert code == 0, out + err
+        return out
+
+    local = store("local")
+    ranker("--data", str(local), "update", "--no-build", *common, *probe,
+           "--cache-dir", str(tmp_path / "cache-local"))  # fmt: skip
+
+    sharded = store("sharded")
+    ranker("--data", str(sharded), "crawl", *common)
+    # the MNLI pin every shard reads, as the workflow's crawl stage sets it (scripts/nightly.sh)
+    pinned_mnli_revision(Store(sharded), Hub(endpoint=hub.url))
+    assert Store(sharded).mnli_revision() is not None
+    files = []
+    for i in range(3):  # each shard on its own copy of the crawled store, as CI's jobs are
+        copy = tmp_path / f"shard-store-{i}"
+        shutil.copytree(sharded, copy)
+        files.append(tmp_path / f"shard-{i}.jsonl")
+        ranker("--data", str(copy), "update", "--no-crawl", "--no-build", *common, *probe,
+               "--shard", f"{i}/3", "--results-out", str(files[-1]),
+               "--cache-dir", str(tmp_path / f"cache-{i}"))  # fmt: skip
+    out = ranker("--data", str(sharded), "merge", *map(str, files))
+
+    expected = {r.model_id: r for r in Store(local).results()}
+    got = {r.model_id: r for r in Store(sharded).results()}
+    assert len(expected) >= 10 and sorted(got) == sorted(expected), out
+    per_shard = [read_results_file(f) for f in files]
+    assert sum(map(len, per_shard)) == len(expected)  # disjoint shards that cover the queue
+    assert sum(1 for records in per_shard if records) >= 2  # the work was split
+    assert f"{len(expected)} new, 0 replaced, 0 unchanged, 0 older" in out.splitlines()[-1]
+    for model, want in expected.items():
+        have = got[model]
+        assert {f: getattr(have, f) for f in COMPARED} == {f: getattr(want, f) for f in COMPARED}
+    # and merging the shards again changes nothing
+    before = _results_bytes(sharded)
+    assert "0 new, 0 replaced" in ranker("--data", str(sharded), "merge", *map(str, files))
+    assert _results_bytes(sharded) == before
