@@ -1,8 +1,10 @@
 """Site build speed, against a naive baseline in the same process.
 
 Baseline: pandas' own `DataFrame.to_html` of the same per-architecture tables (no templates,
-charts, model pages or downloads): the least a site build could do. With `--synthetic N`, N
-synthetic evaluated models (spread over the architectures) join the store's data first.
+charts, model pages or downloads): the least a site build could do; the tables include the
+ranks (paired bootstrap), which are also timed alone. With `--synthetic N`, N synthetic
+evaluated models of the current protocol, with per-pair bits (spread over the architectures),
+join the store's data first.
 
     python bench/bench_build.py [--data data] [--synthetic 10000] [--repeat 3]
 """
@@ -18,7 +20,7 @@ import time
 from pathlib import Path
 
 from ranker.build import build_site
-from ranker.build.tables import architecture_table
+from ranker.build.tables import architecture_table, legacy_sigma, probe_comparison
 from ranker.store import Store
 from ranker.testing.synthetic import synthetic_models
 
@@ -26,9 +28,23 @@ from ranker.testing.synthetic import synthetic_models
 def _naive(data: Path, out: Path) -> None:
     store = Store(data)
     legacy, results, catalog = store.legacy_models(), store.results(), store.catalog()
+    baselines = store.legacy_baselines() if store.has_legacy() else []
     for arch in store.architectures():
-        table = architecture_table(arch, legacy, results, catalog)
+        sigma = legacy_sigma(arch, baselines)
+        table = architecture_table(arch, legacy, results, catalog, sigma=sigma)
         (out / f"{arch.slug}.html").write_text(table.to_html(index=False))
+
+
+def _ranks(data: Path) -> dict[str, tuple[int, float]]:
+    """Per architecture: results compared and seconds for the paired tests between them."""
+    store = Store(data)
+    results = store.results()
+    out = {}
+    for arch in store.architectures():
+        start = time.perf_counter()
+        comparison = probe_comparison(arch, results)
+        out[arch.slug] = (len(comparison.keys), time.perf_counter() - start)
+    return out
 
 
 def _time(fn, repeat: int) -> float:
@@ -70,6 +86,9 @@ def main() -> None:
         print(f"naive to_html baseline: {naive:.2f} s (median of {args.repeat})")
         print(f"ranker build:           {full:.2f} s (median of {args.repeat})")
         print(f"ratio build / baseline: {full / naive:.1f}x")
+        print("paired-bootstrap ranks alone (results compared, seconds):")
+        for slug, (n, seconds) in _ranks(data).items():
+            print(f"  {slug}: {n:,} in {seconds:.2f} s")
         print("architecture pages (bytes, gzip bytes):")
         for page in sorted((tmp_path / "site" / "arch").glob("*.html")):
             raw = page.read_bytes()

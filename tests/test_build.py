@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import html
 import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import plotly.graph_objects as go
 import pytest
 from markupsafe import escape
@@ -18,10 +20,12 @@ from ranker.build import MARKER, build_site, charts
 from ranker.build.badges import badge_svg, markdown_snippet, shields_endpoint
 from ranker.build.fidelity import rank_correlation
 from ranker.build.site import csv_safe
-from ranker.build.tables import architecture_table, rank_groups, rank_history, rankable
+from ranker.build.tables import architecture_table, rank_history, rankable
 from ranker.errors import RankerError
+from ranker.evaluate.protocol import PROTOCOL_VERSION
 from ranker.records import CatalogEntry, EvalResult
 from ranker.store import Store
+from ranker.testing.synthetic import pack
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -61,11 +65,28 @@ def _parse(path: Path) -> _Page:
     return parser
 
 
+N_PAIRS = 1000
+
+
+def _bits(*right: tuple[int, int], n: int = N_PAIRS) -> np.ndarray:
+    """Per-pair correctness: right on the given [start, stop) ranges of pairs, wrong elsewhere."""
+    out = np.zeros(n, dtype=bool)
+    for start, stop in right:
+        out[start:stop] = True
+    return out
+
+
 def _result(model_id: str, accuracy: float, day: str = "2026-11-20", **kw) -> EvalResult:
+    """A current-protocol result. Unless `correct` is given, its bits are right on the first
+    round(accuracy * N_PAIRS) pairs: nested, so any two different accuracies differ
+    significantly. `correct=None` leaves the bits out."""
+    bits = kw.pop("correct", _bits((0, round(accuracy * N_PAIRS))))
     values = dict(
         schema_version=1, model_id=model_id, architecture="roberta-base", revision="c" * 40,
-        protocol_version="1", status="ok", evaluated_at=f"{day}T10:00:00Z", accuracy=accuracy,
-        accuracy_low=accuracy - 0.01, accuracy_high=accuracy + 0.01, gain=accuracy - 0.6,
+        protocol_version=PROTOCOL_VERSION, status="ok", evaluated_at=f"{day}T10:00:00Z",
+        accuracy=accuracy, accuracy_low=accuracy - 0.01, accuracy_high=accuracy + 0.01,
+        gain=accuracy - 0.6, n_eval=None if bits is None else len(bits),
+        data_fingerprint="f" * 64, correct=None if bits is None else pack(bits),
     )  # fmt: skip
     values.update(kw)
     return EvalResult(**values)
@@ -129,8 +150,22 @@ def test_every_imported_model_is_listed_with_a_page(site: Path, imported_store: 
             assert {r["model_id"] for r in csv.DictReader(fh)} == ids
         data = json.loads((site / f"downloads/{arch.slug}.json").read_text())
         ranks = [m["rank"] for m in data["models"] if m["rank"] is not None]
-        assert ranks == list(range(1, len(ranks) + 1))
+        assert sorted(ranks) == list(range(1, len(ranks) + 1))  # IBM's published positions
         assert data["baseline"]["model_id"] == arch.id and data["baseline"]["n_seeds"] >= 16
+        # the 2023 rank: shifted rows are out; 1 + the number of rows better by > 1.96·σ·√2
+        margin = 1.96 * data["baseline"]["avg_std"] * 2**0.5
+        ranked = [m for m in data["models"] if m["legacy_rank"] is not None]
+        assert not [m for m in ranked if "shifted" in m["flags"] or m["avg"] is None]
+        shifted = [m for m in data["models"] if "shifted" in m["flags"] and m["avg"] is not None]
+        assert all(m["legacy_rank"] is None for m in shifted)
+        averages = sorted(m["avg"] for m in ranked)
+        for m in ranked:
+            better = sum(a - m["avg"] > margin for a in averages)
+            assert m["legacy_rank"] == 1 + better, m["model_id"]
+        if arch.id == "roberta-base":  # the ColD-Fusion iterations tie at #1; no chain below
+            top = [m for m in ranked if m["legacy_rank"] == 1]
+            assert 10 < len(top) < 100 and all(m["legacy_tied"] == len(top) for m in top)
+            assert len({m["legacy_rank"] for m in ranked}) > 50
     everything = json.loads((site / "downloads/all.json").read_text())["models"]
     assert len(everything) == len(models) - 5  # less the 5 pretrained rows
 
@@ -189,38 +224,53 @@ def test_probe_results_rank_and_join(store_dir: Path, tmp_path: Path) -> None:
     store = Store(store_dir)
     store.write_legacy_baselines(make_baselines())
     store.write_legacy_models([make_legacy_model("a/legacy", score=0.6)])
+    n = 10_000
     store.write_results(
         [
-            _result("b/new", 0.6543, gain=0.0123, gain_low=0.001, gain_high=0.02),
-            _result("c/close", 0.65),  # interval overlaps b/new's: same rank group
-            _result("d/far", 0.55),
+            # b and c differ on 957 pairs, 500 to 457: no test separates them, they share #1
+            _result("b/new", 0.6543, gain=0.0123, gain_low=0.001, gain_high=0.02,
+                    correct=_bits((0, 6543), n=n), logme=-0.4321, hscore=2.5),
+            _result("c/close", 0.65, correct=_bits((0, 6043), (6543, 7000), n=n)),
+            _result("d/far", 0.55, correct=_bits((0, 5500), n=n)),  # beaten by both: #3
+            _result("e/nobits", 0.70, correct=None),  # no per-pair bits: no probe rank
             _result("roberta-base", 0.6, day="2026-11-19"),  # the base: baseline, not ranked
         ]
-    )
+    )  # fmt: skip
     out = tmp_path / "site"
     build_site(store_dir, out)
     data = json.loads((out / "downloads/roberta-base.json").read_text())
-    assert [(m["model_id"], m["probe_rank"], m["rank"]) for m in data["models"]] == [
-        ("b/new", 1, None),
-        ("c/close", 1, None),
-        ("d/far", 3, None),
-        ("a/legacy", None, 1),
+    rows = [
+        (m["model_id"], m["probe_rank"], m["probe_tied"], m["legacy_rank"]) for m in data["models"]
     ]
+    assert rows == [  # by accuracy; a result without bits is listed, not ranked
+        ("e/nobits", None, None, None),
+        ("b/new", 1, 2, None),
+        ("c/close", 1, 2, None),
+        ("d/far", 3, 1, None),
+        ("a/legacy", None, None, 1),
+    ]
+    index = (out / "index.html").read_text()  # the best: the top score of rank 1, shared
+    best = re.search(
+        r'RoBERTa base</a></th>\s*<td><a href="[^"]+">([^<]+)</a>\s*(<span[^>]*>[^<]*)', index
+    )
+    assert best is not None and best.group(1) == "b/new", best
+    assert "#1 is shared by 2 models" in best.group(2)
     assert data["baseline"]["probe_accuracy"] == 0.6
     page = (out / "arch/roberta-base.html").read_text()
     assert '"default_sort": "probe_accuracy"' in page
+    assert "rank is 1 + the number of models that\nare significantly better" in page
     model = (out / "models/roberta-base/b--new.html").read_text()
     assert "65.43" in model and "+1.23" in model and "[+0.10, +2.00]" in model
+    assert "-0.432" in model  # LogME
+    assert "tied: 2 models share this rank" in model
+    badge = json.loads((out / "badges/roberta-base/b--new.json").read_text())
+    assert badge["message"] == "#1 of 3 RoBERTa base (tied, 2 models)"
+    badge = json.loads((out / "badges/roberta-base/d--far.json").read_text())
+    assert badge["message"] == "#3 of 3 RoBERTa base"
+    badge = json.loads((out / "badges/roberta-base/e--nobits.json").read_text())
+    assert badge["message"] == "unranked RoBERTa base"
     assert "2026-11-20" in (out / "index.html").read_text()  # last updated moves forward
-    assert "3 models evaluated (3 newly ranked)" in (out / "changelog.html").read_text()
-
-
-def test_rank_groups_share_ranks_when_intervals_overlap() -> None:
-    acc = [0.80, 0.79, 0.70, 0.69, 0.60]
-    low = [0.78, 0.77, 0.68, 0.65, 0.58]
-    high = [0.82, 0.81, 0.72, 0.71, 0.62]
-    assert rank_groups(acc, low, high) == [1, 1, 3, 3, 5]
-    assert rank_groups([0.9, 0.8], [0.89, 0.79], [0.91, 0.81]) == [1, 2]
+    assert "4 models evaluated (4 newly ranked)" in (out / "changelog.html").read_text()
 
 
 def test_rank_history_follows_updates(store_dir: Path) -> None:
@@ -232,6 +282,7 @@ def test_rank_history_follows_updates(store_dir: Path) -> None:
     ]
     history = rank_history(arch, results)
     assert history["a/m"] == [("2026-11-01", 1), ("2026-11-02", 2)]
+    assert history["b/m"] == [("2026-11-01", 2), ("2026-11-02", 3)]
     assert history["c/m"] == [("2026-11-02", 1)]
 
 
@@ -287,6 +338,30 @@ def test_methodology_reports_fidelity_of_the_2023_probe(site: Path) -> None:
     cells = re.findall(r'<td class="num">([^<]*)</td>', rows[0])
     assert cells[0] == "0" and cells[1] == "–"  # no probe results of ours yet
     assert int(cells[3]) > 300 and -1 <= float(cells[4]) <= 1
+    # the pooled table: the 2023 probe's row is filled, with intervals; the others wait for data
+    table = re.search(r'<table class="summary" id="fidelity-table">(.*?)</table>', text, re.S)
+    assert table is not None
+    body = {
+        html.unescape(re.sub(r"<[^>]+>", "", label)).strip(): cells
+        for label, cells in re.findall(
+            r'<th scope="row">(.*?)</th>(.*?)</tr>', table.group(1), re.S
+        )
+    }
+    assert list(body) == [
+        "Our MNLI probe: accuracy (ranks the site)",
+        "Our MNLI probe: gain over the base",
+        "LogME (our features)",
+        "H-score (our features)",
+        "IBM's 2023 MNLI probe",
+    ]
+    ibm = re.findall(r'<td class="num">(.*?)</td>', body["IBM's 2023 MNLI probe"], re.S)
+    assert int(ibm[0]) > 1000
+    for cell in ibm[1:]:  # Spearman and Kendall, each with its interval
+        value, low, high = map(float, re.findall(r"-?\d\.\d{3}", cell))
+        assert -1 <= low < value < high <= 1
+    for label in list(body)[:4]:
+        assert re.findall(r'<td class="num">(.*?)</td>', body[label], re.S) == ["0", "–", "–"]
+    assert "rows fill in as" in text
 
 
 def test_rebuild_replaces_only_a_ranker_site(store_dir: Path, tmp_path: Path) -> None:
@@ -337,7 +412,7 @@ def test_only_present_models_are_ranked(store_dir: Path, tmp_path: Path) -> None
     report = build_site(store_dir, out)
 
     data = json.loads((out / "downloads/roberta-base.json").read_text())
-    assert [(m["model_id"], m["probe_rank"], m["rank"]) for m in data["models"]] == [
+    assert [(m["model_id"], m["probe_rank"], m["legacy_rank"]) for m in data["models"]] == [
         ("b/new", 1, None),
         ("d/ok", 2, None),
         ("g/uncatalogued", 3, None),

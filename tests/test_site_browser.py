@@ -123,7 +123,7 @@ def test_a_person_finds_sorts_filters_and_shares_a_view(browser, big_site: Path)
         header.click()
         page.wait_for_url("**dir=desc**")
     assert "sort=likes" in page.url and "dir=desc" in page.url
-    assert page.locator("#ranking tbody tr td:nth-child(9)").first.inner_text() == "49"
+    assert page.locator("#ranking tbody tr td:nth-child(12)").first.inner_text() == "49"
 
     # search and filter
     page.get_by_label("Search models").fill("model-0001")
@@ -167,15 +167,111 @@ def test_keyboard_sorting_and_phone_width(browser, big_site: Path) -> None:
     page.wait_for_selector("html[data-table-ready]")
     page.get_by_role("button", name="2023 rank: Activate to sort").focus()
     page.keyboard.press("Enter")
-    page.wait_for_url("**sort=rank&**")
+    page.wait_for_url("**sort=legacy_rank&**")
     if "dir=asc" not in page.url:
         page.keyboard.press("Enter")
         page.wait_for_url("**dir=asc**")
-    assert "sort=rank" in page.url
-    assert page.locator("#ranking tbody tr td:nth-child(5)").first.inner_text() == "1"
+    assert "sort=legacy_rank" in page.url
+    assert page.locator("#ranking tbody tr td:nth-child(7)").first.inner_text() == "1="  # shared
     # nothing but the table's own scroller is wider than the phone's screen
     assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
     page.screenshot(path=str(ARTIFACTS / "phone.png"))
+    assert watch.errors == [] and watch.outside == []
+
+
+def _column(page, key: str) -> list[object]:
+    """Every row's `key`, in the table's current order, after the filters (DataTables' API)."""
+    return page.evaluate(
+        "key => new DataTable.Api('#ranking').rows({order: 'current', search: 'applied'})"
+        ".data().toArray().map(r => r[key] === undefined ? null : r[key])",
+        key,
+    )
+
+
+def _sort(page, header: str, key: str, direction: str) -> None:
+    """Sort by a column with its header, as a person does, until the URL says `direction`."""
+    button = page.get_by_role("columnheader", name=header)
+    for _ in range(3):
+        if f"sort={key}&" in page.url and f"dir={direction}" in page.url:
+            return
+        before = page.url
+        button.click()
+        page.wait_for_url(lambda url, before=before: url != before)
+    assert f"sort={key}&" in page.url and f"dir={direction}" in page.url, page.url
+
+
+@pytest.mark.parametrize(
+    ("header", "key"), [("LogME", "logme"), ("36-task avg", "avg"), ("2023 rank", "legacy_rank")]
+)
+def test_missing_values_sort_last_both_ways(browser, big_site: Path, header, key) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watch = Watch(page, big_site.resolve().as_uri())
+    page.goto((big_site / "arch/roberta-base.html").as_uri())
+    page.wait_for_selector("html[data-table-ready]")
+    for direction in ("asc", "desc"):
+        _sort(page, header, key, direction)
+        values = _column(page, key)
+        present = [v for v in values if v is not None]
+        assert 0 < len(present) < len(values)  # the column has both values and gaps
+        assert values[: len(present)] == present  # every gap after every value
+        assert present == sorted(present, reverse=direction == "desc")
+        cell = page.locator("#ranking tbody tr").first.locator("td").nth(KEYS[key])
+        assert cell.inner_text() not in ("", "–")  # what a person sees first is a value
+    assert watch.errors == [] and watch.outside == []
+
+
+KEYS = {
+    "probe_rank": 0, "model_id": 1, "probe_accuracy": 2, "probe_gain": 3, "logme": 4,
+    "hscore": 5, "legacy_rank": 6, "avg": 7,
+}  # fmt: skip
+
+
+def test_nli_models_are_marked_and_can_be_hidden(browser, big_site: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watch = Watch(page, big_site.resolve().as_uri())
+    page.goto((big_site / "arch/roberta-base.html").as_uri())
+    page.wait_for_selector("html[data-table-ready]")
+    status = page.locator("#table-status")
+    total = len(_column(page, "model_id"))
+    nli = sum(bool(v) for v in _column(page, "nli"))
+    assert 0 < nli < total
+    page.get_by_label("Search models").fill("mnli")  # names with mnli: all marked NLI
+    page.wait_for_timeout(200)
+    marked = page.locator("#ranking tbody tr").filter(has=page.locator(".mark-nli"))
+    assert marked.count() > 0 and marked.first.locator(".mark-nli").is_visible()
+    assert "MNLI probe favours" in (marked.first.locator(".mark-nli").get_attribute("title") or "")
+    page.get_by_label("Search models").fill("")
+    page.get_by_label("Hide models trained on NLI data").check()
+    page.wait_for_url("**nonli=1**")
+    assert status.inner_text().startswith(f"{total - nli} of {total}")
+    assert not any(_column(page, "nli"))
+    assert page.locator("#ranking tbody .mark-nli").count() == 0
+    # the view is shareable: the URL keeps the filter
+    again = browser.new_page()
+    again.goto(page.url)
+    again.wait_for_selector("html[data-table-ready]")
+    assert again.get_by_label("Hide models trained on NLI data").is_checked()
+    assert again.locator("#table-status").inner_text().startswith(f"{total - nli} of")
+    assert watch.errors == [] and watch.outside == []
+
+
+def test_shifted_rows_are_marked_and_unranked(browser, big_site: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watch = Watch(page, big_site.resolve().as_uri())
+    page.goto((big_site / "arch/roberta-base.html").as_uri())
+    page.wait_for_selector("html[data-table-ready]")
+    rows = json.loads(page.locator("#table-data").text_content())["rows"]
+    shifted = [r for r in rows if "shifted" in r.get("flags", [])]
+    assert shifted and all("legacy_rank" not in r for r in shifted)
+    page.get_by_label("Search models").fill(shifted[0]["model_id"])
+    page.wait_for_timeout(200)
+    link = page.get_by_role("link", name=shifted[0]["model_id"], exact=True)
+    row = page.locator("#ranking tbody tr").filter(has=link)
+    mark = row.locator(".mark-warn")
+    assert mark.inner_text() == "shifted" and mark.is_visible()
+    title = mark.get_attribute("title") or ""
+    assert "kept out of the 2023 rank" in title and shifted[0]["shifted_from"] in title
+    assert row.locator("td").nth(KEYS["legacy_rank"]).inner_text() == "–"
     assert watch.errors == [] and watch.outside == []
 
 

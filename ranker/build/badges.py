@@ -10,8 +10,18 @@ LABEL = "ranker"
 _CHAR_WIDTH = 6.5
 
 
-def badge_message(rank: int | None, total: int, arch_title: str) -> str:
-    return f"#{rank} of {total} {arch_title}" if rank is not None else f"unranked {arch_title}"
+def badge_message(rank: int | None, total: int, arch_title: str, tied: int = 1) -> str:
+    """ "#k of N" only when k is earned: k - 1 models are significantly better, and this one is
+    the only model with rank k. When `tied` models share rank k, the badge says so: no test
+    separates them, so none of them is "#k" alone.
+
+    "#3 of 385 RoBERTa base"; "#1 of 385 RoBERTa base (tied, 12 models)"; "unranked RoBERTa base".
+    """
+    if rank is None:
+        return f"unranked {arch_title}"
+    if tied > 1:
+        return f"#{rank} of {total} {arch_title} (tied, {tied} models)"
+    return f"#{rank} of {total} {arch_title}"
 
 
 def badge_color(rank: int | None, total: int) -> str:

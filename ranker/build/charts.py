@@ -143,7 +143,8 @@ def task_gains(scores: dict[str, float | None], base: dict[str, float | None]) -
 
 
 def rank_movement(history: list[tuple[str, int]]) -> Figure | None:
-    """The model's probe rank after each update; None before a second update."""
+    """The model's probe rank (1 + models significantly better) after each update; None before
+    a second update."""
     if len(history) < 2:
         return None
     trace = {
@@ -155,9 +156,7 @@ def rank_movement(history: list[tuple[str, int]]) -> Figure | None:
     }
     return {
         "data": [trace],
-        "layout": _layout(
-            "Rank after each update", yaxis=dict(autorange="reversed", title="rank group")
-        ),
+        "layout": _layout("Rank after each update", yaxis=dict(autorange="reversed", title="rank")),
     }
 
 

@@ -37,6 +37,13 @@ def params(value: Any) -> str:
     return "–" if missing(value) else f"{int(value) / 1e6:.0f}M"
 
 
+def ordinal(value: int) -> str:
+    """The English ordinal suffix of a positive integer: 1 -> "st", 12 -> "th", 23 -> "rd"."""
+    if 10 <= value % 100 <= 20:
+        return "th"
+    return {1: "st", 2: "nd", 3: "rd"}.get(value % 10, "th")
+
+
 def environment(templates: Path = TEMPLATES) -> Environment:
     if not templates.is_dir():
         raise RankerError(f"{templates}: templates folder not found (run from a source checkout)")
@@ -47,7 +54,7 @@ def environment(templates: Path = TEMPLATES) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pct=pct, signed_pct=signed_pct, params=params)
+    env.filters.update(pct=pct, signed_pct=signed_pct, params=params, ordinal=ordinal)
     env.tests["missing"] = missing
     env.globals["FLAG_LABELS"] = FLAG_LABELS
     return env

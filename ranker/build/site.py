@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,18 +14,24 @@ import pandas as pd
 
 from ranker import __version__
 from ranker.build import badges, charts
-from ranker.build.fidelity import Fidelity, rank_correlation
+from ranker.build.fidelity import PREDICTORS, Fidelity, fidelity_table, rank_correlation
+from ranker.build.ranks import RESAMPLES, legacy_threshold
 from ranker.build.render import TEMPLATES, environment
 from ranker.build.tables import (
     COLUMNS,
     HUB_URL,
+    UNRANKED_FLAGS,
     Baseline,
     architecture_table,
     baseline_for,
+    legacy_sigma,
+    probe_comparison,
     rank_history,
     rankable,
+    result_history,
     to_download_records,
 )
+from ranker.evaluate.protocol import PROTOCOL_VERSION
 from ranker.records import LEGACY_TASKS, Architecture, EvalResult
 from ranker.store import Store
 
@@ -32,9 +39,10 @@ SiteFiles = dict[str, bytes]
 
 # Fields of a row that the architecture page's table needs (the downloads carry all).
 TABLE_FIELDS = (
-    "rank", "probe_rank", "model_id", "probe_accuracy", "probe_low", "probe_high", "probe_gain",
-    "probe_gain_low", "probe_gain_high", "avg", "gain", "mnli_lp", "downloads", "likes", "params",
-    "license", "last_modified", "evaluated_at", "probe_revision", "flags",
+    "probe_rank", "probe_tied", "legacy_rank", "legacy_tied", "model_id", "probe_accuracy",
+    "probe_low", "probe_high", "probe_gain", "probe_gain_low", "probe_gain_high", "logme",
+    "hscore", "avg", "gain", "mnli_lp", "nli", "downloads", "likes", "params", "license",
+    "last_modified", "evaluated_at", "probe_revision", "flags", "shifted_from",
 )  # fmt: skip
 
 
@@ -57,27 +65,42 @@ class ArchitectureView:
     records: list[dict[str, Any]]
     baseline: Baseline
     updated: str
+    sigma: float | None = None
     newest: list[dict[str, Any]] = field(default_factory=list)
     history: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     downloads: dict[str, str] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def has_probe(self) -> bool:
-        return bool(self.table["probe_accuracy"].notna().any())
+        """Whether any model has a probe rank of ours (current protocol, with per-pair bits)."""
+        return bool(self.table["probe_rank"].notna().any())
 
-    @property
+    @functools.cached_property
     def ranked(self) -> int:
         return int(self.table[self.primary].notna().sum())
 
-    @property
+    @functools.cached_property
     def primary(self) -> str:
-        """The rank column that orders this architecture: our probe once it has results."""
-        return "probe_rank" if self.has_probe else "rank"
+        """The rank column that orders this architecture: our probe once it ranks any model."""
+        return "probe_rank" if self.has_probe else "legacy_rank"
+
+    @functools.cached_property
+    def tied(self) -> str:
+        return "probe_tied" if self.has_probe else "legacy_tied"
 
     @property
     def best(self) -> dict[str, Any] | None:
-        top = self.records[0] if self.records else None
-        return top if top is not None and top[self.primary] == 1 else None
+        """The best point estimate of rank 1 (rows are ordered by point estimate)."""
+        return next((r for r in self.records if r[self.primary] == 1), None)
+
+    @functools.cached_property
+    def top_group(self) -> int:
+        """How many models share rank 1: no test separates them."""
+        return sum(1 for r in self.records if r[self.primary] == 1)
+
+    @property
+    def legacy_threshold(self) -> float:
+        return legacy_threshold(self.sigma)
 
 
 def _updated(as_of: str | None, evaluated_at: list[str]) -> str:
@@ -99,8 +122,42 @@ def _table_rows(view: ArchitectureView) -> list[dict[str, Any]]:
         for k in ("last_modified", "evaluated_at"):
             row[k] = row[k][:10] if row[k] else None
         row["probe_revision"] = row["probe_revision"][:7] if row["probe_revision"] else None
-        rows.append(row)
+        # Missing values, empty flags and "not NLI" are left out: the page reads them as such.
+        rows.append({k: v for k, v in row.items() if v is not None and v != [] and v is not False})
     return rows
+
+
+def _untrusted(flags: list[str]) -> bool:
+    return any(f in UNRANKED_FLAGS for f in flags)
+
+
+def nli_example(views: list[ArchitectureView], top: int = 5) -> dict[str, Any] | None:
+    """The NLI-trained model whose 2023 MNLI probe flatters it most: among the `top` 2023 probe
+    scores of an architecture, the NLI model with the worst position by 36-task average (over
+    the trusted rows that have both). None when no such model exists."""
+    best: dict[str, Any] | None = None
+    for v in views:
+        rows = [
+            r
+            for r in v.records
+            if r["mnli_lp"] is not None and r["avg"] is not None and not _untrusted(r["flags"])
+        ]
+        by_probe = sorted(rows, key=lambda r: (-r["mnli_lp"], r["model_id"]))
+        by_avg = {
+            r["model_id"]: i + 1
+            for i, r in enumerate(sorted(rows, key=lambda r: (-r["avg"], r["model_id"])))
+        }
+        for position, r in enumerate(by_probe[:top], start=1):
+            if r["nli"] and (best is None or by_avg[r["model_id"]] > best["avg_position"]):
+                best = {
+                    "model_id": r["model_id"],
+                    "page": r["page"],
+                    "title": v.arch.title,
+                    "probe_position": position,
+                    "avg_position": by_avg[r["model_id"]],
+                    "of": len(rows),
+                }
+    return best
 
 
 def _json_bytes(data: Any) -> bytes:
@@ -168,7 +225,12 @@ def render_site(store: Store, site_url: str | None = None) -> tuple[SiteFiles, i
 
     views: list[ArchitectureView] = []
     for arch in archs:
-        table = architecture_table(arch, ranked_legacy, ranked_results, ranked_catalog)
+        sigma = legacy_sigma(arch, baselines)
+        # The paired tests between every current-protocol result, run once for table and history.
+        comparison = probe_comparison(arch, ranked_results)
+        table = architecture_table(
+            arch, ranked_legacy, ranked_results, ranked_catalog, sigma=sigma, comparison=comparison
+        )
         arch_results = [r for r in results if r.architecture == arch.id]
         records = to_download_records(table)
         for r in records:
@@ -183,12 +245,13 @@ def render_site(store: Store, site_url: str | None = None) -> tuple[SiteFiles, i
                 table=table,
                 records=records,
                 baseline=baseline_for(arch, legacy, baselines, results),
+                sigma=sigma,
                 updated=_updated(
                     meta.get("as_of") if any(m.architecture == arch.id for m in legacy) else None,
                     [r.evaluated_at for r in arch_results],
                 ),
                 newest=newest,
-                history=rank_history(arch, ranked_results),
+                history=rank_history(arch, ranked_results, comparison),
                 downloads={
                     "csv": f"downloads/{arch.slug}.csv",
                     "json": f"downloads/{arch.slug}.json",
@@ -202,6 +265,8 @@ def render_site(store: Store, site_url: str | None = None) -> tuple[SiteFiles, i
         "hub_url": HUB_URL,
         "last_updated": last_updated,
         "architectures": archs,
+        "protocol_version": PROTOCOL_VERSION,
+        "resamples": RESAMPLES,
     }
     files: SiteFiles = {}
     pages = 0
@@ -271,11 +336,13 @@ def render_site(store: Store, site_url: str | None = None) -> tuple[SiteFiles, i
 
     # -- model pages and badges ----------------------------------------------------------------
     legacy_by_id = {(m.architecture, m.model_id): m for m in legacy}
+    probe_history = result_history(ranked_results)  # every protocol version, newest first
     for v in views:
         total = v.ranked
         for r in v.records:
             rank = r[v.primary]
-            message = badges.badge_message(rank, total, v.arch.title)
+            tied = r[v.tied] or 1
+            message = badges.badge_message(rank, total, v.arch.title, tied)
             color = badges.badge_color(rank, total)
             base = badge_base(v.arch, r["model_id"])
             files[base + ".svg"] = badges.badge_svg(message, color).encode()
@@ -289,6 +356,9 @@ def render_site(store: Store, site_url: str | None = None) -> tuple[SiteFiles, i
                 row=r,
                 rank=rank,
                 total=total,
+                tied=tied,
+                badge_message=message,
+                probe_history=probe_history.get((v.arch.id, r["model_id"]), []),
                 legacy=lm,
                 tasks=LEGACY_TASKS,
                 badge_svg=base + ".svg",
@@ -306,15 +376,28 @@ def render_site(store: Store, site_url: str | None = None) -> tuple[SiteFiles, i
             )
 
     # -- methodology, FAQ, cite, changelog -----------------------------------------------------
-    fidelity: list[tuple[Architecture, Fidelity, Fidelity]] = [
-        (
-            v.arch,
-            rank_correlation(v.table, "probe_accuracy", "avg"),
-            rank_correlation(v.table, "mnli_lp", "avg"),
+    # The target is the 2023 average gain of rows that the 2023 rank trusts (not shifted).
+    trusted = everything[~everything["flags"].fillna("").str.split(";").map(_untrusted)]
+    per_arch: list[tuple[Architecture, Fidelity, Fidelity]] = []
+    for v in views:
+        own = trusted[trusted["architecture"] == v.arch.id]
+        per_arch.append(
+            (
+                v.arch,
+                rank_correlation(own, "probe_accuracy", "gain"),
+                rank_correlation(own, "mnli_lp", "gain"),
+            )
         )
-        for v in views
-    ]
-    page("methodology.html", "methodology.html", fidelity=fidelity, meta=meta)
+    page(
+        "methodology.html",
+        "methodology.html",
+        fidelity=fidelity_table(trusted),
+        primary_predictor=PREDICTORS[0][1],
+        per_arch=per_arch,
+        views=views,
+        nli_example=nli_example(views),
+        meta=meta,
+    )
     page("faq.html", "faq.html")
     page("cite.html", "cite.html", site_url=site_url)
     page("changelog.html", "changelog.html", entries=_changelog(results, meta))

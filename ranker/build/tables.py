@@ -5,10 +5,14 @@ Pure functions of records, so they are tested without rendering anything.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
 
+from ranker.build.ranks import ProbeComparison, compare_probe_results, legacy_ranks, tie_counts
+from ranker.evaluate.protocol import PROTOCOL_VERSION
 from ranker.records import (
     LEGACY_TASKS,
     Architecture,
@@ -21,13 +25,27 @@ from ranker.records import (
 HUB_URL = "https://huggingface.co/"
 
 # Column order of the per-architecture table and its downloads (task scores last).
+# `probe_rank`, `legacy_rank`: 1 + the number of models significantly better (ranker.build.ranks);
+# `*_tied`: how many models share that rank. `rank`: the position in IBM's published 2023 order
+# (by average, every row with 36 scores, shifted ones included), for comparison with that page.
 COLUMNS: tuple[str, ...] = (
-    "rank", "probe_rank", "model_id", "architecture", "probe_accuracy", "probe_low",
-    "probe_high", "probe_gain", "probe_gain_low", "probe_gain_high", "avg", "gain", "mnli_lp",
-    "downloads", "likes", "params", "license", "last_modified", "evaluated_at",
-    "probe_revision", "protocol_version", "flags", "shifted_from", *LEGACY_TASKS,
+    "probe_rank", "probe_tied", "legacy_rank", "legacy_tied", "rank", "model_id", "architecture",
+    "probe_accuracy", "probe_low", "probe_high", "probe_gain", "probe_gain_low",
+    "probe_gain_high", "logme", "hscore", "avg", "gain", "mnli_lp", "nli", "downloads", "likes",
+    "params", "license", "last_modified", "evaluated_at", "probe_revision", "protocol_version",
+    "data_fingerprint", "flags", "shifted_from", *LEGACY_TASKS,
 )  # fmt: skip
-INT_COLUMNS = ("rank", "probe_rank", "downloads", "likes", "params")
+INT_COLUMNS = (
+    "probe_rank", "probe_tied", "legacy_rank", "legacy_tied", "rank", "downloads", "likes",
+    "params",
+)  # fmt: skip
+
+# 2023 rows with these flags keep their scores on the page but are kept out of the 2023 rank.
+UNRANKED_FLAGS = ("shifted", "incomplete")
+
+# NLI training data: the probe is an MNLI probe, so it favours models already trained on NLI.
+# A word of a model name or of a `dataset:` tag that names an NLI set.
+NLI_WORD = re.compile(r"^(?:multi|m|s|a|x|es)?nli\d*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,29 @@ class Baseline:
     mnli_lp: float | None
     probe_accuracy: float | None
     scores: dict[str, float | None]
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.split(r"[-_./:]", text) if w]
+
+
+def is_nli(model_id: str, tags: tuple[str, ...] = ()) -> bool:
+    """Whether a model was trained on NLI data, by its hub tags or its name.
+
+    A word (split at `-`, `_`, `.`, `/`) of the name or of a `dataset:` tag that is nli, mnli,
+    snli, anli, xnli, esnli or multinli (with an optional number): `roberta-base-mnli`,
+    `nli-roberta-base`, `dataset:multi_nli`, `dataset:nyu-mll/multi_nli`, `dataset:anli`; or
+    `dataset:glue` with `mnli` in the name or another tag (GLUE holds MNLI, but not only).
+    Words that merely contain the letters (`clinical`) do not count.
+    """
+    if any(NLI_WORD.match(w) for w in _words(model_id)):
+        return True
+    datasets = [t[len("dataset:") :].lower() for t in tags if t.lower().startswith("dataset:")]
+    if any(NLI_WORD.match(w) for d in datasets for w in _words(d)):
+        return True
+    if "glue" in datasets:
+        return "mnli" in model_id.lower() or any("mnli" in t.lower() for t in tags)
+    return False
 
 
 def gone_ids(catalog: list[CatalogEntry]) -> set[str]:
@@ -72,15 +113,33 @@ def rankable(
     )
 
 
-def latest_results(results: list[EvalResult], until: str | None = None) -> dict[str, EvalResult]:
-    """Per model, its newest successful result (by evaluation time, up to `until` if given)."""
+def current(results: Iterable[EvalResult], protocol: str = PROTOCOL_VERSION) -> list[EvalResult]:
+    """The results of one protocol version (the current one by default): the only ones ranked.
+
+    Results of other versions are never compared with them; the model pages show them as history.
+    """
+    return [r for r in results if r.protocol_version == protocol]
+
+
+def latest_results(
+    results: Iterable[EvalResult], until: str | None = None, protocol: str | None = PROTOCOL_VERSION
+) -> dict[str, EvalResult]:
+    """Per model, its newest successful result of `protocol` (None: of any), up to `until`."""
     out: dict[str, EvalResult] = {}
     for r in sorted(results, key=lambda r: r.evaluated_at):
-        if r.status == "ok" and r.accuracy is not None:
-            if until is not None and r.evaluated_at[:10] > until:
-                continue
-            out[r.model_id] = r
+        if r.status != "ok" or r.accuracy is None:
+            continue
+        if protocol is not None and r.protocol_version != protocol:
+            continue
+        if until is not None and r.evaluated_at[:10] > until:
+            continue
+        out[r.model_id] = r
     return out
+
+
+def legacy_sigma(arch: Architecture, baselines: list[LegacyBaseline]) -> float | None:
+    """The seed-to-seed standard deviation of the base's 36-task average: one run's noise."""
+    return next((b.std for b in baselines if b.architecture == arch.id and b.metric == "avg"), None)
 
 
 def baseline_for(
@@ -104,30 +163,19 @@ def baseline_for(
     )
 
 
-def rank_groups(accuracy: list[float], low: list[float], high: list[float]) -> list[int]:
-    """Competition ranks, where a model whose interval overlaps the one above shares its rank.
-
-    Input is sorted by accuracy, best first.
-    """
-    groups: list[int] = []
-    for i in range(len(accuracy)):
-        if i > 0 and high[i] >= low[i - 1]:
-            groups.append(groups[-1])
-        else:
-            groups.append(i + 1)
-    return groups
-
-
-def _probe_ranks(results: dict[str, EvalResult]) -> dict[str, int]:
-    ordered = sorted(results.values(), key=lambda r: (-(r.accuracy or 0.0), r.model_id))
-    acc = [r.accuracy or 0.0 for r in ordered]
-    low = [
-        a if r.accuracy_low is None else r.accuracy_low for r, a in zip(ordered, acc, strict=True)
+def probe_comparison(arch: Architecture, results: list[EvalResult]) -> ProbeComparison:
+    """The paired tests between every current-protocol result of `arch`'s finetunes (every
+    revision, so the rank history can use it too); the base itself is not ranked."""
+    own = [
+        r
+        for r in current(results)
+        if r.architecture == arch.id and r.model_id not in arch.hub_ids and r.status == "ok"
     ]
-    high = [
-        a if r.accuracy_high is None else r.accuracy_high for r, a in zip(ordered, acc, strict=True)
-    ]
-    return {r.model_id: g for r, g in zip(ordered, rank_groups(acc, low, high), strict=True)}
+    return compare_probe_results(own)
+
+
+def _latest_keys(latest: dict[str, EvalResult]) -> list[tuple[str, str]]:
+    return [(r.model_id, r.revision) for r in latest.values()]
 
 
 def architecture_table(
@@ -135,14 +183,23 @@ def architecture_table(
     legacy: list[LegacyModel],
     results: list[EvalResult],
     catalog: list[CatalogEntry] | None = None,
+    *,
+    sigma: float | None = None,
+    comparison: ProbeComparison | None = None,
 ) -> pd.DataFrame:
     """Every model of `arch` but its pretrained base, with both rankings.
 
     Pass the records through `rankable` first: this function ranks whatever it is given.
 
-    `rank`: models with all 36 legacy scores, 1..n by average (ties by id), which is the order
-    of the published ranking. `probe_rank`: models with a probe result, by accuracy, in rank
-    groups (see `rank_groups`). Rows are ordered by probe rank, then legacy rank, then id.
+    - `probe_rank`: models whose newest current-protocol result carries per-pair bits, 1 + the
+      number of them significantly better by a paired bootstrap (`ranker.build.ranks`). Results
+      of other protocol versions are not shown here (the model page lists them as history).
+    - `legacy_rank`: models with all 36 2023 scores and no `shifted` flag, 1 + the number whose
+      average is higher by more than 1.96·σ·√2 (σ: the base's seed-to-seed std, `sigma`).
+    - `rank`: the position in IBM's published order (every row with an average, 1..n).
+
+    Rows are ordered by the point estimate of the ranking in use (probe accuracy once any model
+    has a probe rank, else the 36-task average: IBM's published order), missing ones last.
     """
     rows: dict[str, dict[str, object]] = {}
     for m in legacy:
@@ -157,6 +214,7 @@ def architecture_table(
             "last_modified": m.last_modified,
             "flags": ";".join(f for f in m.flags if f != "probe_only"),
             "shifted_from": m.shifted_from,
+            "nli": is_nli(m.model_id),
             **m.scores,
         }
     for e in catalog or []:
@@ -168,14 +226,15 @@ def architecture_table(
             likes=e.likes,
             license=e.license,
             last_modified=e.last_modified or row.get("last_modified"),
+            nli=is_nli(e.model_id, e.tags),
         )
         if e.params is not None:
             row["params"] = e.params
-    latest = {
-        k: r
-        for k, r in latest_results([r for r in results if r.architecture == arch.id]).items()
-        if k not in arch.hub_ids
-    }
+    own = [r for r in results if r.architecture == arch.id and r.model_id not in arch.hub_ids]
+    # A model evaluated only under an older protocol is listed (its page shows that history).
+    for model_id in latest_results(own, protocol=None):
+        rows.setdefault(model_id, {"model_id": model_id, "flags": ""})
+    latest = latest_results(own)
     for r in latest.values():
         row = rows.setdefault(r.model_id, {"model_id": r.model_id, "flags": ""})
         row.update(
@@ -185,36 +244,70 @@ def architecture_table(
             probe_gain=r.gain,
             probe_gain_low=r.gain_low,
             probe_gain_high=r.gain_high,
+            logme=r.logme,
+            hscore=r.hscore,
             probe_revision=r.revision,
             protocol_version=r.protocol_version,
+            data_fingerprint=r.data_fingerprint,
             evaluated_at=r.evaluated_at,
         )
-    probe_ranks = _probe_ranks(latest)
+    for row in rows.values():
+        row.setdefault("nli", is_nli(str(row["model_id"])))
+    if comparison is None:
+        comparison = probe_comparison(arch, own)
+    probe_ranks = comparison.ranks(_latest_keys(latest))
     frame = pd.DataFrame(list(rows.values()), columns=list(COLUMNS))
     frame["architecture"] = arch.id
+    frame["nli"] = frame["nli"].fillna(False).astype(bool)
     frame["probe_rank"] = frame["model_id"].map(probe_ranks)
     has_avg = frame["avg"].notna()
     legacy_order = frame[has_avg].sort_values(["avg", "model_id"], ascending=[False, True])
     frame.loc[legacy_order.index, "rank"] = range(1, len(legacy_order) + 1)
+    flags = frame["flags"].fillna("").str.split(";")
+    eligible = has_avg & ~flags.map(lambda fs: any(f in UNRANKED_FLAGS for f in fs))
+    averages = dict(zip(frame.loc[eligible, "model_id"], frame.loc[eligible, "avg"], strict=True))
+    frame["legacy_rank"] = frame["model_id"].map(legacy_ranks(averages, sigma))
+    for column, tied in (("probe_rank", "probe_tied"), ("legacy_rank", "legacy_tied")):
+        frame[tied] = frame[column].map(tie_counts(frame[column].dropna().astype(int)))
     frame = frame.astype({c: "Int64" for c in INT_COLUMNS})
+    score = "probe_accuracy" if frame["probe_rank"].notna().any() else "avg"
     frame = frame.sort_values(
-        ["probe_rank", "probe_accuracy", "rank", "mnli_lp", "model_id"],
-        ascending=[True, False, True, False, True],
+        [score, "probe_accuracy", "avg", "mnli_lp", "model_id"],
+        ascending=[False, False, False, False, True],
         na_position="last",
     )
     return frame.reset_index(drop=True)
 
 
-def rank_history(arch: Architecture, results: list[EvalResult]) -> dict[str, list[tuple[str, int]]]:
-    """Per model, its probe rank group after each update (a date with evaluations)."""
-    own = [r for r in results if r.architecture == arch.id]
+def rank_history(
+    arch: Architecture, results: list[EvalResult], comparison: ProbeComparison | None = None
+) -> dict[str, list[tuple[str, int]]]:
+    """Per model, its probe rank after each update (a date with current-protocol evaluations).
+
+    The paired tests are a property of two results, so they are run once (`comparison`) and
+    each date only chooses which results were the newest then.
+    """
+    own = [
+        r for r in current(results) if r.architecture == arch.id and r.model_id not in arch.hub_ids
+    ]
+    if comparison is None:
+        comparison = probe_comparison(arch, own)
     dates = sorted({r.evaluated_at[:10] for r in own if r.status == "ok"})
     history: dict[str, list[tuple[str, int]]] = {}
     for date in dates:
-        latest = {k: r for k, r in latest_results(own, until=date).items() if k not in arch.hub_ids}
-        for model_id, rank in _probe_ranks(latest).items():
+        latest = latest_results(own, until=date)
+        for model_id, rank in comparison.ranks(_latest_keys(latest)).items():
             history.setdefault(model_id, []).append((date, rank))
     return history
+
+
+def result_history(results: Iterable[EvalResult]) -> dict[tuple[str, str], list[EvalResult]]:
+    """Per (architecture, model), every successful result of any protocol, newest first."""
+    out: dict[tuple[str, str], list[EvalResult]] = {}
+    for r in sorted(results, key=lambda r: r.evaluated_at, reverse=True):
+        if r.status == "ok" and r.accuracy is not None:
+            out.setdefault((r.architecture, r.model_id), []).append(r)
+    return out
 
 
 def to_download_records(table: pd.DataFrame) -> list[dict[str, object]]:
@@ -226,6 +319,7 @@ def to_download_records(table: pd.DataFrame) -> list[dict[str, object]]:
         for key in INT_COLUMNS:
             if clean[key] is not None:
                 clean[key] = int(clean[key])
+        clean["nli"] = bool(clean["nli"])
         clean["hub_url"] = HUB_URL + str(row["model_id"])
         records.append(clean)
     return records

@@ -24,14 +24,32 @@
   }
 
   // -- the ranking table ---------------------------------------------------------------------
-  // Sort keys put missing values last: ranks ascend, scores descend.
-  function rankCell(d, type) {
-    if (type === "sort" || type === "type") { return missing(d) ? 1e12 : d; }
-    return missing(d) ? "–" : String(d);
+  // Every column sorts by type "ranker": missing values last whichever the direction.
+  function isMissing(v) { return v === null || v === undefined || v === ""; }
+  function nullsLast(sign) {
+    return function (a, b) {
+      var am = isMissing(a), bm = isMissing(b);
+      if (am || bm) { return am === bm ? 0 : (am ? 1 : -1); }
+      return sign * (a < b ? -1 : (a > b ? 1 : 0));
+    };
+  }
+
+  function sortKey(d) { return missing(d) ? null : d; }
+  function rankCell(tiedKey) {
+    return function (d, type, row) {
+      if (type !== "display") { return sortKey(d); }
+      if (missing(d)) { return "–"; }
+      var tied = row[tiedKey];
+      if (tied > 1) {
+        return '<span class="tied" title="' + tied + ' models share rank ' + d +
+          ': no test separates them">' + d + "=</span>";
+      }
+      return String(d);
+    };
   }
   function scoreCell(lowKey, highKey, fmt) {
     return function (d, type, row) {
-      if (type === "sort" || type === "type") { return missing(d) ? -1e12 : d; }
+      if (type !== "display") { return sortKey(d); }
       if (missing(d)) { return "–"; }
       var text = fmt(d);
       if (lowKey && !missing(row[lowKey]) && !missing(row[highKey])) {
@@ -40,36 +58,60 @@
       return text;
     };
   }
+  function plain(d) { return missing(d) ? "–" : Number(d).toFixed(3); }
   function countCell(d, type) {
-    if (type === "sort" || type === "type") { return missing(d) ? -1 : d; }
+    if (type !== "display") { return sortKey(d); }
     return missing(d) ? "–" : Number(d).toLocaleString("en");
   }
   function paramsCell(d, type) {
-    if (type === "sort" || type === "type") { return missing(d) ? -1 : d; }
+    if (type !== "display") { return sortKey(d); }
     return missing(d) ? "–" : Math.round(d / 1e6) + "M";
   }
   function textCell(d, type) {
-    if (type === "sort" || type === "type") { return missing(d) ? "" : String(d); }
+    if (type !== "display") { return missing(d) ? null : String(d); }
     return missing(d) ? "–" : esc(d);
+  }
+  var FLAG_TITLES = {
+    shifted: "2023 task columns look shifted by one{from}: the per-task scores are unreliable, " +
+      "so this row is kept out of the 2023 rank",
+    incomplete: "Some 2023 task scores are missing: no 36-task average, no 2023 rank"
+  };
+  function markers(row) {
+    var out = "";
+    if (row.nli) {
+      out += ' <span class="mark mark-nli" title="Trained on NLI data (by its tags or name): ' +
+        'the MNLI probe favours such models">NLI</span>';
+    }
+    (row.flags || []).forEach(function (f) {
+      if (FLAG_TITLES[f]) {
+        var from = row.shifted_from ? " from " + row.shifted_from : "";
+        out += ' <span class="mark mark-warn" title="' + esc(FLAG_TITLES[f].replace("{from}", from)) +
+          '">' + esc(f) + "</span>";
+      }
+    });
+    return out;
   }
 
   function initTable(config) {
     var root = config.root;
     var columns = [
-      { data: "probe_rank", render: rankCell, className: "num" },
+      { data: "probe_rank", render: rankCell("probe_tied"), className: "num" },
       {
         data: "model_id", render: function (d, type, row) {
           if (type !== "display") { return d; }
           return '<a href="' + esc(root + row.page) + '">' + esc(d) + "</a> " +
             '<a class="hub" href="https://huggingface.co/' + esc(d) + '" aria-label="' + esc(d) +
-            ' on the Hugging Face hub">hub</a>';
+            ' on the Hugging Face hub">hub</a>' + markers(row);
         }
       },
       { data: "probe_accuracy", render: scoreCell("probe_low", "probe_high", pct), className: "num" },
       { data: "probe_gain", render: scoreCell("probe_gain_low", "probe_gain_high", signed), className: "num" },
-      { data: "rank", render: rankCell, className: "num" },
+      { data: "logme", render: scoreCell(null, null, plain), className: "num" },
+      { data: "hscore", render: scoreCell(null, null, plain), className: "num" },
+      { data: "legacy_rank", render: rankCell("legacy_tied"), className: "num" },
       { data: "avg", render: scoreCell(null, null, pct), className: "num" },
       { data: "gain", render: scoreCell(null, null, signed), className: "num" },
+      { data: "mnli_lp", render: scoreCell(null, null, pct), className: "num" },
       { data: "downloads", render: countCell, className: "num" },
       { data: "likes", render: countCell, className: "num" },
       { data: "params", render: paramsCell, className: "num" },
@@ -77,9 +119,15 @@
       { data: "last_modified", render: textCell },
       { data: "probe_revision", render: textCell }
     ];
+    window.DataTable.type("ranker", "order", { asc: nullsLast(1), desc: nullsLast(-1) });
+    columns.forEach(function (c) {
+      c.type = "ranker";  // renders never give undefined; no defaultContent, which would
+      // replace a missing value's null sort key with text
+      c.searchable = c.data === "model_id" || c.data === "license";  // the search box: names
+    });
     var names = columns.map(function (c) { return c.data; });
     var form = document.getElementById("controls");
-    var fields = ["q", "size", "license", "since", "legacy"];
+    var fields = ["q", "size", "license", "since", "legacy", "nonli"];
     function control(name) { return form.elements.namedItem(name); }
 
     function readState() {
@@ -102,7 +150,7 @@
         if (v) { params.set(f, v); }
       });
       var order = table.order()[0];
-      if (order) { params.set("sort", names[order[0]]); params.set("dir", order[1]); }
+      if (order && order[1]) { params.set("sort", names[order[0]]); params.set("dir", order[1]); }
       var hash = params.toString();
       window.history.replaceState(null, "", hash ? "#" + hash : window.location.pathname);
     }
@@ -123,6 +171,7 @@
       var since = control("since").value;
       if (since && (missing(row.evaluated_at) || row.evaluated_at < since)) { return false; }
       if (control("legacy").checked && missing(row.avg) && missing(row.mnli_lp)) { return false; }
+      if (control("nonli").checked && row.nli) { return false; }
       return true;
     });
 

@@ -1,0 +1,242 @@
+"""Ranks that don't chain: 1 + the number of models significantly better (ranker.build.ranks)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import make_baselines, make_legacy_model
+from ranker.build import build_site
+from ranker.build.badges import badge_message
+from ranker.build.ranks import (
+    RESAMPLES,
+    SEED,
+    _decode_correct,
+    compare_probe_results,
+    legacy_ranks,
+    ranks_from_better,
+    resample_counts,
+    resampled_correct,
+    significantly_better,
+    tie_counts,
+)
+from ranker.build.tables import architecture_table, is_nli, latest_results
+from ranker.evaluate.protocol import PROTOCOL_VERSION
+from ranker.records import EvalResult
+from ranker.store import Store
+from ranker.testing.synthetic import correctness, pack
+
+OLD_PROTOCOL = "lp-1" if PROTOCOL_VERSION != "lp-1" else "lp-0"
+FINGERPRINT = "f" * 64
+
+
+def _result(model_id: str, bits: np.ndarray | None, **kw) -> EvalResult:
+    accuracy = kw.pop("accuracy", None if bits is None else float(bits.mean()))
+    values = dict(
+        schema_version=1, model_id=model_id, architecture="roberta-base", revision="c" * 40,
+        protocol_version=PROTOCOL_VERSION, status="ok", evaluated_at="2026-11-20T10:00:00Z",
+        accuracy=accuracy, gain=None if accuracy is None else accuracy - 0.5,
+        n_eval=None if bits is None else len(bits), data_fingerprint=FINGERPRINT,
+        correct=None if bits is None else pack(bits),
+    )  # fmt: skip
+    values.update(kw)
+    return EvalResult(**values)
+
+
+def _exact_better(correct: np.ndarray) -> np.ndarray:
+    """The rule, pair by pair, with nothing skipped: a beats b when it is ahead on the point
+    estimate and the 2.5% quantile ("lower") of acc_a* - acc_b* over the shared resamples > 0."""
+    resampled = correct.astype(np.float64) @ resample_counts(correct.shape[1]).astype(np.float64)
+    point = correct.mean(axis=1)
+    m = len(point)
+    out = np.zeros((m, m), dtype=bool)
+    for a in range(m):
+        diff = resampled[a][None, :] - resampled  # (m, resamples): a minus every b
+        q = np.quantile(diff, 0.025, axis=1, method="lower")
+        out[a] = (q > 0) & (point[a] > point)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cloud() -> tuple[list[EvalResult], np.ndarray]:
+    """300 models whose true accuracies lie within 3 points, on 5,000 shared pairs with
+    correlated errors (shared pair difficulty), and one model clearly better (model 300)."""
+    truth = np.r_[np.linspace(0.60, 0.63, 300), 0.67]
+    correct = correctness(truth, 5_000, seed=11)
+    results = [_result(f"cloud/m{i:03d}", bits) for i, bits in enumerate(correct)]
+    return results, correct
+
+
+def test_dense_cloud_ranks_do_not_chain(cloud) -> None:
+    results, correct = cloud
+    comparison = compare_probe_results(results)
+    ranks = comparison.ranks()
+    exact = _exact_better(correct)
+    ids = [r.model_id for r in results]
+    order = [comparison.keys.index((i, "c" * 40)) for i in ids]
+    # the fast path (moments first, exact counts only near the threshold) is the exact rule
+    assert np.array_equal(comparison.better[np.ix_(order, order)], exact)
+    by_id = np.array([ranks[i] for i in ids])
+    # the clearly better model alone at #1
+    assert by_id[300] == 1 and (by_id == 1).sum() == 1
+    # several distinct ranks: no chain of overlapping intervals collapses the cloud into one
+    assert len(set(by_id.tolist())) >= 10
+    assert by_id[:50].min() > by_id[250:300].max()  # the bottom of the cloud ranks below its top
+    # no rank that a pairwise test contradicts
+    a, b = np.nonzero(exact)
+    assert len(a) > 1000 and (by_id[a] < by_id[b]).all()
+    # where no test contradicts it, the rank is exactly 1 + the number significantly better
+    assert (by_id >= 1 + exact.sum(axis=0)).all()
+    assert (by_id == 1 + exact.sum(axis=0)).mean() > 0.9
+
+
+def test_fast_path_matches_the_exact_rule_on_near_ties() -> None:
+    """Models that differ on only a handful of pairs: skewed, discrete differences."""
+    n = 2_000
+    base = np.zeros(n, dtype=bool)
+    base[:1200] = True
+    rows = [base]
+    for k in range(1, 16):  # right on k more pairs, and some on which the base is right, wrong
+        row = base.copy()
+        row[1200 : 1200 + k] = True
+        row[: k // 3] = False
+        rows.append(row)
+    correct = np.stack(rows)
+    counts = resample_counts(n)
+    resampled = resampled_correct(correct, counts)
+    point = correct.mean(axis=1)
+    fast = significantly_better(resampled, point)
+    exact = significantly_better(resampled, point, exact_only=True)
+    assert np.array_equal(fast, exact)
+    assert np.array_equal(exact, _exact_better(correct))
+    assert fast[15, 0] and not fast[1, 0]  # 15 pairs ahead is significant, 1 pair is not
+
+
+def test_resamples_are_seeded_and_shared() -> None:
+    assert np.array_equal(resample_counts(500), resample_counts(500))
+    counts = resample_counts(500)
+    assert counts.shape == (500, RESAMPLES) and (counts.sum(axis=0) == 500).all()
+    assert not np.array_equal(counts, resample_counts(500, seed=SEED + 1))
+
+
+def test_a_rank_is_raised_above_every_model_that_beats_it() -> None:
+    """Paired tests need not be transitive: 0 beats 1 and 1 beats 2, but 0 does not beat 2.
+    1 + the count alone would give 2 the rank of 1, whom it is significantly worse than."""
+    better = np.zeros((3, 3), dtype=bool)
+    better[0, 1] = better[1, 2] = True
+    assert (1 + better.sum(axis=0)).tolist() == [1, 2, 2]
+    assert ranks_from_better(better).tolist() == [1, 2, 3]
+    assert ranks_from_better(np.zeros((0, 0), dtype=bool)).tolist() == []
+
+
+def test_the_2023_rule_uses_the_seed_noise() -> None:
+    sigma = 0.005  # 1.96 * 0.005 * sqrt(2) = 0.0139: a margin of 1.39 points
+    averages = {"a": 0.80, "b": 0.79, "c": 0.78, "d": 0.77, "e": 0.76, "f": 0.70}
+    # rank groups would chain a..e into one group (each 1 point from the next); here c is
+    # 2 points behind a, so a beats it
+    assert legacy_ranks(averages, sigma) == {"a": 1, "b": 1, "c": 2, "d": 3, "e": 4, "f": 6}
+    assert legacy_ranks(averages, 0.05) == dict.fromkeys(averages, 1)  # noise covers all gaps
+    assert legacy_ranks({"x": 0.7, "y": 0.7, "z": 0.6}, None) == {"x": 1, "y": 1, "z": 3}
+    assert tie_counts([1, 1, 2, None, 4, 4, 4]) == {1: 2, 2: 1, 4: 3}
+
+
+def test_shifted_and_incomplete_rows_stay_out_of_the_2023_rank(store_dir: Path) -> None:
+    arch = Store(store_dir).architecture("roberta-base")
+    legacy = [
+        make_legacy_model("a/best", score=0.80),
+        make_legacy_model("b/shifted", score=0.90, flags=("shifted",), shifted_from="cola"),
+        make_legacy_model("c/incomplete", score=0.95, avg=None, flags=("incomplete",)),
+        make_legacy_model("d/next", score=0.79),
+        make_legacy_model("e/far", score=0.70),
+    ]
+    table = architecture_table(arch, legacy, [], sigma=0.005).set_index("model_id")
+    ranks = {k: None if pd.isna(v) else int(v) for k, v in table["legacy_rank"].items()}
+    assert ranks == {
+        "a/best": 1, "d/next": 1, "e/far": 3, "b/shifted": None, "c/incomplete": None,
+    }  # fmt: skip
+    assert table.loc["a/best", "legacy_tied"] == 2
+    assert table.loc["b/shifted", "rank"] == 1  # still in IBM's published order, position 1
+    # IBM's published order: by average, the shifted row in its place, unranked
+    assert list(table.index[:4]) == ["b/shifted", "a/best", "d/next", "e/far"]
+
+
+def test_only_comparable_results_with_bits_are_ranked() -> None:
+    rng = np.random.default_rng(0)
+    good = correctness(np.array([0.7, 0.6, 0.5]), 1_000, seed=1)
+    results = [_result(f"a/m{i}", bits) for i, bits in enumerate(good)]
+    other = rng.random(1_000) < 0.9  # another data sample: never compared with the rest
+    results.append(_result("b/other-data", other, data_fingerprint="e" * 64))
+    results.append(_result("c/no-bits", None, accuracy=0.99))
+    results.append(_result("d/broken", good[0], correct="@@not base64@@"))
+    ranks = compare_probe_results(results).ranks()
+    assert ranks == {"a/m0": 1, "a/m1": 2, "a/m2": 3}
+
+
+def test_bits_decode_like_the_evaluator_packs_them() -> None:
+    bits = np.array([1, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 1], dtype=bool)  # 13: not a byte multiple
+    assert np.array_equal(_decode_correct(pack(bits), len(bits)), bits)
+    with pytest.raises(ValueError):
+        _decode_correct(pack(bits), 17)
+
+
+def test_badge_wording() -> None:
+    assert badge_message(3, 385, "RoBERTa base") == "#3 of 385 RoBERTa base"
+    assert badge_message(1, 385, "RoBERTa base", 12) == "#1 of 385 RoBERTa base (tied, 12 models)"
+    assert badge_message(1, 385, "RoBERTa base", 1) == "#1 of 385 RoBERTa base"
+    assert badge_message(None, 385, "RoBERTa base", 5) == "unranked RoBERTa base"
+
+
+def test_nli_models_are_recognised() -> None:
+    assert is_nli("lkwate/roberta-base-mnli")
+    assert is_nli("cross-encoder/nli-roberta-base")
+    assert is_nli("a/xlm-roberta-large-xnli") and is_nli("textattack/roberta-base-MNLI")
+    assert is_nli("a/model", ("dataset:multi_nli",)) and is_nli(
+        "a/m", ("dataset:stanfordnlp/snli",)
+    )
+    assert is_nli("a/model-mnli", ("dataset:glue",))
+    assert not is_nli("a/model", ("dataset:glue",))  # GLUE, but which task?
+    assert not is_nli("a/clinical-roberta") and not is_nli("a/unlike-mnlistic")
+    assert not is_nli("a/model", ("dataset:squad", "license:mit"))
+
+
+def test_one_protocol_at_a_time(store_dir: Path, tmp_path: Path) -> None:
+    """A store with results of two protocol versions ranks only the current one's; the older
+    results stay in the store and on the model pages as history."""
+    store = Store(store_dir)
+    store.write_legacy_baselines(make_baselines())
+    store.write_legacy_models([make_legacy_model("z/legacy", score=0.6)])
+    bits = correctness(np.array([0.6, 0.5, 0.55]), 1_000, seed=3)
+    old = dict(protocol_version=OLD_PROTOCOL, evaluated_at="2026-10-01T10:00:00Z")
+    store.write_results(
+        [
+            _result("x/old-only", None, accuracy=0.95, **old),  # would top the ranking
+            _result("y/both", None, accuracy=0.91, gain=0.2, **old),
+            _result("y/both", bits[0], revision="d" * 40),
+            _result("w/current", bits[1]),
+            _result("roberta-base", None, accuracy=0.7, **old),
+            _result("roberta-base", bits[2]),
+        ]
+    )
+    out = tmp_path / "site"
+    build_site(store_dir, out)
+    data = json.loads((out / "downloads/roberta-base.json").read_text())
+    rows = {m["model_id"]: m for m in data["models"]}
+    assert rows["y/both"]["probe_rank"] == 1 and rows["w/current"]["probe_rank"] == 2
+    assert rows["y/both"]["probe_accuracy"] == pytest.approx(bits[0].mean())
+    assert rows["y/both"]["protocol_version"] == PROTOCOL_VERSION
+    assert rows["x/old-only"]["probe_rank"] is None and rows["x/old-only"]["probe_accuracy"] is None
+    assert data["baseline"]["probe_accuracy"] == pytest.approx(bits[2].mean())
+    assert latest_results(store.results())["y/both"].protocol_version == PROTOCOL_VERSION
+    page = (out / "models/roberta-base/y--both.html").read_text()
+    assert "every protocol version" in page
+    assert f"<td>{OLD_PROTOCOL}</td>" in page and "91.00" in page and "+20.00" in page
+    assert f"{PROTOCOL_VERSION} (current)" in page
+    assert f"<td>{OLD_PROTOCOL}</td>" in (out / "models/roberta-base/x--old-only.html").read_text()
+    badge = json.loads((out / "badges/roberta-base/x--old-only.json").read_text())
+    assert badge["message"] == "unranked RoBERTa base"
+    badge = json.loads((out / "badges/roberta-base/y--both.json").read_text())
+    assert badge["message"] == "#1 of 2 RoBERTa base"
