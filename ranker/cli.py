@@ -63,6 +63,12 @@ def _cmd_update(args: argparse.Namespace) -> int:
     return update_command(args)
 
 
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from ranker.merge import merge_command
+
+    return merge_command(args)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ranker.demo import run_demo
 
@@ -156,7 +162,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-build", action="store_true", help="do not build the site")
     p.add_argument("--site-url", help="public URL of the site, for badge snippets")
     p.add_argument("--summary-file", type=Path, help="also write the run's summary here")
+    scale = p.add_argument_group(
+        "scale out",
+        "Run the queue on a Ray cluster (pip install -e '.[ray]'): this process crawls, queues "
+        "and alone writes the store; one long-lived worker per GPU (or per --cpus-per-worker "
+        "cores) evaluates model after model; a model lost with its node is retried elsewhere.",
+    )
+    scale.add_argument(
+        "--executor", choices=("local", "ray"), default="local",
+        help="where models are evaluated: here, one at a time (local, the default), or on "
+        "a Ray cluster (ray)",
+    )  # fmt: skip
+    scale.add_argument(
+        "--address", metavar="ADDR",
+        help="with --executor ray: the cluster's address, host:port (default: $RAY_ADDRESS, "
+        "else a Ray started on this machine)",
+    )  # fmt: skip
+    scale.add_argument(
+        "--workers", type=int, metavar="N",
+        help="with --executor ray: number of workers (default: one per GPU of the cluster, "
+        "else one per --cpus-per-worker cores)",
+    )  # fmt: skip
+    scale.add_argument(
+        "--cpus-per-worker", type=float, default=1.0, metavar="N",
+        help="with --executor ray: CPU cores each worker takes (default: 1)",
+    )  # fmt: skip
+    matrix = p.add_argument_group(
+        "matrix mode",
+        "Split the queue over several machines (e.g. a CI matrix), each writing its own file.",
+    )
+    matrix.add_argument(
+        "--shard", metavar="I/N",
+        help="evaluate only this share of the queue: the models whose "
+        "int(sha256(model_id), 16) %% N == I (0-based: 0/3, 1/3, 2/3)",
+    )  # fmt: skip
+    matrix.add_argument(
+        "--results-out", type=Path, metavar="FILE",
+        help="write the results to FILE (JSON Lines, one EvalResult a line; a rerun keeps "
+        "and skips what FILE holds) instead of the store, and write nothing in --data: "
+        "no crawl, no build, no MNLI pin (the store must have one, or give --probe-data)",
+    )  # fmt: skip
     p.set_defaults(func=_cmd_update)
+
+    p = sub.add_parser(
+        "merge",
+        parents=[common],
+        help="fold shard result files (ranker update --results-out) into the store's results",
+    )
+    p.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE",
+        help="JSON Lines of evaluation results; a file with any malformed line is refused whole",
+    )  # fmt: skip
+    p.set_defaults(func=_cmd_merge)
 
     p = sub.add_parser(
         "demo", help="run the whole pipeline against a loopback hub of tiny models (offline)"

@@ -11,23 +11,40 @@ A hub that is down does not turn the queue into error records: a crawl that coul
 hub skips evaluation, and `MAX_TRANSIENT_STREAK` transient failures in a row stop the run. An
 exception that is not a typed failure is a bug of ours: it is reported with its traceback,
 counted, not stored as the model's fault, and the run exits non-zero.
+
+Where a model is evaluated is the executor's business (`ranker.executors`: here, one at a time,
+or on a Ray cluster, many at once); the loop over their outcomes, with the budgets, the
+bookkeeping and the store, is this module's, one loop for every executor. The process running it
+is the only writer of the store.
+
+Matrix mode: `shard=(i, n)` keeps only the models whose id hashes to i modulo n (`in_shard`),
+so n machines can share one queue; `results_out` sends the results to a JSON Lines file instead
+of the store (`ResultsFile`), and then nothing in the store is written.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import shutil
+import hashlib
+import json
 import sys
 import time
-import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ranker.records import CatalogEntry
-from ranker.store import Store
+from ranker.errors import RankerError, StoreError
+from ranker.executors import Executor, Job, Outcome, Work
+from ranker.records import CatalogEntry, EvalResult
+from ranker.store import (
+    Store,
+    _check_round_trip,
+    atomic_write_text,
+    evaluated_at,
+    read_results_file,
+)
 
 if TYPE_CHECKING:
     from ranker.crawl import CrawlSummary
@@ -47,6 +64,8 @@ class UpdateSummary:
     failed: Counter[str] = field(default_factory=Counter)  # reason -> count
     transient: int = 0  # failures that are re-queued for the next run
     bugs: list[str] = field(default_factory=list)  # models that hit a bug of ours (not stored)
+    lost: list[str] = field(default_factory=list)  # models whose workers kept dying (not stored)
+    retried: int = 0  # tries started again because their worker was lost
     left: int = 0  # still queued when the run stopped
     stopped_by: str | None = None  # "max-models", "time-budget" or "hub-unreachable"
     seconds: float = 0.0
@@ -70,12 +89,30 @@ class UpdateSummary:
             shown = ", ".join(self.bugs[:5])
             lines.append(f"BUG: {len(self.bugs)} models hit an error in ranker itself (not "
                          f"stored; see the tracebacks above): {shown}")  # fmt: skip
+        if self.lost:
+            lines.append(f"LOST: {len(self.lost)} models whose worker died on every try (not "
+                         f"stored, re-queued): {', '.join(self.lost[:5])}")  # fmt: skip
+        if self.retried:
+            lines.append(f"{self.retried} tries lost with their worker were run again elsewhere")
         if self.stopped_by == "hub-unreachable" and not self.evaluated:
             lines.append("evaluation skipped: the hub could not be reached")
         if self.left:
-            lines.append(f"{self.left} left in the queue (stopped by {self.stopped_by})")
+            why = f" (stopped by {self.stopped_by})" if self.stopped_by else ""
+            lines.append(f"{self.left} left in the queue{why}")
         lines.append(f"took {self.seconds:.0f} s")
         return "\n".join(lines)
+
+
+def in_shard(model_id: str, shard: tuple[int, int] | None) -> bool:
+    """Whether `model_id` is in shard (i, n): its id's sha256, as an integer, is i modulo n.
+
+    Deterministic on every machine and run, and independent of the queue's content, so n
+    machines given 0/n .. n-1/n evaluate disjoint shares that together make the whole queue.
+    """
+    if shard is None:
+        return True
+    index, count = shard
+    return int(hashlib.sha256(model_id.encode("utf-8")).hexdigest(), 16) % count == index
 
 
 def pending(
@@ -84,11 +121,16 @@ def pending(
     *,
     force: bool = False,
     architectures: list[str] | None = None,
+    shard: tuple[int, int] | None = None,
+    results: Iterable[EvalResult] = (),
 ) -> list[CatalogEntry]:
     """Catalogued models with no settled result for (model, sha, protocol): bases first, then
     popular. A transient error is not settled (nor an untyped one from before failures had
-    types): it is tried again."""
-    done = {r.key for r in store.results() if r.status == "ok" or r.failure == "permanent"}
+    types): it is tried again. `shard`: only that share (`in_shard`); `results`: results kept
+    outside the store (a `--results-out` file) that count as the store's do."""
+    done = {
+        r.key for r in [*store.results(), *results] if r.status == "ok" or r.failure == "permanent"
+    }
     archs = store.architectures()
     wanted = {store.architecture(a).id for a in architectures} if architectures else None
     bases = {hub_id for a in archs for hub_id in a.hub_ids}
@@ -98,12 +140,41 @@ def pending(
         if e.status == "ok"
         and (wanted is None or e.architecture in wanted)
         and (force or (e.model_id, e.sha, protocol_version) not in done)
+        and in_shard(e.model_id, shard)
     ]
     return sorted(queue, key=lambda e: (e.model_id not in bases, -(e.downloads or 0), e.model_id))
 
 
-def _drop_download(hub_cache: Path, model_id: str) -> None:
-    shutil.rmtree(hub_cache / ("models--" + model_id.replace("/", "--")), ignore_errors=True)
+class ResultsFile:
+    """Results kept in a JSON Lines file of their own (a shard's `--results-out`), not a store.
+
+    One `EvalResult` per line, as the store writes its results (`EvalResult.to_dict()`, sorted
+    keys). Read with `ranker.store.read_results_file`, as `ranker merge` reads it; each record is
+    checked before it is written the way the store checks its own (`_check_round_trip`) and as
+    the merge will (`evaluated_at`), so the file never holds a line the merge refuses. It is
+    rewritten atomically after each result (the old file or the new, never half); a result for
+    the same (model, revision, protocol) replaces the earlier one, and a rerun keeps what is there.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    def results(self) -> list[EvalResult]:
+        if not self.path.exists():
+            return []
+        return read_results_file(self.path)
+
+    def save_result(self, result: EvalResult) -> None:
+        if type(result) is not EvalResult:
+            raise StoreError(self.path, f"expected an EvalResult, got {type(result).__name__}")
+        _check_round_trip(self.path, result)
+        if evaluated_at(result) is None:
+            raise StoreError(self.path, f"model {result.model_id!r}: not an ISO 8601 time: "
+                             f"{result.evaluated_at!r}", field="evaluated_at")  # fmt: skip
+        kept = [r for r in self.results() if r.key != result.key]
+        ordered = sorted([*kept, result], key=lambda r: (r.architecture, *r.key))
+        lines = (json.dumps(r.to_dict(), sort_keys=True, ensure_ascii=False) for r in ordered)
+        atomic_write_text(self.path, "".join(line + "\n" for line in lines))
 
 
 def update(
@@ -118,19 +189,29 @@ def update(
     architectures: list[str] | None = None,
     progress: bool = False,
     clock: Callable[[], float] = time.monotonic,
+    executor: Executor | None = None,
+    shard: tuple[int, int] | None = None,
+    results_out: Path | None = None,
 ) -> UpdateSummary:
     """Crawl (if `crawl_step`), then evaluate the queue until done or out of count or time.
 
-    `probe_data` is called only if there is something to evaluate.
+    `probe_data` is called only if there is something to evaluate. `executor` evaluates the
+    models (default: `LocalExecutor`, here, one at a time); it is closed before returning.
+    `shard` keeps only that share of the queue; with `results_out`, results go to that file
+    and the store is only read (no crawl then).
     """
     from ranker.evaluate import protocol
-    from ranker.evaluate.run import evaluate_model
 
+    if results_out is not None and crawl_step is not None:
+        raise RankerError("with --results-out the catalog is only read: no crawl (--no-crawl)")
     start = clock()
     summary = UpdateSummary()
     if crawl_step is not None:
         summary.crawl = crawl_step()
-    queue = pending(store, protocol.PROTOCOL_VERSION, force=force, architectures=architectures)
+    sink: Store | ResultsFile = store if results_out is None else ResultsFile(results_out)
+    outside = sink.results() if isinstance(sink, ResultsFile) else []
+    queue = pending(store, protocol.PROTOCOL_VERSION, force=force,
+                    architectures=architectures, shard=shard, results=outside)  # fmt: skip
     summary.queued = len(queue)
     if summary.crawl is not None and summary.crawl.unreachable:
         summary.stopped_by = "hub-unreachable"
@@ -138,64 +219,120 @@ def update(
     if queue:
         known = {e.model_id: e.sha for e in store.catalog() if e.status == "ok"}
         options = dataclasses.replace(options, revisions={**known, **options.revisions})
-        data = probe_data()
-        archs = {a.id: a for a in store.architectures()}
-        bases = {hub_id for a in archs.values() for hub_id in a.hub_ids}
-        per_model: list[float] = []
-        streak = 0  # transient failures in a row
-        bar = None
-        if progress:
-            from tqdm import tqdm
+        archs = store.architectures()
+        bases = frozenset(hub_id for a in archs for hub_id in a.hub_ids)
+        jobs = [
+            Job(e.model_id, e.sha, protocol.PROTOCOL_VERSION, e.architecture, e.model_id in bases)
+            for e in queue
+        ]
+        if executor is None:
+            from ranker.executors.local import LocalExecutor
 
-            bar = tqdm(total=len(queue), unit="model", desc="evaluate")
-        for done, entry in enumerate(queue):
-            if max_models is not None and done >= max_models:
-                summary.stopped_by = "max-models"
-                break
-            if time_budget is not None:
-                expected = sum(per_model) / len(per_model) if per_model else 0.0
-                if clock() - start + expected > time_budget:
-                    summary.stopped_by = "time-budget"
-                    break
-            began = clock()
-            try:
-                result = evaluate_model(
-                    entry.model_id,
-                    data,
-                    revision=entry.sha,
-                    architecture=archs.get(entry.architecture),
-                    architectures=list(archs.values()),
-                    options=options,
-                )
-            except Exception:  # not a typed failure: ours to fix, not the model's to carry
-                traceback.print_exc(file=sys.stderr)
-                print(f"ranker update: BUG while evaluating {entry.model_id} (not stored)",
-                      file=sys.stderr, flush=True)  # fmt: skip
-                summary.bugs.append(entry.model_id)
-                result = None
-            if result is not None:
-                store.save_result(result)
-                summary.evaluated.append(entry.model_id)
-            if options.hub_cache is not None and entry.model_id not in bases:
-                _drop_download(options.hub_cache, entry.model_id)
-            if result is not None and result.status != "ok":
-                summary.failed[result.reason or "other"] += 1
-                if result.failure == "transient":
-                    summary.transient += 1
-                    streak += 1
-                else:
-                    streak = 0
-            elif result is not None:
-                streak = 0
-            per_model.append(clock() - began)
-            if bar is not None:
-                bar.update()
-            if streak >= MAX_TRANSIENT_STREAK:
-                summary.stopped_by = "hub-unreachable"
-                break
-        if bar is not None:
-            bar.close()
+            executor = LocalExecutor()
+        try:
+            executor.start(Work(probe_data(), archs, options, bases))
+            _evaluate(jobs, executor, sink, summary, max_models=max_models,
+                      time_budget=time_budget, start=start, clock=clock,
+                      progress=progress)  # fmt: skip
+        finally:
+            executor.close()
     settled = len(summary.evaluated) - summary.transient
     summary.left = summary.queued - settled
     summary.seconds = clock() - start
     return summary
+
+
+def _evaluate(
+    jobs: list[Job],
+    executor: Executor,
+    sink: Store | ResultsFile,
+    summary: UpdateSummary,
+    *,
+    max_models: int | None,
+    time_budget: float | None,
+    start: float,
+    clock: Callable[[], float],
+    progress: bool,
+) -> None:
+    """Feed the executor in queue order and store each outcome as it comes back, within the
+    budgets: `max_models` models started, no model started that would end past `time_budget`
+    (by the mean time per model so far), and no new model once `MAX_TRANSIENT_STREAK` transient
+    failures in a row say the hub is down. What is in flight when a budget stops the run is
+    waited for and stored."""
+    waiting = list(jobs)
+    in_flight: dict[tuple[str, str, str], float] = {}  # key -> clock when submitted
+    finished: set[tuple[str, str, str]] = set()
+    per_model: list[float] = []
+    started = 0
+    streak = 0  # transient failures in a row
+    stopping = False
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), unit="model", desc="evaluate")
+    try:
+        while True:
+            while not stopping and waiting and len(in_flight) < executor.slots:
+                if max_models is not None and started >= max_models:
+                    summary.stopped_by, stopping = "max-models", True
+                    break
+                if time_budget is not None:
+                    mean = sum(per_model) / len(per_model) if per_model else 0.0
+                    expected = mean * (1 + len(in_flight) // executor.workers)  # when it ends
+                    if clock() - start + expected > time_budget:
+                        summary.stopped_by, stopping = "time-budget", True
+                        break
+                job = next((j for j in waiting if executor.can_start(j)), None)
+                if job is None:
+                    break  # the rest wait for what is in flight
+                waiting.remove(job)
+                in_flight[job.key] = clock()
+                executor.submit(job)
+                started += 1
+            if not in_flight:
+                break
+            outcome = executor.wait()
+            key = outcome.job.key
+            began = in_flight.pop(key, None)
+            if began is None or key in finished:
+                continue  # not a job in flight: never stored twice
+            finished.add(key)
+            streak = _record(outcome, sink, summary, streak)
+            per_model.append(outcome.seconds if outcome.seconds is not None else clock() - began)
+            if bar is not None:
+                bar.update()
+            if streak >= MAX_TRANSIENT_STREAK and not stopping:
+                summary.stopped_by, stopping = "hub-unreachable", True
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _record(
+    outcome: Outcome, sink: Store | ResultsFile, summary: UpdateSummary, streak: int
+) -> int:
+    """Store one outcome and count it; return the new transient streak."""
+    model = outcome.job.model_id
+    summary.retried += outcome.attempts - 1
+    if outcome.bug is not None:
+        print(outcome.bug.rstrip(), file=sys.stderr)
+        print(f"ranker update: BUG while evaluating {model} (not stored)",
+              file=sys.stderr, flush=True)  # fmt: skip
+        summary.bugs.append(model)
+        return streak
+    if outcome.lost is not None or outcome.result is None:
+        print(f"ranker update: gave up on {model} (not stored): {outcome.lost}",
+              file=sys.stderr, flush=True)  # fmt: skip
+        summary.lost.append(model)
+        return streak
+    result = outcome.result
+    sink.save_result(result)
+    summary.evaluated.append(model)
+    if result.status == "ok":
+        return 0
+    summary.failed[result.reason or "other"] += 1
+    if result.failure == "transient":
+        summary.transient += 1
+        return streak + 1
+    return 0

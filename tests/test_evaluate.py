@@ -18,6 +18,7 @@ import pytest
 from ranker.cli import main
 from ranker.errors import StoreError
 from ranker.evaluate import probe, protocol
+from ranker.evaluate.bits import decode_correct
 from ranker.evaluate.data import (
     fixed_sample,
     load_probe_data,
@@ -295,6 +296,84 @@ def test_probe_learns_a_separable_signal_and_is_deterministic() -> None:
     assert first.correct(y[1::2]).mean() > 0.9
     again = probe.fit_probe(x[::2], y[::2], x[1::2], seed=0)
     assert np.array_equal(first.predictions, again.predictions) and first.c in protocol.C_GRID
+    assert 0 < first.iterations < protocol.MAX_ITER and first.gradient <= protocol.GRADIENT_TOL
+
+
+def _realistic_problem(n: int, d: int, seed: int):
+    """Three weakly separated classes in correlated, shifted features (accuracy ~0.55)."""
+    rng = np.random.default_rng(seed)
+    mix = rng.normal(size=(d, d)) / np.sqrt(d) + np.eye(d)
+    means = rng.normal(size=(3, d)) * 0.06
+    shift = rng.uniform(-3, 3, size=d)
+
+    def draw(m: int) -> tuple[np.ndarray, np.ndarray]:
+        y = np.arange(m) % 3
+        return (means[y] + rng.normal(size=(m, d))) @ mix + shift, y
+
+    return draw(n), draw(n)
+
+
+def _scipy_probe(z: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
+    """An independent solver of the probe's objective: our own loss, scipy's L-BFGS-B."""
+    from scipy.optimize import minimize
+
+    n, d = z.shape
+    onehot = np.eye(3)[y]
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        coef, icpt = w.reshape(3, d + 1)[:, :d], w.reshape(3, d + 1)[:, d]
+        logits = z @ coef.T + icpt
+        top = logits.max(axis=1, keepdims=True)
+        lse = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+        p = np.exp(logits - lse[:, None])
+        value = np.mean(lse - (logits * onehot).sum(axis=1)) + (coef**2).sum() / (2 * c * n)
+        g = np.hstack([(p - onehot).T @ z / n + coef / (c * n), (p - onehot).mean(0)[:, None]])
+        return value, g.ravel()
+
+    opts = {"maxiter": 20_000, "gtol": 1e-10, "ftol": 0.0, "maxcor": 30}
+    res = minimize(loss, np.zeros(3 * (d + 1)), jac=True, method="L-BFGS-B", options=opts)
+    w = res.x.reshape(3, d + 1)
+    return w[:, :d], w[:, d]
+
+
+def test_converged_probe_agrees_with_an_independent_solver() -> None:
+    """Two correct solvers of the same strictly convex objective give the same predictions;
+    lp-1's fit (lbfgs, tol 1e-4) stopped short of the optimum, which the check refuses."""
+    from sklearn.linear_model import LogisticRegression
+
+    (x_tr, y_tr), (x_ev, y_ev) = _realistic_problem(3000, 384, seed=0)
+    fit = probe.fit_probe(x_tr, y_tr, x_ev, seed=0)
+    assert fit.gradient <= protocol.GRADIENT_TOL
+    z_tr, z_ev = probe.standardise(x_tr, x_ev)
+    c = protocol.C_GRID[0]
+    coef, icpt = _scipy_probe(z_tr, y_tr, c)
+    assert np.abs(probe.objective_gradient(z_tr, y_tr, coef, icpt, c)).max() < 1e-8
+    other = np.argmax(z_ev @ coef.T + icpt, axis=1)
+    assert np.mean(other == fit.predictions) >= 0.999
+    assert abs(np.mean(other == y_ev) - fit.correct(y_ev).mean()) <= 1e-3
+    assert 0.45 < fit.correct(y_ev).mean() < 0.7  # realistic: far from separable
+    loose = LogisticRegression(C=c, max_iter=2000, tol=1e-4).fit(z_tr, y_tr)
+    assert np.abs(probe.objective_gradient(z_tr, y_tr, loose.coef_, loose.intercept_, c)).max() > (
+        protocol.GRADIENT_TOL
+    )
+
+
+def test_unconverged_fit_is_a_typed_error_not_a_score(monkeypatch, models, data, tmp_path) -> None:
+    (x_tr, y_tr), (x_ev, _) = _realistic_problem(600, 64, seed=1)
+    monkeypatch.setattr(protocol, "MAX_ITER", 1)
+    with pytest.raises(probe.ProbeNotConverged, match="did not converge") as info:
+        probe.fit_probe(x_tr, y_tr, x_ev, seed=0)
+    assert info.value.gradient > protocol.GRADIENT_TOL and info.value.iterations == 1
+    result = evaluate_model(str(models["tiny-bert"]), data, options=_opts(tmp_path))
+    assert result.status == "error" and "did not converge" in result.error
+    assert result.accuracy is None and result.failure == "permanent"
+
+
+def test_binary_probe_is_checked_on_its_own_objective() -> None:
+    (x_tr, y_tr), (x_ev, y_ev) = _realistic_problem(900, 32, seed=2)
+    keep_tr, keep_ev = y_tr < 2, y_ev < 2
+    fit = probe.fit_probe(x_tr[keep_tr], y_tr[keep_tr], x_ev[keep_ev], seed=0)
+    assert fit.gradient <= protocol.GRADIENT_TOL and set(fit.predictions) <= {0, 1}
 
 
 def test_bootstrap_intervals_hold_the_estimate() -> None:
@@ -339,6 +418,59 @@ def test_features_do_not_depend_on_batching(models, data) -> None:
     assert max(enc.lengths) <= protocol.MAX_LENGTH
 
 
+def test_cuda_forward_pass_is_float32_without_tf32() -> None:
+    """The CUDA path's settings, checked without a GPU: no kernel runs."""
+    from ranker.errors import RankerError
+    from ranker.evaluate import features as F
+
+    assert F.precision_for(torch.device("cuda")) == F.precision_for(torch.device("cpu")) == "fp32"
+    with pytest.raises(RankerError, match="not supported"):
+        F.precision_for(torch.device("mps"))
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    before = (matmul.allow_tf32, cudnn.allow_tf32, torch.get_float32_matmul_precision())
+    try:
+        matmul.allow_tf32 = cudnn.allow_tf32 = True  # what a user's script may have set
+        torch.set_float32_matmul_precision("medium")
+        with F.numerics(torch.device("cuda")) as precision:
+            assert precision == "fp32"
+            assert not matmul.allow_tf32 and not cudnn.allow_tf32
+            assert torch.get_float32_matmul_precision() == "highest"
+            assert not torch.is_autocast_enabled("cuda")
+        assert matmul.allow_tf32 and cudnn.allow_tf32  # restored
+        assert torch.get_float32_matmul_precision() == "medium"
+    finally:
+        matmul.allow_tf32, cudnn.allow_tf32 = before[0], before[1]
+        torch.set_float32_matmul_precision(before[2])
+
+
+def test_forward_pass_runs_in_the_protocol_precision(models, data) -> None:
+    from ranker.errors import RankerError
+    from ranker.evaluate import features as F
+    from ranker.evaluate.loading import inspect
+
+    folder = models["tiny-bert"]
+    enc = F.tokenize(F.load_tokenizer(folder), data.eval.premises[:20], data.eval.hypotheses[:20])
+    body = F.load_body(inspect(folder, "tiny-bert", "r", 10**9), torch.device("cpu"))
+    seen = []
+
+    def hook(module, args, output) -> None:
+        seen.append((output.last_hidden_state.dtype, torch.get_float32_matmul_precision(),
+                     torch.is_autocast_enabled("cpu"), torch.backends.cuda.matmul.allow_tf32))  # fmt: skip
+
+    handle = body.register_forward_hook(hook)
+    before = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("medium")
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # even inside a caller's autocast
+            F.encode(body, enc, torch.device("cpu"))
+    finally:
+        torch.set_float32_matmul_precision(before)
+        handle.remove()
+    assert seen and set(seen) == {(torch.float32, "highest", False, False)}
+    with pytest.raises(RankerError, match="not float32"):
+        F.encode(body.to(torch.bfloat16), enc, torch.device("cpu"))
+
+
 # -- whole evaluations on tiny models ----------------------------------------------------------
 
 
@@ -354,6 +486,30 @@ def test_known_good_model_scores(models, data, tmp_path: Path) -> None:
     assert {"download", "tokenise", "forward", "fit"} <= set(result.timings)
     assert {"torch", "transformers", "scikit-learn"} <= set(result.versions)
     assert result.tokenizer == "tiny-bert" and result.device.startswith("cpu")
+    assert result.precision == "fp32" and "transfer" in result.timings
+    correct = decode_correct(result.correct, result.n_eval)
+    assert correct.shape == (240,) and correct.mean() == result.accuracy
+    assert 0 < result.hscore <= 2  # between 0 and classes - 1
+    assert -2 < result.logme < 0  # evidence per sample of 0/1 targets
+
+
+def test_per_pair_correctness_is_in_the_evaluation_order(models, data, tmp_path) -> None:
+    """The stored bits are the probe's own, pair by pair, in the evaluation sample's order."""
+    from ranker.evaluate import features as F
+    from ranker.evaluate.loading import inspect
+
+    result = evaluate_model(str(models["tiny-bert"]), data, options=_opts(tmp_path))
+    folder = models["tiny-bert"]
+    tok = F.load_tokenizer(folder)
+    body = F.load_body(inspect(folder, "tiny-bert", "r", 10**9), torch.device("cpu"))
+    enc = F.tokenize(tok, data.train.premises + data.eval.premises,
+                     data.train.hypotheses + data.eval.hypotheses)  # fmt: skip
+    x = F.encode(body, enc, torch.device("cpu"), pad_id=tok.pad_token_id or 0)
+    n = len(data.train)
+    fit = probe.fit_probe(x[:n], data.train.labels, x[n:], seed=data.seed)
+    expected = fit.predictions == data.eval.labels
+    assert 0 < expected.sum() < len(expected)
+    assert np.array_equal(decode_correct(result.correct, len(data.eval)), expected)
 
 
 def test_same_seed_gives_the_identical_score(models, data, probe_files, tmp_path) -> None:
@@ -383,6 +539,40 @@ def test_gain_over_base_is_paired_and_base_features_are_cached(models, data, tmp
         str(models["tiny-bert"]), data, base=str(models["tiny-bert"]), options=opts
     )
     assert (itself.gain, itself.gain_low, itself.gain_high) == (0.0, 0.0, 0.0)
+
+
+def test_feature_cache_key_holds_everything_that_changes_features() -> None:
+    from ranker.evaluate.run import feature_cache_key
+
+    args = {"model_id": "bert-base-uncased", "revision": "a" * 40, "data_fingerprint": "f" * 64,
+            "precision": "fp32", "device_type": "cpu", "tokenizer": "0123456789abcdef"}  # fmt: skip
+    key = feature_cache_key(**args)
+    assert feature_cache_key(**args) == key
+    changed = {"model_id": "roberta-base", "revision": "b" * 40, "data_fingerprint": "e" * 64,
+               "precision": "bf16", "device_type": "cuda", "tokenizer": "fedcba9876543210"}  # fmt: skip
+    keys = {feature_cache_key(**{**args, name: value}) for name, value in changed.items()}
+    assert len(keys) == len(changed) and key not in keys
+
+
+def test_base_cache_follows_precision(models, data, tmp_path, monkeypatch) -> None:
+    from ranker.evaluate import features as F
+    from ranker.evaluate import run
+
+    monkeypatch.setattr(run, "_BASE_CORRECT", {})  # no base fitted by an earlier test
+    opts = _opts(tmp_path)
+    model, base = str(models["tiny-bert-ft"]), str(models["tiny-bert"])
+    first = evaluate_model(model, data, base=base, options=opts)
+    monkeypatch.setattr(F, "precision_for", lambda device: "fp32-other")
+    other = evaluate_model(model, data, base=base, options=opts)
+    assert first.status == other.status == "ok" and other.precision == "fp32-other"
+    assert len(list((tmp_path / "cache" / "features").glob("*.npz"))) == 2  # not reused
+
+
+def test_transfer_failure_leaves_logme_empty_not_the_score(models, data, tmp_path, monkeypatch):
+    monkeypatch.setattr(protocol, "LOGME_MAX_ITER", 1)
+    result = evaluate_model(str(models["tiny-bert"]), data, options=_opts(tmp_path))
+    assert result.status == "ok" and result.accuracy > 0.6
+    assert result.logme is None and result.hscore is not None
 
 
 def test_classifier_checkpoint_gives_its_body(models, data, tmp_path) -> None:

@@ -2,7 +2,8 @@
 
 Cost is all in forward passes, so pairs are tokenised once per tokenizer (and reused by every model
 sharing it), sorted by length into token-budget batches with dynamic padding, and run under
-`torch.inference_mode` with SDPA attention (bf16 autocast on GPU).
+`torch.inference_mode` with SDPA attention, in float32 on every device (on CUDA with TF32 off:
+see `numerics`), so that a GPU's features equal a CPU's to float32 rounding.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import hashlib
 import importlib.util
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +62,43 @@ def pick_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise RankerError("--device cuda asked for, but no CUDA device is available")
     return torch.device(name)
+
+
+def precision_for(device: torch.device) -> str:
+    """The float format of the forward pass on `device`: the protocol's, float32, everywhere.
+
+    Not a speed choice: bf16 autocast moved features by ~1e-2 and TF32 matmuls by ~1e-3 against
+    the CPU's, enough to flip predictions; float32 with TF32 off stays within ~1e-5.
+    """
+    if device.type not in ("cpu", "cuda"):
+        raise RankerError(f"device {device.type!r} is not supported: use cpu or cuda")
+    return protocol.PRECISION
+
+
+@contextmanager
+def numerics(device: torch.device) -> Iterator[str]:
+    """Run the forward pass in the protocol's precision on `device`; yields its name.
+
+    No autocast, and full-precision float32 matmuls and convolutions: TF32 off for cuBLAS and
+    cuDNN, and float32 matmul precision "highest" (no reduced-precision internal format on any
+    backend). The global settings are restored afterwards.
+    """
+    precision = precision_for(device)
+    saved = (
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.backends.cudnn.allow_tf32,
+        torch.get_float32_matmul_precision(),
+    )
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+    try:
+        with torch.autocast(device.type, enabled=False):
+            yield precision
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = saved[0]
+        torch.backends.cudnn.allow_tf32 = saved[1]
+        torch.set_float32_matmul_precision(saved[2])
 
 
 def load_tokenizer(folder: Path):
@@ -234,7 +273,9 @@ def encode(
     progress: bool = False,
     exact: bool | None = None,
 ) -> np.ndarray:
-    """Pooled last-layer features [first token ‖ mean], float32, in the input's order."""
+    """Pooled last-layer features [first token ‖ mean], float32, in the input's order.
+
+    Computed in the protocol's precision (`numerics`): float32, no TF32, no autocast."""
     # GPU: few large batches (launch overhead dominates small ones); CPU: cache-sized batches.
     if max_tokens is None:
         max_tokens = 131_072 if device.type == "cuda" else 2_048
@@ -246,20 +287,18 @@ def encode(
     out = np.empty((n, 2 * hidden), dtype=np.float32)
     if exact is None:
         exact = device.type != "cuda"
+    dtype = next(model.parameters()).dtype
+    if dtype != torch.float32:  # load_body loads float32; anything else is not the protocol
+        raise RankerError(f"the model's weights are {dtype}, not float32")
     plan = batches(lengths, max_tokens, max_batch, exact=exact)
     types = encoded.token_type_ids
     use_types = types is not None and getattr(model.config, "type_vocab_size", 0) > 1
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if device.type == "cuda"
-        else torch.autocast("cpu", enabled=False)
-    )
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=n, unit="pair", desc="forward", leave=False)
-    with torch.inference_mode(), autocast:
+    with torch.inference_mode(), numerics(device):
         for index in plan:
             width = int(lengths[index].max())
             ids = np.full((len(index), width), pad_id, dtype=np.int64)

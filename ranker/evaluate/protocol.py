@@ -6,7 +6,7 @@ never compared or overwritten (the store keys results by model, revision and pro
 
 from __future__ import annotations
 
-PROTOCOL_VERSION = "lp-1"
+PROTOCOL_VERSION = "lp-2"
 
 # Data: MNLI from the hub's GLUE parquet files, or a MultiNLI-format JSONL file.
 MNLI_REPO = "nyu-mll/glue"
@@ -21,13 +21,30 @@ EVAL_SAMPLE_SEED = 20230  # the evaluation sample is fixed: it does not move wit
 # Features.
 MAX_LENGTH = 128  # premise + hypothesis tokens, truncated longest-first
 POOLING = "first+mean"  # concatenation of the first token's and the mean last-layer state
+# The forward pass's float format on every device: float32 weights and activations, and on CUDA
+# no TF32 and no bf16 autocast, so GPU features equal CPU features to ~1e-5 (docs/protocol.md).
+PRECISION = "fp32"
 
 # Classifier: multinomial logistic regression on standardised features. C is fixed: on SNLI with
 # all-MiniLM-L6-v2, C=0.01 beat 0.1 and 1.0 at N=2k and N=10k (docs/benchmarks.md) and fits
 # fastest. With several values, C is chosen by CV_FOLDS-fold CV on the training pairs only.
 C_GRID: tuple[float, ...] = (0.01,)
 CV_FOLDS = 3
-MAX_ITER = 2_000
+# The fit is solved to convergence, in float64, so that it has one answer: the objective
+# (mean cross-entropy + |W|^2 / (2 C n), intercepts unpenalised) is strictly convex in W.
+# scikit-learn's Newton-CG stops when the largest gradient entry is at most SOLVER_TOL; the probe
+# then recomputes that gradient itself and refuses a fit whose largest entry exceeds
+# GRADIENT_TOL (a typed error, never a score).
+SOLVER = "newton-cg"
+SOLVER_TOL = 1e-10
+GRADIENT_TOL = 1e-9
+MAX_ITER = 200  # Newton iterations; a 5,000-pair fit takes about 12
+
+# Transferability estimators, computed from the standardised training features (LogME: the
+# evidence fixed-point iteration stops when alpha and beta move by less than this, relatively).
+LOGME_TOL = 1e-10
+LOGME_MAX_ITER = 10_000
+EIG_RCOND = 1e-10  # both leave out feature directions whose eigenvalue is below this x the largest
 
 # Intervals.
 BOOTSTRAP_RESAMPLES = 1_000

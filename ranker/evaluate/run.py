@@ -21,7 +21,7 @@ import numpy as np
 
 from ranker import __version__
 from ranker.errors import InvalidRepoIdError, ModelFailure, RankerError, Reason
-from ranker.evaluate import fetch, loading, probe, protocol
+from ranker.evaluate import bits, fetch, loading, probe, protocol, transfer
 from ranker.evaluate.data import ProbeData
 from ranker.hub import Hub
 from ranker.records import SCHEMA_VERSION, Architecture, EvalResult, is_valid_repo_id
@@ -71,11 +71,14 @@ class _Scored:
     architecture: str | None = None
     base: str | None = None
     weight_format: str | None = None
+    logme: float | None = None
+    hscore: float | None = None
 
 
 # Token ids per (tokenizer content, data fingerprint): shared by every model of a process run.
 _TOKENS: dict[tuple[str, str], Any] = {}
-# A base's per-pair correctness by (base, revision, data, protocol): one fit per process.
+# A base's per-pair correctness by its feature cache key (`feature_cache_key`): one fit per
+# process.
 _BASE_CORRECT: dict[str, np.ndarray] = {}
 
 
@@ -153,6 +156,10 @@ def evaluate_model(
             gain_high=gain_high,
             tokenizer=scored.tokenizer,
             weight_format=scored.weight_format,
+            correct=bits.encode_correct(scored.correct > 0.5),
+            logme=scored.logme,
+            hscore=scored.hscore,
+            precision=F.precision_for(device),
             device=F.device_name(device),
             peak_memory_mb=round(F.peak_memory_mb(device), 1),
             timings={k: round(v, 3) for k, v in timer.spent.items()},
@@ -212,9 +219,10 @@ def _score(
             tok_folder, _, _ = _fetch(base, None, options)
             tok_name = model_key(base)
     feats = _features(ckpt, tok_folder, data, device, options, timer)
-    correct = _probe(feats, data, timer)
+    correct, z_train = _probe(feats, data, timer)
+    logme, hscore = _transfer(z_train, data.train.labels, timer)
     arch = architecture.id if architecture else None
-    return _Scored(key, rev, tok_name, correct, arch, base, ckpt.weight_format)
+    return _Scored(key, rev, tok_name, correct, arch, base, ckpt.weight_format, logme, hscore)
 
 
 def _fetch(model: str, revision: str | None, options: Options) -> tuple[Path, str, str]:
@@ -245,10 +253,50 @@ def _features(ckpt, tok_folder: Path, data: ProbeData, device, options: Options,
     return x[: len(data.train)], x[len(data.train) :]
 
 
-def _probe(feats: tuple[np.ndarray, np.ndarray], data: ProbeData, timer: _Timer) -> np.ndarray:
+def _probe(
+    feats: tuple[np.ndarray, np.ndarray], data: ProbeData, timer: _Timer
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pair correctness on the evaluation pairs, and the standardised training features.
+
+    A fit that does not converge raises `probe.ProbeNotConverged` (a RankerError: an error
+    record, never a score)."""
     with timer("fit"):
-        fit = probe.fit_probe(feats[0], data.train.labels, feats[1], seed=data.seed)
-    return fit.correct(data.eval.labels)
+        z_train, z_eval = probe.standardise(feats[0], feats[1])
+        fit = probe.fit_standardised(z_train, data.train.labels, z_eval, seed=data.seed)
+    return fit.correct(data.eval.labels), z_train
+
+
+def _transfer(
+    z_train: np.ndarray, labels: np.ndarray, timer: _Timer
+) -> tuple[float | None, float | None]:
+    """LogME and H-score of the standardised training features; an estimator that cannot be
+    computed is left empty (the probe's score does not depend on it)."""
+    with timer("transfer"):
+        try:
+            logme = transfer.logme(z_train, labels)
+        except transfer.TransferError:
+            logme = None
+        hscore = transfer.hscore(z_train, labels)
+    return logme, hscore
+
+
+def feature_cache_key(
+    model_id: str,
+    revision: str,
+    data_fingerprint: str,
+    precision: str,
+    device_type: str,
+    tokenizer: str,
+) -> str:
+    """The key of a model's cached features: everything that can change them.
+
+    The model (id, revision), the pairs (data fingerprint), how they are tokenised (the
+    tokenizer's content key, `protocol.MAX_LENGTH`) and pooled (`protocol.POOLING`), the forward
+    pass's precision and device type, and the protocol version for whatever else it fixes.
+    """
+    parts = [model_id, revision, data_fingerprint, protocol.PROTOCOL_VERSION, precision,
+             device_type, protocol.MAX_LENGTH, protocol.POOLING, tokenizer]  # fmt: skip
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
 
 
 def _score_base(
@@ -271,9 +319,11 @@ def _score_base_unchecked(
         if (key, rev) == (model.model_id, model.revision):
             return model
         ckpt = loading.inspect(folder, key, rev, options.max_params)
-    digest = hashlib.sha256(
-        json.dumps([key, rev, data.fingerprint, protocol.PROTOCOL_VERSION]).encode()
-    ).hexdigest()[:24]
+    from ranker.evaluate import features as F
+
+    digest = feature_cache_key(
+        key, rev, data.fingerprint, F.precision_for(device), device.type, F.tokenizer_key(folder)
+    )
     if digest in _BASE_CORRECT:  # the base's probe, fitted once per process
         return _Scored(key, rev, key, _BASE_CORRECT[digest])
     path = options.cache_dir / "features" / f"{digest}.npz"
@@ -290,6 +340,6 @@ def _score_base_unchecked(
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, train=feats[0], eval=feats[1])
         tmp.replace(path)
-    correct = _probe(feats, data, timer)
+    correct, _ = _probe(feats, data, timer)
     _BASE_CORRECT[digest] = correct
     return _Scored(key, rev, key, correct)

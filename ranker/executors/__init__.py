@@ -1,0 +1,130 @@
+"""How `ranker update` gets its queued models evaluated: here (local) or on a Ray cluster (ray).
+
+The queue, the budgets, the typed-failure and bug bookkeeping and the store are the pipeline's
+(`ranker.pipeline.update`), in one loop for every executor. An executor only takes `Job`s and
+gives back `Outcome`s, in any order:
+
+    executor.start(work)      # once, before the first job: the probe data, options, architectures
+    executor.can_start(job)   # may this job start now? (the Ray executor holds some back)
+    executor.submit(job)      # at most `executor.slots` jobs are in flight at once
+    executor.wait()           # -> the Outcome of one submitted job (blocks)
+    executor.close()          # always, also on errors
+
+Both executors evaluate a job with `evaluate_job`, so a model is evaluated, its failure typed
+and a bug of ours caught the same way wherever it runs. This module imports neither torch nor
+Ray.
+"""
+
+from __future__ import annotations
+
+import shutil
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ranker.evaluate.data import ProbeData
+    from ranker.evaluate.run import Options
+    from ranker.records import Architecture, EvalResult
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: a model at a commit under a protocol (the key its result is stored by)."""
+
+    model_id: str
+    sha: str
+    protocol_version: str
+    architecture: str
+    is_base: bool = False  # the architecture's own base model
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.model_id, self.sha, self.protocol_version)
+
+
+@dataclass
+class Outcome:
+    """What became of a job: a result to store, or a bug of ours, or a job lost for good."""
+
+    job: Job
+    result: EvalResult | None = None
+    bug: str | None = None  # the traceback of an exception that is not a typed failure
+    lost: str | None = None  # why the job was given up: its worker died `attempts` times
+    seconds: float | None = None  # time the worker spent on it (None: the loop measures it)
+    attempts: int = 1  # tries it took (more than one: the first workers were lost)
+
+
+@dataclass
+class Work:
+    """What every evaluation needs, the same for all jobs of a run."""
+
+    data: ProbeData
+    architectures: list[Architecture]
+    options: Options
+    bases: frozenset[str]  # the architectures' base model ids (their downloads are kept)
+
+
+class Executor(Protocol):
+    @property
+    def slots(self) -> int: ...  # jobs in flight at most
+
+    @property
+    def workers(self) -> int: ...  # jobs evaluated at the same time
+
+    def start(self, work: Work) -> None: ...
+
+    def can_start(self, job: Job) -> bool: ...
+
+    def submit(self, job: Job) -> None: ...
+
+    def wait(self) -> Outcome: ...
+
+    def close(self) -> None: ...
+
+
+def drop_download(hub_cache: Path, model_id: str) -> None:
+    """Delete a model's downloaded files from the hub cache."""
+    shutil.rmtree(hub_cache / ("models--" + model_id.replace("/", "--")), ignore_errors=True)
+
+
+def evaluate_job(job: Job, work: Work) -> Outcome:
+    """Evaluate one job here, in this process; its download is deleted unless it is a base.
+
+    A failure of the model or the hub is a result (an error record with its typed reason); any
+    other exception is a bug of ours: it comes back as `Outcome.bug`, never as a result.
+    """
+    from ranker.evaluate import run  # looked up at call time: tests replace evaluate_model
+
+    archs = {a.id: a for a in work.architectures}
+    result = bug = None
+    try:
+        result = run.evaluate_model(
+            job.model_id,
+            work.data,
+            revision=job.sha,
+            architecture=archs.get(job.architecture),
+            architectures=work.architectures,
+            options=work.options,
+        )
+    except Exception:  # not a typed failure: ours to fix, not the model's to carry
+        bug = traceback.format_exc()
+    if work.options.hub_cache is not None and job.model_id not in work.bases:
+        drop_download(work.options.hub_cache, job.model_id)
+    return Outcome(job, result, bug)
+
+
+def make_executor(name: str, **kw) -> Executor:
+    """`local` (this process, one model at a time) or `ray` (see `ranker.executors.ray`)."""
+    if name == "local":
+        from ranker.executors.local import LocalExecutor
+
+        return LocalExecutor()
+    if name == "ray":
+        from ranker.executors.ray import RayExecutor
+
+        return RayExecutor(**kw)
+    raise ValueError(f"unknown executor {name!r}; expected one of {', '.join(EXECUTORS)}")

@@ -1,0 +1,36 @@
+"""The local executor: one model at a time, in this process (the default, and the nightly's)."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from ranker.executors import Job, Outcome, Work, evaluate_job
+
+
+class LocalExecutor:
+    """Evaluates each submitted job in `wait()`, here; the process caches (token ids, base
+    probes) serve every model of the run."""
+
+    slots = 1
+    workers = 1
+
+    def __init__(self) -> None:
+        self._work: Work | None = None
+        self._jobs: deque[Job] = deque()
+
+    def start(self, work: Work) -> None:
+        self._work = work
+
+    def can_start(self, job: Job) -> bool:
+        return True
+
+    def submit(self, job: Job) -> None:
+        self._jobs.append(job)
+
+    def wait(self) -> Outcome:
+        if self._work is None or not self._jobs:
+            raise RuntimeError("LocalExecutor.wait() with no job submitted")
+        return evaluate_job(self._jobs.popleft(), self._work)
+
+    def close(self) -> None:
+        self._jobs.clear()
