@@ -15,9 +15,9 @@ a record stores. Kendall tau compares each estimator's order of the pool with th
         --train-size 2000 --eval-size 2000 --device cpu --out predictors.json
 
 With --fit-timing N it instead times the probe's fit on the base's features of N training and N
-evaluation pairs: protocol lp-1's (lbfgs, tol 1e-4) against the current one (Newton-CG to
-convergence, checked), interleaved, best of --rounds, with the BLAS/OpenMP thread pools left at
-their default and limited to one thread.
+evaluation pairs: protocol lp-1's (lbfgs, tol 1e-4) against the current one (ranker's own
+float64 Newton solver to convergence, checked), interleaved, best of --rounds, with the
+BLAS/OpenMP thread pools left at their default and limited to one thread.
 """
 
 from __future__ import annotations
@@ -189,6 +189,7 @@ def main() -> None:
 
     from ranker.evaluate import features as F
     from ranker.evaluate import probe, protocol, transfer
+    from ranker.evaluate.bits import decode_correct
     from ranker.evaluate.data import load_probe_data, read_jsonl
     from ranker.evaluate.run import Options, evaluate_model
 
@@ -213,6 +214,7 @@ def main() -> None:
     probe.standardise = watched
     y = data.train.labels
     rows = []
+    bits = {}
     t1 = time.perf_counter()
     for name, folder in members.items():
         t = time.perf_counter()
@@ -220,12 +222,14 @@ def main() -> None:
         r = evaluate_model(str(folder), data, base=str(args.base), model_id=name, options=options)
         if r.status != "ok":
             raise SystemExit(f"{name}: {r.error}")
+        bits[name] = decode_correct(r.correct, r.n_eval)
         raw, z = seen[0]
-        assert abs(transfer.logme(z, y) - r.logme) < 1e-12  # the same features as the record's
-        parts = transfer.logme_classes(z, y)
+        assert abs(transfer.logme(raw, y) - r.logme) < 1e-12  # the record's features
+        assert abs(transfer.hscore(z, y) - r.hscore) < 1e-12
+        parts = transfer.logme_classes(raw, y)
         eig = np.linalg.eigvalsh(z.T @ z / len(z))
         diagnostics = {
-            "logme_raw": transfer.logme(raw, y),
+            "logme_standardised": transfer.logme(z, y),
             "hscore_raw": transfer.hscore(raw, y),
             "logme_gamma": [p.gamma for p in parts],
             "effective_rank": float(eig.sum() ** 2 / (eig**2).sum()),
@@ -253,7 +257,24 @@ def main() -> None:
     for est in ("logme", "hscore"):
         values = np.array([row[est] for row in rows], dtype=float)
         taus[est] = float(kendalltau(values, acc).statistic)
-    taus["logme_raw"] = float(kendalltau([row["logme_raw"] for row in rows], acc).statistic)
+    std = [row["logme_standardised"] for row in rows]
+    taus["logme_standardised"] = float(kendalltau(std, acc).statistic)
+    # Pairs an estimator orders against the probe, and whether the probe separates them: the
+    # paired bootstrap interval of their accuracy difference on the same evaluation pairs.
+    discordant = []
+    for est in ("logme", "hscore", "logme_standardised"):
+        for i, a in enumerate(rows):
+            for b in rows[i + 1 :]:
+                if a[est] is None or b[est] is None:
+                    continue
+                if (a["accuracy"] - b["accuracy"]) * (a[est] - b[est]) < 0:
+                    hi, lo = (a, b) if a["accuracy"] > b["accuracy"] else (b, a)
+                    diff, low, high = probe.paired_bootstrap_gain(
+                        bits[hi["model"]], bits[lo["model"]]
+                    )
+                    discordant.append({"estimator": est, "probe_higher": hi["model"],
+                                       "probe_lower": lo["model"], "difference": diff,
+                                       "low": low, "high": high})  # fmt: skip
     result = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {F.device_name(device)}",
@@ -263,6 +284,7 @@ def main() -> None:
         "logme_floor": transfer.noise_only_logme(y),
         "rows": rows,
         "kendall_tau_vs_probe": taus,
+        "discordant_pairs": discordant,
         "seconds": {"pool": round(t_pool, 1), "evaluations": round(t_eval, 1)},
     }
     args.out.write_text(json.dumps(result, indent=1))
@@ -272,7 +294,7 @@ def main() -> None:
 def markdown(r: dict) -> str:
     lines = [
         "| model | probe accuracy [95% CI] | gain over base [paired 95% CI] | LogME | H-score "
-        "| LogME - floor | LogME's gamma (mean) | effective rank | LogME of raw features |",
+        "| LogME - floor | LogME's gamma (mean) | effective rank | LogME, standardised |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     floor = r["logme_floor"]
@@ -288,14 +310,22 @@ def markdown(r: dict) -> str:
             f"| {row['model']} | {row['accuracy']:.4f} [{row['accuracy_low']:.4f}, "
             f"{row['accuracy_high']:.4f}] | {gain} | {logme} | {row['hscore']:.4f} | {above} "
             f"| {sum(row['logme_gamma']) / len(row['logme_gamma']):.1f} "
-            f"| {row['effective_rank']:.1f} | {row['logme_raw']:.4f} |"
+            f"| {row['effective_rank']:.1f} | {row['logme_standardised']:.4f} |"
         )
     taus = r["kendall_tau_vs_probe"]
     lines.append(
         f"\nKendall tau vs the probe's order: LogME {taus['logme']:.3f}, "
-        f"H-score {taus['hscore']:.3f} (LogME of raw features {taus['logme_raw']:.3f}); "
+        f"H-score {taus['hscore']:.3f} (LogME of standardised features "
+        f"{taus['logme_standardised']:.3f}); "
         f"LogME floor (features carrying nothing) {floor:.4f}; seconds: {r['seconds']}"
     )
+    lines.append("\nPairs ordered against the probe (probe's accuracy difference, paired 95% CI):")
+    for d in r["discordant_pairs"]:
+        lines.append(
+            f"- {d['estimator']}: {d['probe_lower']} above {d['probe_higher']}; probe "
+            f"{d['probe_higher']} - {d['probe_lower']} = {d['difference']:+.4f} "
+            f"[{d['low']:+.4f}, {d['high']:+.4f}]"
+        )
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ imports torch.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -69,6 +70,20 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     return merge_command(args)
 
 
+def _cmd_compact(args: argparse.Namespace) -> int:
+    from ranker.store import Store
+
+    changed = Store(args.data).compact()
+    print(f"compact: {changed} results file(s) rewritten" if changed else "compact: nothing to do")
+    return 0
+
+
+def _cmd_request(args: argparse.Namespace) -> int:
+    from ranker.requests import request_command
+
+    return request_command(args)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ranker.demo import run_demo
 
@@ -79,9 +94,43 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Shows each option's default, unless its help already says it or there is none to show
+    (argparse's ArgumentDefaultsHelpFormatter would print "(default: None)")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        nothing = action.default is None or action.default is False
+        if "default" in text or not action.option_strings or nothing:
+            return text
+        if action.default is argparse.SUPPRESS:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+# Help for the probe's options (`ranker.evaluate.options`), shown by `evaluate` and `update`.
+RUN_HELP: dict[str, str] = {
+    "train_size": "probe training pairs, a stratified sample of the training split, drawn "
+    "with --seed",
+    "eval_size": "evaluation pairs, a fixed stratified sample of the evaluation split (the "
+    "same for every run and model)",
+    "seed": "seed of the training sample and of the probe's fit",
+    "device": "where the forward pass runs (auto: cuda when there is one)",
+    "max_params": "refuse models with more parameters than this",
+}
+
+
+def _fill_help(parser: argparse.ArgumentParser) -> None:
+    for action in parser._actions:
+        if not action.help and action.dest in RUN_HELP:
+            action.help = RUN_HELP[action.dest]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ranker", description="Rank hub models by their value as a finetuning start."
+        prog="ranker",
+        description="Rank hub models by their value as a finetuning start.",
+        formatter_class=HelpFormatter,
     )
     data_help = "the results store (default: data/)"
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=data_help)
@@ -89,8 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", type=Path, default=argparse.SUPPRESS, help=data_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_parser = functools.partial(sub.add_parser, formatter_class=HelpFormatter)
 
-    p = sub.add_parser("build", parents=[common], help="render the static site from the store")
+    p = add_parser("build", parents=[common], help="render the static site from the store")
     p.add_argument("--out", type=Path, default=DEFAULT_SITE, help="output folder (default: site/)")
     p.add_argument(
         "--site-url",
@@ -98,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_build)
 
-    p = sub.add_parser(
+    p = add_parser(
         "crawl",
         parents=[common],
         help="list each architecture's models on the hub and update the catalog",
@@ -122,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.set_defaults(func=_cmd_crawl)
 
-    p = sub.add_parser(
+    p = add_parser(
         "import-legacy",
         parents=[common],
         help="import IBM's published 2023 model-recycling results into the store",
@@ -132,24 +182,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     from ranker.evaluate.options import add_arguments, add_run_arguments
 
-    p = sub.add_parser(
+    p = add_parser(
         "evaluate",
         parents=[common],
         help="score models with the MNLI linear probe; store the records",
     )
     add_arguments(p)
+    _fill_help(p)
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser(
+    p = add_parser(
         "update",
         parents=[common],
         help="crawl, evaluate what is new or changed (bounded), and build the site",
     )
     add_run_arguments(p)
-    p.add_argument("--arch", action="append", help="only this architecture (repeatable)")
-    p.add_argument("--max-models", type=int, help="evaluate at most this many models")
+    _fill_help(p)
     p.add_argument(
-        "--time-budget", help="stop starting new models after this long (e.g. 3600, 90m, 4.5h)"
+        "--arch", action="append", help="only this architecture (repeatable; default: all)"
+    )
+    p.add_argument(
+        "--max-models", type=int, help="evaluate at most this many models (default: no limit)"
+    )
+    p.add_argument(
+        "--time-budget",
+        help="stop starting new models after this long (e.g. 3600, 90m, 4.5h; default: no limit)",
     )
     p.add_argument("--force", action="store_true", help="re-evaluate models already scored")
     p.add_argument("--endpoint", help="hub URL (default: $HF_ENDPOINT, else the hub)")
@@ -160,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-crawl", action="store_true", help="evaluate the current catalog only")
     p.add_argument("--out", type=Path, default=DEFAULT_SITE, help="site folder (default: site/)")
     p.add_argument("--no-build", action="store_true", help="do not build the site")
-    p.add_argument("--site-url", help="public URL of the site, for badge snippets")
+    p.add_argument(
+        "--site-url", help="public URL of the site, for badge snippets (default: $RANKER_SITE_URL)"
+    )
     p.add_argument("--summary-file", type=Path, help="also write the run's summary here")
     scale = p.add_argument_group(
         "scale out",
@@ -204,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.set_defaults(func=_cmd_update)
 
-    p = sub.add_parser(
+    p = add_parser(
         "merge",
         parents=[common],
         help="fold shard result files (ranker update --results-out) into the store's results",
@@ -215,11 +274,27 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.set_defaults(func=_cmd_merge)
 
-    p = sub.add_parser(
+    p = add_parser(
+        "compact",
+        parents=[common],
+        help="rewrite the results files sorted, without superseded lines (before a commit)",
+    )
+    p.set_defaults(func=_cmd_compact)
+
+    p = add_parser(
         "demo", help="run the whole pipeline against a loopback hub of tiny models (offline)"
     )
     p.add_argument("--folder", type=Path, help="where to put the demo (default: a temp folder)")
     p.set_defaults(func=_cmd_demo)
+
+    from ranker.requests import add_arguments as add_request_arguments
+
+    p = add_parser(
+        "request",
+        help="evaluation requests from GitHub issues: check and queue one, or write the replies",
+    )
+    add_request_arguments(p, common, HelpFormatter)
+    p.set_defaults(func=_cmd_request)
     return parser
 
 

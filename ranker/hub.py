@@ -535,6 +535,20 @@ class Hub:
         except _Bad as exc:
             raise HubFailure(f"{repo_id}: info: {exc}", Reason.INVALID) from None
 
+    def listing(self, repo_id: str) -> Listing:
+        """One model's info with the fields a crawl listing row has (`GET /api/models/{id}`
+        with the crawl's expand list), validated as a listing row is: for a single model asked
+        for by id (an evaluation request) rather than found by a listing."""
+        if not is_valid_repo_id(repo_id):
+            raise HubFailure(f"{repo_id!r}: invalid hub repo id", Reason.INVALID)
+        url = f"{self.endpoint}/api/models/{repo_id}"
+        params = [("expand", e) for e in EXPAND]
+        data = self._retrying(f"{repo_id}: info", lambda: self._get_json(url, params))
+        row = parse_listing(data)
+        if isinstance(row, Rejected):
+            raise HubFailure(f"{repo_id}: info: {row.problem}", Reason.INVALID)
+        return row
+
     def config(self, repo_id: str, sha: str) -> dict[str, Any]:
         """The repo's `config.json` at `sha`: one small request (cached by sha in the catalog)."""
         import json

@@ -2,9 +2,11 @@
 
 A sharded run (`ranker update --no-crawl --shard I/N --results-out FILE` on N machines or CI
 jobs, each on a copy of the same store) writes its results to a JSON Lines file of EvalResult
-records. This folds those files into `data/results.jsonl`, keyed by (model, revision, protocol
+records. This folds those files into the store's results (`data/results/`, one file a hash
+bucket of model ids: see `ranker.store.result_bucket`), keyed by (model, revision, protocol
 version), with the precedence of `Store.merge_results`: a new key is added, a stored key keeps
-the result with the later `evaluated_at`. Merging a file twice changes nothing, byte for byte.
+the result with the later `evaluated_at`. Only the files of the buckets a merge changes are
+rewritten (sorted, each atomically). Merging a file twice changes nothing, byte for byte.
 
 Every file is read and checked whole before anything is merged: a file with any malformed line
 (not JSON, a record that fails validation, an invalid repo id, one key twice with different
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from ranker.errors import StoreError
 from ranker.records import EvalResult
-from ranker.store import RESULTS, MergeCounts, Store, read_results_file
+from ranker.store import MergeCounts, Store, read_results_file
 
 
 @dataclass
@@ -62,7 +64,7 @@ class MergeReport:
 
 
 def merge_files(store: Store, files: Sequence[Path | str]) -> MergeReport:
-    """Check every file, then merge the good ones in order, one atomic write each."""
+    """Check every file, then merge the good ones in order (`Store.merge_results` each)."""
     store.check()
     checked: list[tuple[Path, list[EvalResult] | StoreError]] = []
     for name in files:
@@ -71,7 +73,7 @@ def merge_files(store: Store, files: Sequence[Path | str]) -> MergeReport:
             checked.append((path, read_results_file(path)))
         except StoreError as exc:
             checked.append((path, exc))
-    report = MergeReport(store.path(RESULTS))
+    report = MergeReport(store.results_dir)
     for path, records in checked:
         if isinstance(records, StoreError):
             report.files.append(FileMerge(path, error=records))

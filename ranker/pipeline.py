@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import sys
 import time
 from collections import Counter
@@ -41,9 +40,12 @@ from ranker.records import CatalogEntry, EvalResult
 from ranker.store import (
     Store,
     _check_round_trip,
+    append_line,
     atomic_write_text,
     evaluated_at,
     read_results_file,
+    result_line,
+    results_text,
 )
 
 if TYPE_CHECKING:
@@ -124,8 +126,9 @@ def pending(
     shard: tuple[int, int] | None = None,
     results: Iterable[EvalResult] = (),
 ) -> list[CatalogEntry]:
-    """Catalogued models with no settled result for (model, sha, protocol): bases first, then
-    popular. A transient error is not settled (nor an untyped one from before failures had
+    """Catalogued models with no settled result for (model, sha, protocol): models asked for
+    in an issue (`Store.requests`, still queued) first, in the order they were asked, then bases,
+    then popular. A transient error is not settled (nor an untyped one from before failures had
     types): it is tried again. `shard`: only that share (`in_shard`); `results`: results kept
     outside the store (a `--results-out` file) that count as the store's do."""
     done = {
@@ -142,27 +145,39 @@ def pending(
         and (force or (e.model_id, e.sha, protocol_version) not in done)
         and in_shard(e.model_id, shard)
     ]
-    return sorted(queue, key=lambda e: (e.model_id not in bases, -(e.downloads or 0), e.model_id))
+    asked: dict[str, str] = {}  # model -> when first asked
+    for r in store.requests():
+        if r.status == "queued":
+            asked[r.model_id] = min(asked.get(r.model_id, r.requested_at), r.requested_at)
+    first = "~"  # after every ISO date: not asked for
+    return sorted(queue, key=lambda e: (asked.get(e.model_id, first), e.model_id not in bases,
+                                        -(e.downloads or 0), e.model_id))  # fmt: skip
 
 
 class ResultsFile:
     """Results kept in a JSON Lines file of their own (a shard's `--results-out`), not a store.
 
-    One `EvalResult` per line, as the store writes its results (`EvalResult.to_dict()`, sorted
-    keys). Read with `ranker.store.read_results_file`, as `ranker merge` reads it; each record is
+    One `EvalResult` per line, as the store writes its results (`ranker.store.result_line`).
+    Read with `ranker.store.read_results_file`, as `ranker merge` reads it; each record is
     checked before it is written the way the store checks its own (`_check_round_trip`) and as
-    the merge will (`evaluated_at`), so the file never holds a line the merge refuses. It is
-    rewritten atomically after each result (the old file or the new, never half); a result for
-    the same (model, revision, protocol) replaces the earlier one, and a rerun keeps what is there.
+    the merge will (`evaluated_at`), so the file never holds a line the merge refuses.
+
+    A result for a new key is appended (`ranker.store.append_line`: one write, fsync), so a
+    shard's run costs O(1) a result, not a rewrite of the file; a crash mid-append leaves a
+    torn last line, which a read leaves out (with a warning) and the next append removes. A
+    result for a key the file already has (a transient error tried again) replaces the earlier
+    one in an atomic rewrite, since the merge refuses a key twice with different content;
+    that is rare. A rerun keeps what is there. One writer a file (one shard, one process).
     """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._keys: set[tuple[str, str, str]] | None = None  # the file's keys, once read
 
     def results(self) -> list[EvalResult]:
-        if not self.path.exists():
-            return []
-        return read_results_file(self.path)
+        results = read_results_file(self.path) if self.path.exists() else []
+        self._keys = {r.key for r in results}
+        return results
 
     def save_result(self, result: EvalResult) -> None:
         if type(result) is not EvalResult:
@@ -171,10 +186,15 @@ class ResultsFile:
         if evaluated_at(result) is None:
             raise StoreError(self.path, f"model {result.model_id!r}: not an ISO 8601 time: "
                              f"{result.evaluated_at!r}", field="evaluated_at")  # fmt: skip
-        kept = [r for r in self.results() if r.key != result.key]
-        ordered = sorted([*kept, result], key=lambda r: (r.architecture, *r.key))
-        lines = (json.dumps(r.to_dict(), sort_keys=True, ensure_ascii=False) for r in ordered)
-        atomic_write_text(self.path, "".join(line + "\n" for line in lines))
+        if self._keys is None:
+            self.results()
+        assert self._keys is not None
+        if result.key in self._keys:
+            kept = [r for r in self.results() if r.key != result.key]
+            atomic_write_text(self.path, results_text([*kept, result]))
+        else:
+            append_line(self.path, result_line(result))
+            self._keys.add(result.key)
 
 
 def update(

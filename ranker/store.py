@@ -3,7 +3,9 @@
 Formats are text that diffs well in git (TOML, CSV, JSON Lines), written in a stable order and
 atomically (temp file + rename), and validated on read: a malformed row raises `StoreError`
 naming the file, the line and the field. The catalog and the results are validated on write
-too, so the store never holds a row it cannot read back.
+too, so the store never holds a row it cannot read back. The results, which grow by one a
+model, are the exception to whole-file rewrites: `results/<bucket>.jsonl` files that a result
+is appended to (see "evaluation results" in `Store`).
 """
 
 from __future__ import annotations
@@ -12,16 +14,28 @@ import contextlib
 import csv
 import dataclasses
 import datetime as dt
+import fcntl
+import functools
+import gc
+import hashlib
 import io
 import json
+import math
+import operator
 import os
 import re
 import tempfile
 import time
 import tomllib
-from collections.abc import Iterable, Iterator
+import types
+import typing
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ranker.errors import StoreError, UnknownArchitectureError
 from ranker.records import (
@@ -41,7 +55,9 @@ LEGACY_MODELS = "legacy/models.csv"
 LEGACY_BASELINES = "legacy/baselines.csv"
 LEGACY_META = "legacy/meta.json"
 CATALOG = "catalog.jsonl"
-RESULTS = "results.jsonl"
+RESULTS = "results.jsonl"  # the results' one file before they were split: read, then migrated
+RESULTS_DIR = "results"  # the results: RESULTS_DIR/<bucket>.jsonl, see `result_bucket`
+RESULT_BUCKETS = 64  # a power of two up to 256; changing it means rewriting every result
 PROBE_PIN = "probe.json"  # the probe data's pinned hub commit (MNLI), set once
 
 LEGACY_MODEL_COLUMNS: tuple[str, ...] = (
@@ -139,6 +155,110 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def result_bucket(model_id: str) -> str:
+    """The results file of `model_id`'s results: `RESULTS_DIR/<bucket>.jsonl`, two hex digits.
+
+    Why a hash of the model id, not the architecture: every result of one key (model, revision,
+    protocol) must be in one file, in the order written, for a later line to supersede an
+    earlier one on read; the key holds no architecture (a reclassified model would otherwise
+    have its results in two files, with no order between them). A hash also bounds every file
+    however the results are spread over architectures (all 100k in one is the worst case for a
+    per-architecture split), needs no file-name-safe architecture, and is stable: sha256, on
+    every machine and Python. bench/bench_store.py measures it: a full ok record (5,000
+    `correct` bits, timings, versions) is ~2 KB, so 100k results of one architecture make 64
+    files of ~2.9 MB (the largest 3.0 MB); a file nears 25 MB only past ~800k results, and
+    GitHub's 100 MB past 3 million. Fewer, larger files would load no faster (a load is the
+    same lines), and each append and rewrite touches one file, whatever the count.
+    """
+    return _BUCKET_NAMES[hashlib.sha256(model_id.encode("utf-8")).digest()[0]]
+
+
+_BUCKET_NAMES = [f"{byte % RESULT_BUCKETS:02x}" for byte in range(256)]
+
+
+_BUCKET_FILE = re.compile(r"[0-9a-f]{2}\.jsonl")
+# A result's key (model, revision, protocol) and its place in a file and in `Store.results()`.
+_RESULT_KEY = operator.attrgetter("model_id", "revision", "protocol_version")
+_RESULT_ORDER = operator.attrgetter("architecture", "model_id", "revision", "protocol_version")
+
+
+def _result_sort_text(result: EvalResult) -> str:
+    """`_RESULT_ORDER` as one string, which sorts 100k results in half the time of tuples
+    (the same order unless a field holds a NUL character, which no stored result does)."""
+    return "\0".join(_RESULT_ORDER(result))
+
+
+class TornLineWarning(UserWarning):
+    """A JSON Lines file ends in a torn line: an append cut short (a crash, a full disk)."""
+
+
+def _warn_torn(path: Path, line: int, size: int, action: str) -> None:
+    warnings.warn(
+        f"{path}:{line}: {action} a torn last line ({size} bytes, no newline, not JSON): "
+        "an append that did not finish",
+        TornLineWarning,
+        stacklevel=3,
+    )
+
+
+def result_line(record: Record) -> str:
+    """A record's line in a JSON Lines file of the store: sorted keys, UTF-8, a newline."""
+    return json.dumps(record.to_dict(), sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def results_text(results: Iterable[EvalResult]) -> str:
+    """The text of a results file: one line a result, by (architecture, model, revision,
+    protocol), so that a rewrite puts every line where it was and a git diff shows the change."""
+    return "".join(result_line(r) for r in sorted(results, key=_RESULT_ORDER))
+
+
+def _repair_tail(fd: int, path: Path) -> bytes:
+    """Make the file open as `fd` (read-write) end at a line end; return what must precede the
+    next line. A last line without a newline that is JSON (e.g. a hand-edited file) is kept and
+    gets its newline; one that is not (a torn append) is cut off, with a `TornLineWarning`."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return b""
+    start, chunk = size, 64 * 1024
+    while start > 0:  # back to the last newline, a chunk at a time
+        begin = max(0, start - chunk)
+        found = os.pread(fd, start - begin, begin).rfind(b"\n")
+        if found >= 0:
+            start = begin + found + 1
+            break
+        start = begin
+    tail = os.pread(fd, size - start, start)
+    try:
+        json.loads(tail)
+        return b"\n"
+    except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
+        pass
+    line = os.pread(fd, start, 0).count(b"\n") + 1
+    os.ftruncate(fd, start)
+    _warn_torn(path, line, len(tail), "removed")
+    return b""
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line (ending in a newline) to `path`, creating it, durably: one write() with
+    O_APPEND, then fsync, so a crash leaves at most a torn last line (no newline), which a
+    read ignores and the next append first removes (`_repair_tail`).
+
+    O(1) whatever the file's size: nothing else in it is read or rewritten. The caller holds
+    whatever lock excludes other writers of `path` (`Store` holds its results lock)."""
+    if not line.endswith("\n") or "\n" in line[:-1]:
+        raise ValueError("expected exactly one line, ending in a newline")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, _FILE_MODE)
+    try:
+        data = memoryview(_repair_tail(fd, path) + line.encode("utf-8"))
+        while data:  # a regular file takes it in one write; loop in case it does not
+            data = data[os.write(fd, data) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fmt(value: Any) -> str:
     """CSV cell text; floats in shortest round-trip form so a reread is identical."""
     if value is None:
@@ -208,36 +328,195 @@ def _check_round_trip(path: Path, record: CatalogEntry | EvalResult) -> None:
             f"{who}: {getattr(record, bad)!r} would read back as {getattr(back, bad)!r}",
             field=bad,
         )
-    for name, value in data.items():
-        try:
-            json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
-        except (TypeError, ValueError) as exc:  # e.g. a lone surrogate in a string
-            raise StoreError(path, f"{who}: not storable as JSON: {exc}", field=name) from None
+    try:  # the whole record at once; field by field only to name the one that fails
+        json.dumps(data, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError):
+        for name, value in data.items():
+            try:
+                json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+            except (TypeError, ValueError) as exc:  # e.g. a lone surrogate in a string
+                raise StoreError(path, f"{who}: not storable as JSON: {exc}", field=name) from None
+        raise StoreError(path, f"{who}: not storable as JSON") from None
     problem = _semantic_problem(back)
     if problem is not None:
         raise StoreError(path, f"{who}: {problem[1]}", field=problem[0])
 
 
-def parse_jsonl(path: Path, text: str, record: type) -> list[tuple[int, Any]]:
+@functools.cache
+def _fast_plan(cls: type) -> tuple[Any, ...] | None:
+    """How `_fast_from_dict` reads `cls`, or None when a field's type is beyond it.
+
+    (field names, their set, a getter of their values, the types each field takes, its kind:
+    None, "float", ("dict", value type) or ("tuple", item type), and a cache of verdicts on
+    the tuples of value types seen so far)."""
+    hints = typing.get_type_hints(cls)
+    names, allowed, kinds = [], [], []
+    for f in dataclasses.fields(cls):
+        hint, accepted = hints[f.name], set()
+        if typing.get_origin(hint) in (typing.Union, types.UnionType):
+            inner = [a for a in typing.get_args(hint) if a is not type(None)]
+            if len(inner) != 1 or len(typing.get_args(hint)) != 2:
+                return None
+            hint, accepted = inner[0], {type(None)}
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        kind: Any = None
+        if hint in (str, int, bool):
+            accepted.add(hint)
+        elif hint is float:
+            accepted.add(float)
+            kind = "float"
+        elif origin is dict and args[0] is str and args[1] in (str, int, float, bool):
+            accepted.add(dict)
+            kind = ("dict", args[1])
+        elif origin is tuple and len(args) == 2 and args[1] is ... and args[0] in (str, int):
+            accepted.add(list)
+            kind = ("tuple", args[0])
+        else:
+            return None
+        names.append(f.name)
+        allowed.append(frozenset(accepted))
+        kinds.append(kind)
+    if len(names) < 2:
+        return None
+    # Built as `__init__` would (all fields given, every one assigned), skipping it: a frozen
+    # dataclass's __init__ sets each field through object.__setattr__, half the read's time.
+    # Only for a plain dataclass: nothing in __post_init__, no slots, no custom __init__.
+    plain = not hasattr(cls, "__post_init__") and "__slots__" not in vars(cls)
+    return tuple(names), frozenset(names), operator.itemgetter(*names), allowed, kinds, {}, plain
+
+
+def _positions(indexes: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]] | None:
+    if not indexes:
+        return None
+    if len(indexes) == 1:
+        (i,) = indexes
+        return lambda values: (values[i],)
+    return operator.itemgetter(*indexes)
+
+
+def _verdict(plan: tuple[Any, ...], signature: tuple[type, ...]) -> Any:
+    """False when a value of this tuple of types is not for the fast path, else (a getter of
+    its float values, its dict and tuple fields)."""
+    _, _, _, allowed, kinds, _, _ = plan
+    if any(t not in ok for t, ok in zip(signature, allowed, strict=True)):
+        return False
+    floats = [i for i, t in enumerate(signature) if t is float]
+    special = [
+        (i, kind, _FLOAT_SET if item is float else frozenset({item}))
+        for i, t in enumerate(signature)
+        if t in (dict, list)
+        for kind, item in [kinds[i]]
+    ]
+    return _positions(floats), tuple(special)
+
+
+def _fast_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """`cls.from_dict(data)` for a dict parsed from JSON, or None: then call `from_dict`,
+    which either accepts it too or raises the RecordError that names the field.
+
+    Why: `from_dict` checks each field against its type hint in Python, which made reading
+    100k results take most of 10 s. Here every field must be present, each value of exactly
+    a type its field takes (a float field takes a float: an int, which `from_dict` would
+    convert, goes the slow way), floats finite, dict values of their type (keys of a JSON
+    object are always text); what the writer writes always is. The types of the values, as
+    one tuple, are judged once per distinct tuple (a store holds a handful: ok, error, older
+    records), so most of the check runs in C. It accepts nothing `from_dict` refuses and
+    builds an equal record. `data` becomes the record's own dict when it has no other keys.
+    """
+    plan = _fast_plan(cls)
+    if plan is None:
+        return None
+    names, _, getter, _, _, verdicts, plain = plan
+    try:
+        values = getter(data)
+    except KeyError:
+        return None  # a field is missing: from_dict says which, or fills in its default
+    signature = tuple(map(type, values))
+    verdict = verdicts.get(signature)
+    if verdict is None:
+        verdict = verdicts[signature] = _verdict(plan, signature)
+    if verdict is False:
+        return None
+    floats, special = verdict
+    if floats is not None and not math.isfinite(sum(floats(values))):
+        return None  # a NaN or infinity (or an overflowing sum): from_dict decides
+    tuples = []
+    for i, kind, item in special:
+        value = values[i]
+        items = value.values() if kind == "dict" else value
+        if value and not {*map(type, items)} <= item:
+            return None
+        if value and item is _FLOAT_SET and not math.isfinite(sum(items)):
+            return None
+        if kind == "tuple":
+            tuples.append(i)
+    # exactly the fields: the parsed dict serves as the record's own
+    fields = data if len(data) == len(names) else dict(zip(names, values))  # noqa: B905
+    for i in tuples:
+        fields[names[i]] = tuple(values[i])
+    if not plain:
+        return cls(**fields)
+    out = object.__new__(cls)
+    object.__setattr__(out, "__dict__", fields)
+    return out
+
+
+_FLOAT_SET = frozenset({float})
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a load makes its records: each of 100k records
+    is ~40 tracked objects, so collections ran again and again over everything loaded so far
+    (a quarter of a 100k load), and records hold no cycles for them to find."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def parse_jsonl(
+    path: Path, text: str, record: type, *, torn_tail: bool = False
+) -> list[tuple[int, Any]]:
     """(line number, record) for each non-blank line of JSON Lines `text` read from `path`.
 
     Each line must be a JSON object that `record.from_dict` accepts and that passes the store's
     checks (repo ids, sha, status); else StoreError naming the file, the line and the field.
+    With `torn_tail`, a last line that has no newline and is not JSON (an append that did not
+    finish: see `append_line`) is left out with a `TornLineWarning` naming the file and line,
+    and the lines before it are read; without, it is an error like any malformed line.
+    Lines end at "\\n" only (a record's text may hold U+2028, which `str.splitlines` splits at).
     """
     out = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
+    lines = text.split("\n")
+    complete = lines[-1] == ""  # the text ends with a newline (or is empty)
+    if complete:
+        lines.pop()
+    loads, from_dict = orjson.loads, record.from_dict
+    for number, raw in enumerate(lines, start=1):
+        if not raw or raw.isspace():
             continue
         try:
-            data = json.loads(raw)
+            try:  # orjson: a third of json.loads's time on a 100k-record store
+                data = loads(raw)
+            except ValueError:  # json.loads decides (NaN, huge ints), and says why
+                data = json.loads(raw)
         except json.JSONDecodeError as exc:
+            if torn_tail and not complete and number == len(lines):
+                _warn_torn(path, number, len(raw.encode("utf-8")), "ignored")
+                break
             raise StoreError(path, f"not valid JSON: {exc.msg}", line=number) from None
         if not isinstance(data, dict):
             raise StoreError(path, "expected a JSON object", line=number)
-        try:
-            value = record.from_dict(data)
-        except RecordError as exc:
-            raise StoreError(path, exc.reason, line=number, field=exc.field) from None
+        value = _fast_from_dict(record, data)
+        if value is None:
+            try:
+                value = from_dict(data)
+            except RecordError as exc:
+                raise StoreError(path, exc.reason, line=number, field=exc.field) from None
         problem = _semantic_problem(value)
         if problem is not None:
             raise StoreError(path, problem[1], line=number, field=problem[0])
@@ -258,6 +537,37 @@ def read_text_file(path: Path | str) -> str:
         raise StoreError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise StoreError(path, f"cannot read: {exc.strerror}") from None
+
+
+def _read_appended(path: Path, *, required: bool = False) -> str | None:
+    """The text of a file that grows by appends (None if it does not exist, unless `required`).
+
+    As `read_text_file`, except that bytes that are not UTF-8 in a last line with no newline
+    that is not JSON are a torn append cut inside a character, not an error: that line is
+    decoded with replacement characters, for `parse_jsonl(torn_tail=True)` to leave out."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if required:
+            raise StoreError(path, "file not found") from None
+        return None
+    except IsADirectoryError:
+        raise StoreError(path, "is a directory, expected a file") from None
+    except OSError as exc:
+        raise StoreError(path, f"cannot read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        cut = data.rfind(b"\n") + 1
+        bad = StoreError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        if exc.start < cut:
+            raise bad from None
+        tail = data[cut:].decode("utf-8", errors="replace")
+        try:
+            json.loads(tail)
+        except ValueError:
+            return data[:cut].decode("utf-8") + tail
+        raise bad from None
 
 
 def evaluated_at(record: EvalResult) -> dt.datetime | None:
@@ -282,11 +592,16 @@ def read_results_file(path: Path | str) -> list[EvalResult]:
     checked as the store checks its own: every line a valid, storable record with a parseable
     `evaluated_at`, and no key (model, revision, protocol) twice with different content (a
     line repeated verbatim is read once). Any malformed line refuses the whole file: StoreError
-    naming the file, the line and the field. An empty file holds no results.
+    naming the file, the line and the field. An empty file holds no results. A torn last line
+    (no newline, not JSON: a run killed mid-append, see `append_line`) is left out with a
+    `TornLineWarning`: its model was not stored, so it stays in the queue, as when a run is
+    killed before storing it; the file's other results are read.
     """
     path = Path(path)
     seen: dict[tuple[str, str, str], tuple[int, EvalResult]] = {}
-    for number, result in parse_jsonl(path, read_text_file(path), EvalResult):
+    text = _read_appended(path, required=True)
+    assert text is not None
+    for number, result in parse_jsonl(path, text, EvalResult, torn_tail=True):
         try:
             _check_round_trip(path, result)
         except StoreError as exc:
@@ -591,15 +906,170 @@ class Store:
         checked = self._checked(CATALOG, CatalogEntry, entries)
         self._write_jsonl(CATALOG, sorted(checked, key=lambda e: (e.architecture, e.model_id)))
 
+    # -- evaluation results: RESULTS_DIR/<bucket>.jsonl -----------------------------------------
+    #
+    # Why this layout: one results.jsonl rewritten whole per result made a backfill O(n^2),
+    # lost updates between parallel writers, and passes GitHub's 100 MB file limit near 100k
+    # results. Now a result is one appended line (`save_result`, O(1)), in the file of its
+    # model's hash bucket (`result_bucket`), under a lock that every writer of the results
+    # takes; a later line for a key supersedes an earlier one on read. Bulk operations
+    # (write, merge, rename) and `compact` rewrite the files they change, sorted and without
+    # superseded lines, each atomically. The old single `results.jsonl` is still read (under
+    # the buckets: a bucket's line wins) and the first write migrates it: buckets written
+    # first, the old file removed last, so a crash between the two loses nothing.
+
+    @property
+    def results_dir(self) -> Path:
+        return self.path(RESULTS_DIR)
+
+    def results_file(self, model_id: str) -> Path:
+        """The file that holds (and is appended) `model_id`'s results."""
+        return self.results_dir / f"{result_bucket(model_id)}.jsonl"
+
+    def _result_path(self, record: Any) -> Path:
+        """Where an error about `record` points: its file, or the results folder."""
+        model = getattr(record, "model_id", None)
+        return self.results_file(model) if isinstance(model, str) else self.results_dir
+
+    @contextlib.contextmanager
+    def _results_lock(self) -> Iterator[None]:
+        """Hold the results' write lock: flock on the results folder itself (no lock file to
+        commit), so writers in several processes (or threads) take turns. Not re-entrant:
+        only the public methods take it. A crashed holder's lock goes with its process."""
+        self.results_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.results_dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _bucket_files(self) -> list[Path]:
+        try:
+            paths = sorted(self.results_dir.iterdir())
+        except FileNotFoundError:
+            return []
+        except NotADirectoryError:
+            raise StoreError(self.results_dir, "not a directory") from None
+        out = []
+        for path in paths:
+            if path.name.startswith(".") or not path.name.endswith(".jsonl"):
+                continue  # temp files of atomic writes, notes; a stray .jsonl is an error
+            if _BUCKET_FILE.fullmatch(path.name) is None or path.stem >= f"{RESULT_BUCKETS:02x}":
+                raise StoreError(path, f"not a results file (expected 00.jsonl to "
+                                       f"{RESULT_BUCKETS - 1:02x}.jsonl)")  # fmt: skip
+            out.append(path)
+        return out
+
+    def _load_results(self) -> tuple[dict[str, tuple[str, dict[Any, EvalResult]]], list[Any]]:
+        """({bucket: (file text, {key: result})}, results of the old single file).
+
+        In a bucket the last line of a key wins; each line must be in its model's bucket (else
+        a later line could not supersede it). Every line is validated (`parse_jsonl`)."""
+        with _gc_paused():
+            return self._load_results_now()
+
+    def _load_results_now(self) -> tuple[dict[str, tuple[str, dict[Any, EvalResult]]], list]:
+        buckets: dict[str, tuple[str, dict[Any, EvalResult]]] = {}
+        for path in self._bucket_files():
+            text = _read_appended(path)
+            if text is None:
+                continue  # emptied and removed since listed
+            records: dict[Any, EvalResult] = {}
+            bucket = path.stem
+            for number, result in parse_jsonl(path, text, EvalResult, torn_tail=True):
+                if result_bucket(result.model_id) != bucket:
+                    raise StoreError(path, f"model {result.model_id!r} belongs in "
+                                           f"{self.results_file(result.model_id).name}",
+                                     line=number, field="model_id")  # fmt: skip
+                records[_RESULT_KEY(result)] = result
+            buckets[bucket] = (text, records)
+        return buckets, self._read_jsonl(RESULTS, EvalResult)
+
+    @staticmethod
+    def _merged(buckets: dict[str, tuple[str, dict[Any, EvalResult]]], old: list[Any]) -> dict:
+        merged = {r.key: r for r in old}
+        for _, records in buckets.values():
+            merged.update(records)
+        return merged
+
     def results(self) -> list[EvalResult]:
-        return self._read_jsonl(RESULTS, EvalResult)
+        """Every stored result, one per key, by (architecture, model, revision, protocol)."""
+        merged = self._merged(*self._load_results())
+        return sorted(merged.values(), key=_result_sort_text)
 
     def write_results(self, results: Iterable[EvalResult]) -> None:
         """Replace the results; a record that would not read back raises StoreError, unwritten."""
-        self._write_results(self._checked(RESULTS, EvalResult, results))
+        checked = self._checked_results(results)
+        with self._results_lock():
+            self._commit_results(checked, self._load_results())
 
-    def _write_results(self, checked: list[EvalResult]) -> None:
-        self._write_jsonl(RESULTS, sorted(checked, key=lambda r: (r.architecture, *r.key)))
+    def _checked_results(self, records: Iterable[Any]) -> list[EvalResult]:
+        """As `_checked`, with errors naming the file the record would go to."""
+        out = list(records)
+        for r in out:
+            path = self._result_path(r)
+            if type(r) is not EvalResult:
+                kind = f"expected a record of type EvalResult, got {type(r).__name__}"
+                raise StoreError(path, kind)
+            _check_round_trip(path, r)
+        return out
+
+    def _commit_results(
+        self,
+        results: Iterable[EvalResult],
+        loaded: tuple[dict[str, tuple[str, dict[Any, EvalResult]]], list[Any]],
+        *,
+        only: set[str] | None = None,
+    ) -> int:
+        """Make the results files hold exactly `results` (the caller holds the lock; `loaded`
+        is what it read under it); return how many files were written or removed.
+
+        Only files whose sorted text differs are written (each atomically), and with `only`
+        only those buckets are looked at (the caller knows the rest is unchanged). Files that
+        keep or gain results are written before those that lose some, and emptied files are
+        removed after, so a crash midway can leave a result in two files (a rename), never in
+        none. The old single file, when there is one, is migrated: every bucket is written
+        first (`only` is ignored) and the old file removed last.
+        """
+        buckets, _ = loaded
+        if self.path(RESULTS).exists():
+            only = None
+        by_bucket: dict[str, list[EvalResult]] = defaultdict(list)
+        for r in results:
+            by_bucket[result_bucket(r.model_id)].append(r)
+        names = set(by_bucket) | set(buckets) if only is None else only
+        writes, removals = [], []
+        for name in sorted(names):
+            path = self.results_dir / f"{name}.jsonl"
+            text, records = buckets.get(name, ("", {}))
+            new = by_bucket.get(name, [])
+            if not new:
+                if name in buckets:
+                    removals.append(path)
+                continue
+            content = results_text(new)
+            if content != text:
+                loses = bool(records.keys() - {r.key for r in new})
+                writes.append((loses, path, content))
+        for _, path, content in sorted(writes, key=lambda w: w[0]):
+            atomic_write_text(path, content)
+        for path in removals:
+            path.unlink(missing_ok=True)
+        if self.path(RESULTS).exists():
+            self.path(RESULTS).unlink()
+            removals.append(self.path(RESULTS))
+        return len(writes) + len(removals)
+
+    def compact(self) -> int:
+        """Rewrite the results files that are not as a bulk write leaves them (superseded
+        lines, a torn last line, out of order), each atomically, and migrate the old single
+        file; return how many files changed (0: nothing written). O(all results): for the
+        nightly job to run before it commits `data/`, so the committed files are sorted lines
+        (appends between runs only add lines at the ends of files, which diffs as well)."""
+        with self._results_lock():
+            loaded = self._load_results()
+            return self._commit_results(self._merged(*loaded).values(), loaded)
 
     def rename_results(self, old: str, new: str) -> int:
         """Move `old`'s results to `new` (a renamed repo); return how many left `old`.
@@ -609,16 +1079,21 @@ class Store:
         """
         for name, value in (("old", old), ("new", new)):
             if not is_valid_repo_id(value):
-                raise StoreError(self.path(RESULTS), f"invalid hub repo id {value!r}", field=name)
-        results = self.results()
-        moving = [r for r in results if r.model_id == old]
-        if not moving or old == new:
+                raise StoreError(self.results_dir, f"invalid hub repo id {value!r}", field=name)
+        if old == new:
             return 0
-        kept = [r for r in results if r.model_id != old]
-        have = {r.key for r in kept}
-        moved = [dataclasses.replace(r, model_id=new) for r in moving]
-        # read (so validated) records under a checked id: nothing new to check
-        self._write_results([*kept, *(r for r in moved if r.key not in have)])
+        with self._results_lock():
+            loaded = self._load_results()
+            results = list(self._merged(*loaded).values())
+            moving = [r for r in results if r.model_id == old]
+            if not moving:
+                return 0
+            kept = [r for r in results if r.model_id != old]
+            have = {r.key for r in kept}
+            moved = [dataclasses.replace(r, model_id=new) for r in moving]
+            # read (so validated) records under a checked id: nothing new to check
+            final = [*kept, *(r for r in moved if r.key not in have)]
+            self._commit_results(final, loaded, only={result_bucket(old), result_bucket(new)})
         return len(moved)
 
     # -- the probe data's pin ------------------------------------------------------------------
@@ -649,15 +1124,25 @@ class Store:
     def save_result(self, result: EvalResult) -> None:
         """Store one result, replacing any earlier one for the same (model, revision, protocol).
 
-        Only `result` is checked: the others were just read, and reading validates them.
+        O(1): `result` is checked (it must read back as itself), then appended as one line to
+        its model's file under the results lock (`append_line`): nothing else is read or
+        rewritten, and on read this line supersedes any earlier one for its key. The one
+        exception is the first write to a store in the old layout, which migrates it whole.
         """
-        (checked,) = self._checked(RESULTS, EvalResult, [result])
-        kept = [r for r in self.results() if r.key != checked.key]
-        self._write_results([*kept, checked])
+        (checked,) = self._checked_results([result])
+        with self._results_lock():
+            if self.path(RESULTS).exists():
+                loaded = self._load_results()
+                merged = self._merged(*loaded)
+                merged[checked.key] = checked
+                self._commit_results(merged.values(), loaded)
+                return
+            append_line(self.results_file(checked.model_id), result_line(checked))
 
     def merge_results(self, records: Iterable[EvalResult]) -> MergeCounts:
         """Fold `records` (e.g. one shard's `ranker update --results-out` file) into the results,
-        in one atomic write, and count what each did.
+        and count what each did. Only the files of the buckets it changes are rewritten, each
+        atomically and sorted (a crash midway leaves some merged, and merging again is safe).
 
         Keyed by (model, revision, protocol): a record for a new key is added; for a stored key,
         the record with the later `evaluated_at` is kept, which is what a local run does (its
@@ -668,9 +1153,9 @@ class Store:
         `write_results` does, plus a parseable `evaluated_at`, and no key twice with different
         content); one bad record raises StoreError and nothing is written.
         """
-        path = self.path(RESULTS)
         incoming: dict[tuple[str, str, str], EvalResult] = {}
-        for result in self._checked(RESULTS, EvalResult, records):
+        for result in self._checked_results(records):
+            path = self.results_file(result.model_id)
             if evaluated_at(result) is None:
                 raise StoreError(
                     path,
@@ -685,8 +1170,14 @@ class Store:
                     f"{result.revision!r}, protocol {result.protocol_version!r}",
                     field=_first_difference(earlier, result),
                 )
-        results = self.results()
-        stored = {r.key: r for r in results}
+        with self._results_lock():
+            return self._merge_locked(incoming)
+
+    def _merge_locked(self, incoming: dict[tuple[str, str, str], EvalResult]) -> MergeCounts:
+        """`merge_results` once its records are checked, under the results lock: the files
+        of the buckets it changes are rewritten (sorted, superseded lines dropped)."""
+        loaded = self._load_results()
+        stored = self._merged(*loaded)
         counts = MergeCounts()
         taken: dict[tuple[str, str, str], EvalResult] = {}
         for key, result in incoming.items():
@@ -704,5 +1195,109 @@ class Store:
             taken[key] = result
         if taken:
             # read (so validated) records and checked new ones: nothing more to check
-            self._write_results([*(r for r in results if r.key not in taken), *taken.values()])
+            stored.update(taken)
+            changed = {result_bucket(model) for model, _, _ in taken}
+            self._commit_results(stored.values(), loaded, only=changed)
         return counts
+
+    # -- evaluation requests (data/requests.jsonl) ---------------------------------------------
+    # One `ModelRequest` a line (defined below the class), keyed by (issue, model_id), sorted by
+    # that key; written by `ranker request` (ranker/requests.py) and read by `pipeline.pending`.
+    # Only accepted requests are stored: an invalid id, an unknown model or an excluded one is
+    # answered on its issue and never written here.
+
+    REQUESTS = "requests.jsonl"
+
+    def requests(self) -> list[ModelRequest]:
+        """The request queue (empty when the file does not exist), each line validated."""
+        path = self.path(self.REQUESTS)
+        text = self._read_text(self.REQUESTS, required=False)
+        out: dict[tuple[int, str], ModelRequest] = {}
+        for number, raw in enumerate((text or "").splitlines(), start=1):
+            if not raw.strip():
+                continue
+            try:
+                data = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise StoreError(path, f"not valid JSON: {exc.msg}", line=number) from None
+            if not isinstance(data, dict):
+                raise StoreError(path, "expected a JSON object", line=number)
+            try:
+                request = ModelRequest.from_dict(data)
+            except RecordError as exc:
+                raise StoreError(path, exc.reason, line=number, field=exc.field) from None
+            problem = _request_problem(request)
+            if problem is not None:
+                raise StoreError(path, problem[1], line=number, field=problem[0])
+            if request.key in out:
+                raise StoreError(path, f"request {request.key} is listed twice", line=number)
+            out[request.key] = request
+        return list(out.values())
+
+    def write_requests(self, requests: Iterable[ModelRequest]) -> None:
+        """Replace the request queue; a record that would not read back raises StoreError."""
+        path = self.path(self.REQUESTS)
+        checked: dict[tuple[int, str], ModelRequest] = {}
+        for r in requests:
+            if type(r) is not ModelRequest:
+                raise StoreError(path, f"expected a ModelRequest, got {type(r).__name__}")
+            try:
+                back = ModelRequest.from_dict(json.loads(json.dumps(r.to_dict())))
+            except (RecordError, TypeError, ValueError) as exc:
+                raise StoreError(path, f"request {r.key!r}: {exc}") from None
+            problem = _request_problem(back)
+            if back != r or problem is not None:
+                field, why = problem or ("issue", "would not read back as itself")
+                raise StoreError(path, f"request {r.key!r}: {why}", field=field)
+            checked[r.key] = r
+        self._write_jsonl(self.REQUESTS, sorted(checked.values(), key=lambda r: r.key))
+
+    def save_request(self, request: ModelRequest) -> None:
+        """Add one request, replacing the stored one with the same (issue, model_id)."""
+        kept = [r for r in self.requests() if r.key != request.key]
+        self.write_requests([*kept, request])
+
+
+REQUEST_STATUSES: tuple[str, ...] = ("queued", "replied")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRequest(Record):
+    """An accepted request (a GitHub issue) to evaluate one model; see `ranker.requests`."""
+
+    schema_version: int
+    issue: int  # the GitHub issue number that asked
+    model_id: str
+    architecture: str
+    sha: str  # the model's commit when it was requested
+    status: str  # "queued" (waiting for a result) or "replied" (answered on the issue)
+    requested_at: str
+    replied_at: str | None = None
+    outcome: str | None = None  # once replied: "ok", or the failure or exclusion reason
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.issue, self.model_id)
+
+
+def _request_problem(r: ModelRequest) -> tuple[str, str] | None:
+    """(field, what is wrong) for a well-typed request that is still invalid."""
+    if not 0 < r.issue < 10**9:
+        return "issue", f"expected an issue number, got {r.issue!r}"
+    if not is_valid_repo_id(r.model_id):
+        return "model_id", f"invalid hub repo id {r.model_id!r}"
+    if _SHA.fullmatch(r.sha) is None:
+        return "sha", f"expected 40 lowercase hex characters, got {r.sha!r}"
+    if r.status not in REQUEST_STATUSES:
+        return "status", f"expected one of {', '.join(REQUEST_STATUSES)}, got {r.status!r}"
+    for name in ("requested_at", "replied_at"):
+        value = getattr(r, name)
+        if value is None:
+            continue
+        try:
+            dt.datetime.fromisoformat(value)
+        except ValueError:
+            return name, f"not an ISO 8601 time: {value!r}"
+    if r.outcome is not None and re.fullmatch(r"[a-z0-9-]{1,40}", r.outcome) is None:
+        return "outcome", f"expected a reason word, got {r.outcome!r}"
+    return None

@@ -16,6 +16,15 @@
 #                        its summary in shard-I.txt
 #   merge                take the crawl's data files; ranker merge the RANKER_SHARDS shard
 #                        files into data/, build the site, commit data/ when it changed
+#   reply                post each $RANKER_WORK/replies/<issue>.md (the merge stage's replies
+#                        to evaluation requests) on its issue with `gh issue comment`
+# Evaluation requests (.github/workflows/request.yml, one issue at a time):
+#   request              ranker request check the issue RANKER_ISSUE whose body is
+#                        RANKER_ISSUE_BODY (read as data, never run): the reply in
+#                        $RANKER_WORK/request/reply.md, an accepted request in request.json;
+#                        queued=true|false and replied=true|false to $GITHUB_OUTPUT
+#   queue                ranker request add that request.json to data/, commit (RANKER_PUSH=1:
+#                        push; a refused push takes the new upstream and queues again)
 # The stages read only those files of $RANKER_WORK, as data: never a script, never a link.
 #
 # Environment (all optional): RANKER_ARCHITECTURES (space-separated ids), RANKER_MAX_MODELS,
@@ -31,7 +40,10 @@ summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
 status=0
 MAX_SHARDS=256  # GitHub's limit on the jobs of one matrix
-CRAWLED=(catalog.jsonl results.jsonl probe.json)  # the files of data/ a crawl stage changes
+# The files of data/ a crawl stage changes (a rename moves results), and the results folder
+# (data/results/<bucket>.jsonl), carried whole: a bucket a rename emptied is gone from it.
+CRAWLED=(catalog.jsonl results.jsonl probe.json)
+CRAWLED_DIRS=(results)
 
 read -r -a archs <<<"${RANKER_ARCHITECTURES:-}"  # words, never globs
 arch_args=()
@@ -48,6 +60,8 @@ shard_count() {
 
 # Commit data/ when it changed (RANKER_COMMIT=1), with the summary in $summary as the message.
 commit_data() {
+  # appends leave superseded lines behind; the committed store is sorted and has none
+  "$py" -m ranker compact || status=1
   if [ "${RANKER_COMMIT:-}" = 1 ] && [ -n "$(git status --porcelain -- data)" ]; then
     [ -s "$summary" ] || echo "the update did not finish (exit $status); its partial results" >"$summary"
     git add -- data
@@ -73,6 +87,26 @@ take_crawl() {
     [ -L "$src" ] && die "$src is a link; the crawl stage writes plain files"
     if [ -f "$src" ]; then cp -- "$src" "data/$name" || die "cannot copy $src"; fi
   done
+  for name in "${CRAWLED_DIRS[@]}"; do
+    src="$work/crawl/data/$name"
+    [ -L "$src" ] && die "$src is a link; the crawl stage writes plain folders"
+    [ -d "$src" ] || continue
+    find "$src" -mindepth 1 \( -type l -o -type d \) -print -quit | grep -q . \
+      && die "$src holds links or folders; the crawl stage writes plain files"
+    rm -rf -- "data/$name" && cp -R -- "$src" "data/$name" || die "cannot copy $src"
+  done
+}
+
+# The replies owed to evaluation requests whose model now has a result, into $work/replies/
+# (marked replied in data/, so committed with the night); their count to $GITHUB_OUTPUT.
+request_replies() {
+  [ -f data/requests.jsonl ] || return 0
+  rm -rf "$work/replies"
+  "$py" -m ranker request replies --out-dir "$work/replies" \
+    ${RANKER_SITE_URL:+--site-url "$RANKER_SITE_URL"} | tee -a "$summary" || status=1
+  local count=0
+  [ -d "$work/replies" ] && count=$(find "$work/replies" -name '*.md' -type f | wc -l)
+  if [ -n "${GITHUB_OUTPUT:-}" ]; then echo "replies=$count" >>"$GITHUB_OUTPUT"; fi
 }
 
 build_site() {
@@ -92,6 +126,7 @@ stage_all() {
     echo "nightly: ranker update exited $status; building and keeping what it finished" >&2
     build_site
   fi
+  request_replies
   commit_data
 }
 
@@ -134,6 +169,9 @@ PY
   local name
   for name in "${CRAWLED[@]}"; do
     [ -f "data/$name" ] && { cp -- "data/$name" "$work/crawl/data/$name" || status=1; }
+  done
+  for name in "${CRAWLED_DIRS[@]}"; do
+    [ -d "data/$name" ] && { cp -R -- "data/$name" "$work/crawl/data/$name" || status=1; }
   done
 }
 
@@ -180,8 +218,60 @@ stage_merge() {
     "$py" -m ranker merge "${files[@]}" | tee -a "$summary"
     status=${PIPESTATUS[0]}
   fi
+  request_replies
   build_site
   commit_data
+}
+
+stage_reply() {
+  local dir="$work/replies" file name
+  [ -d "$dir" ] && [ ! -L "$dir" ] || { echo "nightly: no replies to post"; return 0; }
+  for file in "$dir"/*.md; do
+    [ -e "$file" ] || continue
+    name=${file##*/}
+    if [[ ! $name =~ ^[1-9][0-9]{0,8}\.md$ ]] || [ -L "$file" ] || [ ! -f "$file" ]; then
+      echo "nightly: reply: skipped a file that is not <issue>.md" >&2
+      status=1
+      continue
+    fi
+    gh issue comment "${name%.md}" --body-file "$file" || status=1
+  done
+}
+
+stage_request() {
+  local dir="$work/request" issue=${RANKER_ISSUE:-} queued=false replied=false
+  [[ $issue =~ ^[1-9][0-9]{0,8}$ ]] || die "request: RANKER_ISSUE must be an issue number"
+  rm -rf "$dir" && mkdir -p "$dir" || die "cannot make $dir"
+  printf '%s\n' "${RANKER_ISSUE_BODY:-}" >"$dir/body.md"  # data for the parser, never run
+  "$py" -m ranker request check --issue "$issue" --body-file "$dir/body.md" \
+    --reply-file "$dir/reply.md" --export "$dir/request.json" \
+    ${RANKER_SITE_URL:+--site-url "$RANKER_SITE_URL"} "$@"
+  status=$?
+  rm -f "$dir/body.md"
+  [ -f "$dir/request.json" ] && queued=true
+  [ -s "$dir/reply.md" ] && replied=true
+  local out=${GITHUB_OUTPUT:-/dev/stdout}
+  printf 'queued=%s\nreplied=%s\n' "$queued" "$replied" >>"$out"
+}
+
+stage_queue() {
+  local file="$work/request/request.json" try
+  [ -f "$file" ] && [ ! -L "$file" ] || die "queue: $file: expected the check job's plain file"
+  for try in 1 2 3; do
+    "$py" -m ranker request add "$@" "$file" >"$summary" || { status=1; return; }
+    cat "$summary"
+    [ -n "$(git status --porcelain -- data)" ] || return 0
+    git add -- data
+    git -c user.name="github-actions[bot]" \
+        -c user.email="41898282+github-actions[bot]@users.noreply.github.com" \
+        commit -q -m "Queue an evaluation request" -m "$(text_of "$summary")" \
+      || { status=1; return; }
+    [ "${RANKER_PUSH:-}" = 1 ] || return 0
+    git push -q && return 0
+    echo "nightly: queue: push refused (try $try); queueing again on the new upstream" >&2
+    { git fetch -q && git reset -q --hard '@{upstream}'; } || { status=1; return; }
+  done
+  status=1
 }
 
 case "${1:-}" in
@@ -189,6 +279,9 @@ case "${1:-}" in
   crawl) shift; stage_crawl "$@" ;;
   evaluate) shift; stage_evaluate "$@" ;;
   merge) shift; stage_merge "$@" ;;
+  reply) shift; stage_reply "$@" ;;
+  request) shift; stage_request "$@" ;;
+  queue) shift; stage_queue "$@" ;;
   *) stage_all "$@" ;;
 esac
 exit $status

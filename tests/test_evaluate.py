@@ -17,7 +17,7 @@ import pytest
 
 from ranker.cli import main
 from ranker.errors import StoreError
-from ranker.evaluate import probe, protocol
+from ranker.evaluate import probe, protocol, transfer
 from ranker.evaluate.bits import decode_correct
 from ranker.evaluate.data import (
     fixed_sample,
@@ -490,7 +490,7 @@ def test_known_good_model_scores(models, data, tmp_path: Path) -> None:
     correct = decode_correct(result.correct, result.n_eval)
     assert correct.shape == (240,) and correct.mean() == result.accuracy
     assert 0 < result.hscore <= 2  # between 0 and classes - 1
-    assert -2 < result.logme < 0  # evidence per sample of 0/1 targets
+    assert result.logme > transfer.noise_only_logme(data.train.labels)  # the features carry labels
 
 
 def test_per_pair_correctness_is_in_the_evaluation_order(models, data, tmp_path) -> None:
@@ -510,6 +510,11 @@ def test_per_pair_correctness_is_in_the_evaluation_order(models, data, tmp_path)
     expected = fit.predictions == data.eval.labels
     assert 0 < expected.sum() < len(expected)
     assert np.array_equal(decode_correct(result.correct, len(data.eval)), expected)
+    # LogME of the features as the encoder gives them, H-score of the standardised ones
+    assert result.logme == pytest.approx(transfer.logme(x[:n], data.train.labels), rel=1e-9)
+    (z_train,) = probe.standardise(x[:n])
+    assert result.hscore == pytest.approx(transfer.hscore(z_train, data.train.labels), rel=1e-9)
+    assert result.logme != pytest.approx(transfer.logme(z_train, data.train.labels), rel=1e-6)
 
 
 def test_same_seed_gives_the_identical_score(models, data, probe_files, tmp_path) -> None:

@@ -16,7 +16,7 @@ from conftest import REPO
 from ranker.cli import main
 from ranker.errors import StoreError
 from ranker.records import EvalResult
-from ranker.store import RESULTS, MergeCounts, Store, read_results_file
+from ranker.store import RESULTS, RESULTS_DIR, MergeCounts, Store, read_results_file, result_bucket
 
 SHA_A, SHA_B = "a" * 40, "b" * 40
 
@@ -56,9 +56,16 @@ def _merge(store_dir: Path, *files: Path, capsys) -> tuple[int, str, str]:
     return code, out, err
 
 
-def _results_bytes(store_dir: Path) -> bytes | None:
-    path = store_dir / RESULTS
-    return path.read_bytes() if path.exists() else None
+def _results_files(store_dir: Path) -> list[Path]:
+    """The store's results files: its buckets, and the old single file if it has one."""
+    paths = [*sorted((store_dir / RESULTS_DIR).glob("*.jsonl")), store_dir / RESULTS]
+    return [p for p in paths if p.exists()]
+
+
+def _results_bytes(store_dir: Path) -> dict[str, bytes] | None:
+    """Every results file's bytes, by name; None when there is none."""
+    files = {p.name: p.read_bytes() for p in _results_files(store_dir)}
+    return files or None
 
 
 SHARD = [
@@ -79,14 +86,15 @@ def test_merging_twice_changes_nothing_byte_for_byte(store_dir: Path, tmp_path, 
     assert "merged 1 of 1 files" in out
     assert sorted(Store(store_dir).results(), key=lambda r: r.model_id) == SHARD
     first = _results_bytes(store_dir)
-    stat = (store_dir / RESULTS).stat()
+    assert first is not None and RESULTS not in first
+    stats = [(p.stat().st_ino, p.stat().st_mtime_ns) for p in _results_files(store_dir)]
 
     code, out, _ = _merge(store_dir, shard, shard, capsys=capsys)  # twice more, in one call
     assert code == 0
     assert out.count(f"{shard}: 0 new, 0 replaced, 3 unchanged, 0 older") == 2
     assert _results_bytes(store_dir) == first
-    again = (store_dir / RESULTS).stat()
-    assert (again.st_ino, again.st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)  # not rewritten
+    again = [(p.stat().st_ino, p.stat().st_mtime_ns) for p in _results_files(store_dir)]
+    assert again == stats  # not rewritten
 
 
 def test_merge_keeps_other_results_and_the_order_of_files_does_not_matter(
@@ -299,3 +307,65 @@ def test_a_sharded_run_equals_one_local_run(
     before = _results_bytes(sharded)
     assert "0 new, 0 replaced" in ranker("--data", str(sharded), "merge", *map(str, files))
     assert _results_bytes(sharded) == before
+
+
+# -- the store's results files ---------------------------------------------------------------------
+
+
+def test_a_merge_rewrites_only_the_files_it_changes(store_dir: Path, tmp_path, capsys) -> None:
+    store = Store(store_dir)
+    ids = [f"org/m{i}" for i in range(2000)]
+    there = ids[0]
+    elsewhere = next(m for m in ids if result_bucket(m) != result_bucket(there))
+    store.save_result(_result(there))
+    store.save_result(_result(elsewhere))
+    store.save_result(_result(elsewhere, accuracy=0.7))  # superseded line, left as appended
+    untouched = store.results_file(elsewhere)
+    before, inode = untouched.read_bytes(), untouched.stat().st_ino
+    beside = next(m for m in ids[1:] if result_bucket(m) == result_bucket(there))
+    shard = _shard(tmp_path / "shard-0.jsonl", _result(beside), _result(there))
+    code, out, err = _merge(store_dir, shard, capsys=capsys)
+    assert code == 0, err
+    assert "1 new, 0 replaced, 1 unchanged, 0 older" in out
+    assert f"into {store_dir / RESULTS_DIR}:" in out
+    assert untouched.read_bytes() == before and untouched.stat().st_ino == inode
+    changed = store.results_file(there).read_text().splitlines()
+    assert changed == sorted(changed, key=lambda line: json.loads(line)["model_id"])
+    assert {r.model_id: r.accuracy for r in store.results()} == {
+        there: 0.61, beside: 0.61, elsewhere: 0.7,
+    }  # fmt: skip
+
+
+def test_a_merge_into_the_old_layout_migrates_it(store_dir: Path, tmp_path, capsys) -> None:
+    kept = _result("org/kept", revision=SHA_B)
+    (store_dir / RESULTS).write_text(_line(kept) + "\n")
+    code, _, err = _merge(store_dir, _shard(tmp_path / "s.jsonl", *SHARD), capsys=capsys)
+    assert code == 0, err
+    assert not (store_dir / RESULTS).exists()
+    assert sorted(r.model_id for r in Store(store_dir).results()) == [
+        "org/a", "org/b", "org/c", "org/kept",
+    ]  # fmt: skip
+
+
+def test_a_malformed_results_file_stops_the_merge(store_dir: Path, tmp_path, capsys) -> None:
+    store = Store(store_dir)
+    store.save_result(SHARD[0])
+    path = store.results_file(SHARD[0].model_id)
+    path.write_text(path.read_text() + "not json\n")
+    code, _, err = _merge(store_dir, _shard(tmp_path / "s.jsonl", *SHARD), capsys=capsys)
+    assert code == 1 and f"{path}:2: not valid JSON" in err
+    assert path.read_text().endswith("not json\n")
+
+
+def test_a_shard_file_with_a_torn_last_line_merges_the_rest(
+    store_dir: Path, tmp_path, capsys
+) -> None:
+    """A shard killed mid-append: its finished results are merged, the torn one is not (its
+    model stays in the queue), with a warning naming the file and line."""
+    shard = _shard(tmp_path / "shard-0.jsonl", SHARD[0], SHARD[1])
+    shard.write_text(shard.read_text() + _line(SHARD[2])[:50])
+    with pytest.warns(UserWarning, match=rf"{shard.name}:3: ignored a torn last line"):
+        code, out, err = _merge(store_dir, shard, capsys=capsys)
+    assert code == 0, err
+    assert "2 new" in out
+    assert sorted(r.model_id for r in Store(store_dir).results()) == ["org/a", "org/b"]

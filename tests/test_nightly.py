@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from ranker.store import Store
 from ranker.testing.hub import FakeHub
 from ranker.testing.models import architectures_toml, register
 from ranker.testing.nli import glue_mnli_files
@@ -63,7 +64,12 @@ def _commits(repo: Path) -> list[str]:
 def _table(repo: Path, slug: str) -> list[dict]:
     page = (repo / "site" / "arch" / f"{slug}.html").read_text()
     data = re.search(r'<script type="application/json" id="table-data">(.*?)</script>', page, re.S)
-    return json.loads(data.group(1))["rows"]
+    config = json.loads(data.group(1))
+    arrays = list(config["rows"])
+    for chunk in config["chunks"]:  # rankerRows(k, [...]);
+        text = (repo / "site" / chunk).read_text()
+        arrays += json.loads(text[text.index(",") + 1 : text.rindex(")")])
+    return [dict(zip(config["fields"], a, strict=True)) for a in arrays]
 
 
 def test_nights_commit_only_changes_and_continue_where_they_stopped(
@@ -81,7 +87,7 @@ def test_nights_commit_only_changes_and_continue_where_they_stopped(
         len(_commits(repo)) == 2
         and "10 left in the queue (stopped by time-budget)" in _commits(repo)[0]
     )
-    assert not (repo / "data" / "results.jsonl").exists()
+    assert not list((repo / "data").glob("results*/*.jsonl"))  # nothing scored, nothing stored
 
     # night 2 continues from there and scores the queue
     night = _night(repo, hub, tmp_path)
@@ -90,9 +96,9 @@ def test_nights_commit_only_changes_and_continue_where_they_stopped(
     assert _git(repo, "status", "--porcelain") == ""
 
     # a day passes (yesterday's results), and the hub changes: one new model, one new sha
-    results = repo / "data" / "results.jsonl"
     yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
-    results.write_text(results.read_text().replace(f'"{today}T', f'"{yesterday}T'))
+    for bucket in (repo / "data" / "results").glob("*.jsonl"):
+        bucket.write_text(bucket.read_text().replace(f'"{today}T', f'"{yesterday}T'))
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qam", "yesterday")
     register(hub, "new/roberta-ft", tiny_files["roberta-cls"], model_type="roberta",
              base_id=ROBERTA, downloads=5)  # fmt: skip
@@ -103,7 +109,8 @@ def test_nights_commit_only_changes_and_continue_where_they_stopped(
     message = _commits(repo)[0]
     assert message.startswith(f"Nightly update {today}") and "evaluated 2 of 2 queued" in message
     changed = _git(repo, "show", "--name-only", "--format=", "HEAD").split()
-    assert sorted(changed) == ["data/catalog.jsonl", "data/results.jsonl"]
+    assert "data/catalog.jsonl" in changed
+    assert {c.rsplit("/", 1)[0] for c in changed} == {"data", "data/results"}
     index = (repo / "site" / "index.html").read_text()
     assert f"Data last updated: <strong>{today}</strong>" in index
     rows = {r["model_id"]: r for r in _table(repo, "tiny-roberta-base")}
@@ -234,7 +241,8 @@ def test_merge_stage_takes_good_shards_refuses_bad_ones_and_commits(
     assert "\x1b" not in message and "\x00" not in message
     assert "merged 1 of 2 files" in message and "2 new" in message and "refused 1" in message
     changed = _git(repo, "show", "--name-only", "--format=", "HEAD").split()
-    assert sorted(changed) == ["data/catalog.jsonl", "data/probe.json", "data/results.jsonl"]
+    assert {"data/catalog.jsonl", "data/probe.json"} <= set(changed)
+    assert {c.rsplit("/", 1)[0] for c in changed} == {"data", "data/results"}
 
     # merged again (a re-run job): nothing changes, nothing is committed
     count = len(_commits(repo))
@@ -244,7 +252,7 @@ def test_merge_stage_takes_good_shards_refuses_bad_ones_and_commits(
 
     # a shard file that is a link is not followed: the stage stops before merging anything
     (shards / "shard-1.jsonl").unlink()
-    (shards / "shard-1.jsonl").symlink_to(repo / "data" / "results.jsonl")
+    (shards / "shard-1.jsonl").symlink_to(repo / "data" / "catalog.jsonl")
     linked = _stage(repo, hub, tmp_path, "merge", RANKER_SHARDS="2", RANKER_COMMIT="1")
     assert linked.returncode == 2 and "shard-1.jsonl is a link" in linked.stderr
     assert len(_commits(repo)) == count
@@ -288,7 +296,7 @@ def test_the_workflow_stages_make_the_night_one_run_makes(
     message = _commits(repo)[0]
     assert "listed" in message and "shard 0/2:" in message and "shard 1/2:" in message
     assert "merged 2 of 2 files" in message and "10 new, 0 replaced" in message
-    staged = {r["model_id"]: r for r in map(json.loads, (repo / "data" / "results.jsonl").open())}
+    staged = {r.model_id: r.to_dict() for r in Store(repo / "data").results()}
 
     # the same night in one process, in another clone of the starting commit
     alone = tmp_path / "alone"
@@ -296,7 +304,7 @@ def test_the_workflow_stages_make_the_night_one_run_makes(
     _git(alone, "reset", "-q", "--hard", "HEAD~1")
     night = _night(alone, hub, tmp_path)
     assert night.returncode == 0, night.stdout + night.stderr
-    local = {r["model_id"]: r for r in map(json.loads, (alone / "data" / "results.jsonl").open())}
+    local = {r.model_id: r.to_dict() for r in Store(alone / "data").results()}
     assert sorted(staged) == sorted(local)
     for model, r in local.items():
         keep = ("revision", "status", "reason", "accuracy", "correct", "data_revision")

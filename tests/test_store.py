@@ -15,12 +15,18 @@ from ranker.records import CatalogEntry, EvalResult, is_valid_repo_id
 from ranker.store import (
     CATALOG,
     LEGACY_MODELS,
+    RESULT_BUCKETS,
     RESULTS,
     STALE_TEMP_AGE,
     STALE_TEMP_GRACE,
     Store,
+    TornLineWarning,
     atomic_write_text,
+    parse_jsonl,
     remove_stale_temps,
+    result_bucket,
+    result_line,
+    results_text,
 )
 
 
@@ -41,6 +47,12 @@ def _result(model_id: str, revision: str = "a" * 40, **kw) -> EvalResult:
     )
     values.update(kw)
     return EvalResult(**values)
+
+
+def _results_files(store: Store) -> dict[str, bytes]:
+    """Every results file (the buckets and the old single file), by name, with its bytes."""
+    paths = [*sorted(store.results_dir.glob("*.jsonl")), store.path(RESULTS)]
+    return {str(p.relative_to(store.root)): p.read_bytes() for p in paths if p.exists()}
 
 
 def test_architectures_resolve_by_id_alias_and_slug(store_dir: Path) -> None:
@@ -119,9 +131,11 @@ def test_catalog_and_results_round_trip(store_dir: Path) -> None:
         ("x/one", "b", 0.61),
         ("x/two", "a", None),
     ]
-    text = store.path(RESULTS).read_text()
+    store.write_results(results)  # compacts: the superseded line of x/one goes
+    files = _results_files(store)
+    assert sum(text.count(b"\n") for text in files.values()) == 3
     store.write_results(results)
-    assert store.path(RESULTS).read_text() == text
+    assert _results_files(store) == files and store.results() == results
 
 
 def test_interrupted_write_leaves_old_file(store_dir: Path, monkeypatch) -> None:
@@ -262,10 +276,11 @@ def test_write_catalog_refuses_a_record_it_could_not_read_back(
 def test_results_refuse_bad_records_and_keep_the_old_file(store_dir: Path, bad, field) -> None:
     store = Store(store_dir)
     store.save_result(_result("x/one"))
-    before = store.path(RESULTS).read_bytes()
-    with pytest.raises(StoreError, match=rf"results.jsonl: field '{field}': model 'x/two'"):
+    before = _results_files(store)
+    file = f"results/{result_bucket('x/two')}.jsonl"
+    with pytest.raises(StoreError, match=rf"{file}: field '{field}': model 'x/two'"):
         store.save_result(_result("x/two", **bad))
-    assert store.path(RESULTS).read_bytes() == before
+    assert _results_files(store) == before
     assert [r.model_id for r in store.results()] == ["x/one"]
 
 
@@ -276,10 +291,10 @@ def test_writes_refuse_records_of_the_wrong_kind(store_dir: Path) -> None:
     ):
         store.write_catalog([_result("x/one")])
     with pytest.raises(
-        StoreError, match=r"results.jsonl: expected a record of type EvalResult, got dict"
+        StoreError, match=r"results: expected a record of type EvalResult, got dict"
     ):
         store.write_results([_result("x/one").to_dict()])
-    assert not store.path(CATALOG).exists() and not store.path(RESULTS).exists()
+    assert not store.path(CATALOG).exists() and not store.results_dir.exists()
 
 
 @pytest.mark.parametrize(
@@ -376,9 +391,297 @@ def test_rename_results_moves_them_to_the_new_id(store_dir: Path) -> None:
         ("a/new", "b", 0.7),
         ("z/other", "a", 0.61),
     ]
-    text = store.path(RESULTS).read_bytes()
+    files = _results_files(store)
     assert store.rename_results("a/old", "a/new") == 0  # nothing left to move: no write
-    assert store.path(RESULTS).read_bytes() == text
+    assert _results_files(store) == files
     with pytest.raises(StoreError, match=r"field 'new': invalid hub repo id '\.\./x'"):
         store.rename_results("a/new", "../x")
-    assert store.path(RESULTS).read_bytes() == text
+    assert _results_files(store) == files
+
+
+# -- the results at scale: appends, buckets, torn lines, migration ------------------------------
+
+
+def _in_one_bucket(n: int, prefix: str = "org/m") -> list[str]:
+    """`n` model ids whose results share one file."""
+    ids = [f"{prefix}{i}" for i in range(40 * n * RESULT_BUCKETS)]
+    first = result_bucket(ids[0])
+    return [m for m in ids if result_bucket(m) == first][:n]
+
+
+def test_bucket_choice_is_deterministic_and_spread() -> None:
+    assert [result_bucket(m) for m in ("roberta-base", "org/a", "x/one")] == ["39", "12", "07"]
+    ids = [f"org{i % 97}/model-{i:05d}" for i in range(20_000)]
+    counts: dict[str, int] = {}
+    for m in ids:
+        counts[result_bucket(m)] = counts.get(result_bucket(m), 0) + 1
+    assert sorted(counts) == [f"{i:02x}" for i in range(RESULT_BUCKETS)]
+    # no file far above the mean: at 100k results of ~2 KB (bench/bench_store.py) a file is
+    # ~3 MB, so 25 MB is ~8x the mean away
+    assert max(counts.values()) < 1.25 * len(ids) / RESULT_BUCKETS
+
+
+def test_an_append_writes_one_line_and_rewrites_nothing(store_dir: Path, monkeypatch) -> None:
+    store = Store(store_dir)
+    a, b, c = _in_one_bucket(3)
+    store.save_result(_result(a))
+    path = store.results_file(a)
+    before, inode = path.read_bytes(), path.stat().st_ino
+    other = next(m for m in (f"z/{i}" for i in range(999)) if result_bucket(m) != result_bucket(a))
+    store.save_result(_result(other))
+
+    def no_rewrite(*args, **kwargs):
+        raise AssertionError("save_result rewrote a file")
+
+    monkeypatch.setattr("ranker.store.atomic_write_text", no_rewrite)
+    monkeypatch.setattr(Store, "_load_results", no_rewrite)  # nor reads the others
+    store.save_result(_result(b))
+    store.save_result(_result(c, status="error", error="x", accuracy=None))
+    after = path.read_bytes()
+    assert path.stat().st_ino == inode and after.startswith(before)
+    assert (
+        after[len(before) :]
+        == (
+            result_line(_result(b))
+            + result_line(_result(c, status="error", error="x", accuracy=None))
+        ).encode()
+    )
+    monkeypatch.undo()
+    assert {r.model_id for r in store.results()} == {a, b, c, other}
+
+
+def test_a_later_line_supersedes_and_compact_drops_it(store_dir: Path) -> None:
+    store = Store(store_dir)
+    store.save_result(_result("x/one"))
+    store.save_result(_result("x/two"))
+    store.save_result(_result("x/one", accuracy=0.7))
+    assert store.results_file("x/one").read_text().count("\n") == 2 + (
+        result_bucket("x/two") == result_bucket("x/one")
+    )
+    assert [(r.model_id, r.accuracy) for r in store.results()] == [("x/one", 0.7), ("x/two", 0.61)]
+    assert store.compact() == 1
+    assert store.results_file("x/one").read_text() == results_text(
+        r for r in store.results() if result_bucket(r.model_id) == result_bucket("x/one")
+    )
+    files = _results_files(store)
+    assert store.compact() == 0 and _results_files(store) == files  # nothing to do: no write
+
+
+def test_a_torn_last_line_is_ignored_on_read_and_removed_by_the_next_append(
+    store_dir: Path,
+) -> None:
+    store = Store(store_dir)
+    a, b, c = _in_one_bucket(3)
+    store.save_result(_result(a))
+    store.save_result(_result(b))
+    path = store.results_file(a)
+    whole = path.read_bytes()
+    torn = result_line(_result(c, error="caf\u00e9 \u2028"))[:-40].encode()
+    for cut in (torn, torn[: torn.index(b"\xc3") + 1]):  # also cut inside a character
+        path.write_bytes(whole + cut)
+        with pytest.warns(TornLineWarning, match=rf"{path.name}:3: ignored a torn last line"):
+            assert [r.model_id for r in store.results()] == [a, b]
+    with pytest.warns(TornLineWarning, match=rf"{path.name}:3: removed a torn last line"):
+        store.save_result(_result(c, error="caf\u00e9 \u2028"))
+    assert path.read_bytes() == whole + result_line(_result(c, error="caf\u00e9 \u2028")).encode()
+    assert [r.error for r in store.results()] == [None, None, "caf\u00e9 \u2028"]
+    # a last line that is whole but has no newline (an edit by hand) is a line: kept
+    path.write_bytes(whole.rstrip(b"\n"))
+    assert [r.model_id for r in store.results()] == [a, b]
+    store.save_result(_result(c))
+    assert path.read_bytes() == whole + result_line(_result(c)).encode()
+    # a malformed line that is not the last, or ends with a newline, is an error as ever
+    path.write_bytes(whole + torn + b"\n")
+    with pytest.raises(StoreError, match=rf"{path.name}:3: not valid JSON"):
+        store.results()
+
+
+def _append_many(root: str, worker: int, count: int) -> None:
+    store = Store(root)
+    for i in range(count):
+        store.save_result(_result(f"w{worker}/m{i % 50}", revision=f"{i:040x}"))
+
+
+def test_two_processes_appending_at_once_lose_nothing(store_dir: Path) -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_append_many, args=(str(store_dir), w, 200)) for w in (0, 1)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(60)
+    assert [p.exitcode for p in workers] == [0, 0]
+    store = Store(store_dir)
+    results = store.results()
+    assert len(results) == 400
+    assert {(r.model_id, r.revision) for r in results} == {
+        (f"w{w}/m{i % 50}", f"{i:040x}") for w in (0, 1) for i in range(200)
+    }
+    assert sum(p.read_text().count("\n") for p in store.results_dir.glob("*.jsonl")) == 400
+
+
+def test_the_old_single_file_is_read_and_migrated_by_the_first_write(store_dir: Path) -> None:
+    store = Store(store_dir)
+    old = [_result("x/one"), _result("x/two", revision="b" * 40), _result("y/three")]
+    atomic_write_text(store.path(RESULTS), results_text(old))
+    assert store.results() == sorted(old, key=lambda r: (r.architecture, *r.key))
+    store.save_result(_result("x/two", revision="b" * 40, accuracy=0.9))  # migrates
+    assert not store.path(RESULTS).exists()
+    assert {r.model_id: r.accuracy for r in store.results()} == {
+        "x/one": 0.61, "x/two": 0.9, "y/three": 0.61,
+    }  # fmt: skip
+    for r in store.results():
+        assert result_line(r) in store.results_file(r.model_id).read_text()
+    # both layouts at once (a migration killed before removing the old file): the buckets win
+    atomic_write_text(store.path(RESULTS), results_text(old))
+    assert {r.model_id: r.accuracy for r in store.results()}["x/two"] == 0.9
+    assert len(store.results()) == 3
+    assert store.compact() >= 1 and not store.path(RESULTS).exists()
+    assert len(store.results()) == 3
+
+
+def _crash_on_replace(monkeypatch, after: int) -> None:
+    """os.replace works `after` times, then the process 'dies' (the rename raises)."""
+    real, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) > after:
+            raise KeyboardInterrupt("killed before the rename")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+@pytest.mark.parametrize("after", [0, 1, 2])
+def test_no_result_is_lost_when_a_migration_is_killed(store_dir: Path, monkeypatch, after) -> None:
+    store = Store(store_dir)
+    old = [_result(f"org/m{i}") for i in range(6)]  # several buckets
+    atomic_write_text(store.path(RESULTS), results_text(old))
+    _crash_on_replace(monkeypatch, after)
+    with pytest.raises(KeyboardInterrupt):
+        store.compact()
+    monkeypatch.undo()
+    assert store.path(RESULTS).exists()  # removed last, so still there
+    assert store.results() == sorted(old, key=lambda r: r.key)
+    assert not [p for p in store.results_dir.iterdir() if p.name.endswith(".tmp")]
+    store.compact()
+    assert store.results() == sorted(old, key=lambda r: r.key)
+    assert not store.path(RESULTS).exists()
+
+
+def test_no_result_is_lost_when_a_rename_is_killed(store_dir: Path, monkeypatch) -> None:
+    store = Store(store_dir)
+    new = next(
+        m for m in (f"b/{i}" for i in range(999)) if result_bucket(m) != result_bucket("a/old")
+    )
+    beside = next(
+        m for m in (f"a/{i}" for i in range(999)) if result_bucket(m) == result_bucket("a/old")
+    )
+    store.write_results([_result("a/old"), _result(beside), _result("z/other")])
+    _crash_on_replace(monkeypatch, 1)  # the first file written, not the second
+    with pytest.raises(KeyboardInterrupt):
+        store.rename_results("a/old", new)
+    monkeypatch.undo()
+    ids = {r.model_id for r in store.results()}
+    assert {"a/old", new} <= ids  # the new file was written first: in both, never in neither
+    assert store.rename_results("a/old", new) == 1
+    assert {r.model_id for r in store.results()} == {new, beside, "z/other"}
+
+
+def test_a_bucket_file_is_validated_on_read(store_dir: Path) -> None:
+    store = Store(store_dir)
+    store.save_result(_result("x/one"))
+    path = store.results_file("x/one")
+    good = path.read_text()
+    bad = json.loads(good)
+    bad["accuracy"] = "high"
+    path.write_text(good + json.dumps(bad) + "\n")
+    with pytest.raises(StoreError, match=rf"{path.name}:2: field 'accuracy': expected a number"):
+        store.results()
+    elsewhere = next(m for m in (f"y/{i}" for i in range(999)) if result_bucket(m) != path.stem)
+    path.write_text(good + result_line(_result(elsewhere)))
+    with pytest.raises(StoreError, match=rf"{path.name}:2: field 'model_id': model .* belongs in"):
+        store.results()
+    path.write_text(good)
+    (store.results_dir / "notes.jsonl").write_text("")
+    with pytest.raises(StoreError, match=r"notes\.jsonl: not a results file"):
+        store.results()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"accuracy": 1},  # an int in a float field: from_dict makes it 1.0
+        {"accuracy": float("nan")},
+        {"accuracy": 1e999},
+        {"n_eval": True},
+        {"n_eval": 1.0},
+        {"timings": {"forward": 2}},
+        {"timings": {"forward": float("inf")}},
+        {"timings": {"forward": True}},
+        {"versions": {"torch": None}},
+        {"model_id": None},
+        {"extra": "ignored"},
+        {"correct": None, "error": "x", "status": "error"},
+    ],
+)
+def test_the_fast_read_agrees_with_from_dict(change) -> None:
+    """The read path's fast check accepts exactly what `from_dict` accepts, as the same record
+    (or raises its error)."""
+    data = _result("x/one").to_dict() | change
+    line = json.dumps(data)
+    try:
+        want = EvalResult.from_dict(json.loads(line))
+    except ValueError as exc:
+        with pytest.raises(StoreError) as caught:
+            parse_jsonl(Path("r.jsonl"), line + "\n", EvalResult)
+        assert caught.value.reason in str(exc)
+        return
+    ((_, got),) = parse_jsonl(Path("r.jsonl"), line + "\n", EvalResult)
+    assert got == want and type(got.accuracy) is type(want.accuracy)
+    assert got.to_dict() == want.to_dict()
+    entry = CatalogEntry(schema_version=1, model_id="x/one", architecture="a", sha="f" * 40,
+                         status="ok", tags=("a", "b"))  # fmt: skip
+    ((_, read),) = parse_jsonl(Path("c.jsonl"), result_line(entry), CatalogEntry)
+    assert read == entry and read.tags == ("a", "b")
+
+
+def test_a_shard_file_appends_too(tmp_path: Path, monkeypatch) -> None:
+    from ranker.pipeline import ResultsFile
+
+    out = ResultsFile(tmp_path / "shard.jsonl")
+    out.save_result(_result("x/one"))
+    before, inode = out.path.read_bytes(), out.path.stat().st_ino
+    out.save_result(_result("x/two"))
+    assert out.path.stat().st_ino == inode and out.path.read_bytes().startswith(before)
+    out.save_result(_result("x/one", accuracy=0.7))  # a key it has: rewritten, still one line
+    assert [(r.model_id, r.accuracy) for r in out.results()] == [("x/one", 0.7), ("x/two", 0.61)]
+    whole = out.path.read_bytes()
+    out.path.write_bytes(whole + b'{"model_id": "x/thr')  # killed mid-append
+    with pytest.warns(TornLineWarning):
+        again = ResultsFile(out.path)
+        assert len(again.results()) == 2
+        again.save_result(_result("x/three"))
+    assert out.path.read_bytes() == whole + result_line(_result("x/three")).encode()
+
+
+def test_ranker_compact_leaves_one_sorted_line_per_key(store_dir: Path, capsys) -> None:
+    from ranker.cli import main
+
+    store = Store(store_dir)
+    store.save_result(_result("b/later", accuracy=0.5))
+    store.save_result(_result("a/first"))
+    store.save_result(_result("b/later", accuracy=0.55, evaluated_at="2026-11-27T00:00:00Z"))
+    lines = [ln for t in _results_files(store).values() for ln in t.splitlines()]
+    assert len(lines) == 3  # appended: the superseded line is still there
+    assert main(["compact", "--data", str(store_dir)]) == 0
+    assert "rewritten" in capsys.readouterr().out
+    files = _results_files(store)
+    lines = [ln for t in files.values() for ln in t.splitlines()]
+    assert len(lines) == 2
+    assert {r.model_id: r.accuracy for r in store.results()} == {"a/first": 0.61, "b/later": 0.55}
+    assert main(["compact", "--data", str(store_dir)]) == 0
+    assert "nothing to do" in capsys.readouterr().out and _results_files(store) == files

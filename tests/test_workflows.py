@@ -54,7 +54,7 @@ def test_nightly_shape() -> None:
     assert doc["concurrency"]["group"] == "nightly" and not doc["concurrency"]["cancel-in-progress"]
     assert doc["permissions"] == {}
     jobs = doc["jobs"]
-    assert set(jobs) == {"crawl", "evaluate", "merge", "deploy"}
+    assert set(jobs) == {"crawl", "evaluate", "merge", "deploy", "reply"}
     crawl, evaluate, merge, deploy = (jobs[j] for j in ("crawl", "evaluate", "merge", "deploy"))
     assert crawl["permissions"] == evaluate["permissions"] == {"contents": "read"}
     assert merge["permissions"] == {"contents": "write"}
@@ -114,6 +114,21 @@ def test_nightly_shape() -> None:
     assert _uses(deploy, "actions/deploy-pages@")
     # a failed shard does not stop the others' results from being merged and published
     assert "!cancelled()" in merge["if"] and "needs.merge.result == 'success'" in deploy["if"]
+    # evaluation requests: the merge stage writes the replies, `reply` posts them after deploy,
+    # allowed to comment on issues and nothing else
+    reply = jobs["reply"]
+    assert reply["permissions"] == {"contents": "read", "issues": "write"}
+    assert reply["needs"] == ["merge", "deploy"] and "!cancelled()" in reply["if"]
+    assert _runs(reply) == ["bash scripts/nightly.sh reply"]
+    post = _step(reply, "bash scripts/nightly.sh reply")
+    assert post["env"]["GH_TOKEN"] == "${{ github.token }}"
+    assert {"name": "replies", "path": "nightly/replies"} in [
+        s["with"] for s in reply["steps"] if s.get("uses", "").startswith("actions/download-")
+    ]
+    assert _uses(reply, "actions/checkout@")["with"]["persist-credentials"] is False
+    assert merge["outputs"]["replies"] == "${{ steps.merge.outputs.replies }}"
+    assert _step(merge, "bash scripts/nightly.sh merge")["id"] == "merge"
+    assert "secrets." not in yaml.safe_dump(reply)
 
 
 def _runs(job: dict) -> list[str]:
@@ -131,7 +146,7 @@ def _uses(job: dict, prefix: str) -> dict:
 # -- privileges ------------------------------------------------------------------------------
 
 NIGHTLY_SH = REPO / "scripts" / "nightly.sh"
-WRITE_SCOPES = ("contents", "pages", "id-token", "actions")
+WRITE_SCOPES = ("contents", "pages", "id-token", "actions", "issues")
 EVALUATES = re.compile(r"(?:\branker\s+|-m\s+ranker\s+|args=\()(?:update|evaluate)\b")
 
 
@@ -197,6 +212,8 @@ def privilege_problems(doc: dict) -> list[str]:
             problems.append(f"{name}: contents: write outside the merge job")
         if writes & {"pages", "id-token", "*"} and name != "deploy":
             problems.append(f"{name}: pages/id-token: write outside the deploy job")
+        if writes & {"issues", "*"} and name != "reply":
+            problems.append(f"{name}: issues: write outside the reply job")
         if writes:
             for step in steps:
                 uses = step.get("uses", "")
@@ -217,7 +234,8 @@ def privilege_problems(doc: dict) -> list[str]:
 
 def test_the_script_stages_that_evaluate_are_known() -> None:
     stages, default = _script_stages()
-    assert stages == {"plan": False, "crawl": False, "evaluate": True, "merge": False, "*": True}
+    assert stages == {"plan": False, "crawl": False, "evaluate": True, "merge": False,
+                      "reply": False, "request": False, "queue": False, "*": True}  # fmt: skip
     assert default == "all"
     assert _evaluates("bash scripts/nightly.sh") and _evaluates("bash scripts/nightly.sh --force")
     assert _evaluates('bash scripts/nightly.sh evaluate "$RANKER_SHARD"')
@@ -272,6 +290,12 @@ def _drop_job_permissions(doc: dict, top: dict | str) -> None:
          "crawl: contents: write outside the merge job"),
         (lambda d: _set(d, "merge", permissions={"contents": "write", "pages": "write"}),
          "merge: pages/id-token: write outside the deploy job"),
+        (lambda d: _set(d, "merge", permissions={"contents": "write", "issues": "write"}),
+         "merge: issues: write outside the reply job"),
+        (lambda d: _set(d, "reply", permissions={"contents": "write", "issues": "write"}),
+         "reply: contents: write outside the merge job"),
+        (lambda d: _add_step(d, "reply", {"run": "bash scripts/nightly.sh evaluate 0/1"}),
+         "reply: evaluates models with write permission ['issues']"),
         (lambda d: d["jobs"]["merge"]["steps"][1].update({"with": {"cache": "pip"}}),
          "merge: restores a cache the evaluate jobs could write"),
         (lambda d: _add_step(d, "merge", {"uses": "actions/cache@v4", "with": {"path": "x"}}),
@@ -309,7 +333,7 @@ def test_actionlint_passes_a_workflow_that_only_the_privilege_check_refuses(
     )
 
 
-@pytest.mark.parametrize("name", ["ci.yml", "nightly.yml"])
+@pytest.mark.parametrize("name", ["ci.yml", "nightly.yml", "request.yml"])
 def test_actions_are_pinned_and_logic_stays_in_scripts(name: str) -> None:
     doc = _load(name)
     for job in doc["jobs"].values():
@@ -323,3 +347,132 @@ def test_actions_are_pinned_and_logic_stays_in_scripts(name: str) -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     runs = [s.get("run") for s in _load("ci.yml")["jobs"]["test"]["steps"]]
     assert "bash scripts/test.sh" in runs
+
+
+# -- evaluation requests (request.yml) ---------------------------------------------------------
+
+# Event fields anyone can write: never `${{ }}` inside a script (GitHub's script-injection note).
+UNTRUSTED = re.compile(
+    r"github\.event\.(?:issue\.(?:body|title)|comment\.body|pull_request\.(?:title|body)"
+    r"|pull_request\.head\.ref|review\.body|head_commit\.message)|github\.head_ref"
+)
+
+
+def untrusted_in_scripts(doc: dict) -> list[str]:
+    """The `run:` scripts (and `if:`-less shells) of `doc` that interpolate untrusted text."""
+    found = []
+    for name, job in doc["jobs"].items():
+        for step in job.get("steps", []):
+            script = step.get("run", "")
+            for expr in re.findall(r"\$\{\{(.*?)\}\}", script, re.S):
+                if UNTRUSTED.search(expr) or "github.event" in expr:
+                    found.append(f"{name}: {expr.strip()}")
+    return found
+
+
+def request_problems(doc: dict) -> list[str]:
+    """What breaks request.yml's privilege split (empty when nothing does)."""
+    problems = [f"untrusted text in a script: {u}" for u in untrusted_in_scripts(doc)]
+    if doc.get("permissions") != {}:
+        problems.append("the workflow's default permissions are not empty")
+    for name, job in doc["jobs"].items():
+        perms = _permissions(doc, job)
+        writes = _writes(perms)
+        text = yaml.safe_dump(job)
+        runs = " ".join(_runs(job))
+        talks_to_hub = "nightly.sh request" in runs or re.search(r"ranker\s+request\s+check", runs)
+        if "*" in writes or writes - {"issues", "contents"}:
+            problems.append(f"{name}: writes {sorted(writes)}")
+        if talks_to_hub and "contents" in writes:
+            problems.append(f"{name}: reads the hub with contents: write")
+        if "contents" in writes and ("secrets." in text or "HF_" in text):
+            problems.append(f"{name}: pushes and holds a hub secret or endpoint")
+        if "contents" in writes and "issues" in writes:
+            problems.append(f"{name}: both pushes and comments")
+        if talks_to_hub and re.search(r"\bsecrets\.", text):
+            problems.append(f"{name}: reads the hub with secrets")
+        if "contents" not in writes:
+            for step in job.get("steps", []):
+                if step.get("uses", "").startswith("actions/checkout@") and step.get(
+                    "with", {}
+                ).get("persist-credentials", True) not in (False, "false"):
+                    problems.append(f"{name}: keeps git credentials it does not need")
+        if EVALUATES.search(runs):
+            problems.append(f"{name}: evaluates models")
+    return problems
+
+
+def test_request_workflow_shape_and_privileges() -> None:
+    doc = _load("request.yml")
+    assert doc["on"] == {"issues": {"types": ["opened", "edited", "reopened"]}}
+    assert request_problems(doc) == []
+    check, queue = doc["jobs"]["check"], doc["jobs"]["queue"]
+    assert check["permissions"] == {"contents": "read", "issues": "write"}
+    assert queue["permissions"] == {"contents": "write"}
+    assert queue["needs"] == "check" and "needs.check.outputs.queued == 'true'" in queue["if"]
+    # the body goes in through the environment only, and the script writes it to a file
+    step = _step(check, "bash scripts/nightly.sh request")
+    assert step["env"]["RANKER_ISSUE_BODY"] == "${{ github.event.issue.body }}"
+    assert step["env"]["RANKER_ISSUE"] == "${{ github.event.issue.number }}"
+    reply = next(s for s in check["steps"] if "gh issue comment" in s.get("run", ""))
+    assert reply["run"] == 'gh issue comment "$RANKER_ISSUE" --body-file nightly/request/reply.md'
+    assert reply["env"]["GH_TOKEN"] == "${{ github.token }}"
+    assert _runs(queue)[-1] == "bash scripts/nightly.sh queue"
+    assert {"name": "request", "path": "nightly/request"} in [
+        s["with"] for s in queue["steps"] if s.get("uses", "").startswith("actions/download-")
+    ]
+    assert "secrets." not in yaml.safe_dump(doc)
+
+
+def test_no_workflow_interpolates_untrusted_text_into_a_script() -> None:
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        assert untrusted_in_scripts(_load(path.name)) == [], path.name
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda d: d["jobs"]["check"]["steps"].append(
+            {"run": 'echo "${{ github.event.issue.body }}" > body.md'}),
+         "untrusted text in a script: check: github.event.issue.body"),
+        (lambda d: d["jobs"]["check"]["steps"].append(
+            {"run": "echo ${{ github.event.issue.title }}"}),
+         "untrusted text in a script: check: github.event.issue.title"),
+        (lambda d: d["jobs"]["check"].update(permissions={"contents": "write", "issues": "write"}),
+         "check: reads the hub with contents: write"),
+        (lambda d: d["jobs"]["check"].update(permissions="write-all"), "check: writes ['*']"),
+        (lambda d: d["jobs"]["queue"].update(permissions={"contents": "write", "issues": "write"}),
+         "queue: both pushes and comments"),
+        (lambda d: d["jobs"]["queue"]["steps"][-1]["env"].update(HF_TOKEN="${{ secrets.HF_TOKEN }}"),
+         "queue: pushes and holds a hub secret or endpoint"),
+        (lambda d: d["jobs"]["check"]["steps"][-3]["env"].update(HF_TOKEN="${{ secrets.HF_TOKEN }}"),
+         "check: reads the hub with secrets"),
+        (lambda d: d["jobs"]["check"]["steps"][0].pop("with"),
+         "check: keeps git credentials it does not need"),
+        (lambda d: d["jobs"]["queue"]["steps"].append({"run": "ranker evaluate org/model"}),
+         "queue: evaluates models"),
+        (lambda d: d.update(permissions={"contents": "read"}),
+         "the workflow's default permissions are not empty"),
+    ],
+)  # fmt: skip
+def test_the_request_check_catches_a_weakened_workflow(edit, problem) -> None:
+    doc = _load("request.yml")
+    edit(doc)
+    assert problem in request_problems(doc)
+
+
+def test_the_issue_form_asks_for_the_model_id_the_command_reads() -> None:
+    from ranker.requests import FORM_LABEL, model_id_from_body
+
+    form = yaml.safe_load(
+        (REPO / ".github" / "ISSUE_TEMPLATE" / "request-evaluation.yml").read_text()
+    )
+    inputs = [b for b in form["body"] if b["type"] == "input"]
+    assert [i["attributes"]["label"] for i in inputs] == [FORM_LABEL]
+    assert inputs[0]["validations"]["required"] is True
+    assert "evaluation-request" in form["labels"]
+    workflow = _load("request.yml")
+    assert "'evaluation-request'" in workflow["jobs"]["check"]["if"]
+    assert f"'### {FORM_LABEL}'" in workflow["jobs"]["check"]["if"]
+    # what GitHub makes of the form: a heading per field, then the answer
+    assert model_id_from_body(f"### {FORM_LABEL}\n\norg/model\n") == "org/model"

@@ -42,13 +42,13 @@ def badge_svg(message: str, color: str) -> str:
     label_x, message_x = left / 2, left + right / 2
     text = escape(message)
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total}" height="20" role="img" '
-        f'aria-label="{LABEL}: {text}"><title>{LABEL}: {text}</title>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total}" height="20">'
+        f"<title>{LABEL}: {text}</title>"
         f'<rect width="{left}" height="20" fill="#555"/>'
         f'<rect x="{left}" width="{right}" height="20" fill="{_HEX[color]}"/>'
-        f'<g fill="#fff" text-anchor="middle" font-family="Verdana,DejaVu Sans,sans-serif" '
-        f'font-size="11"><text x="{label_x}" y="14">{LABEL}</text>'
-        f'<text x="{message_x}" y="14">{text}</text></g></svg>\n'
+        f'<g fill="#fff" text-anchor="middle" font-family="Verdana,sans-serif" font-size="11">'
+        f'<text x="{label_x:g}" y="14">{LABEL}</text>'
+        f'<text x="{message_x:g}" y="14">{text}</text></g></svg>\n'
     )
 
 

@@ -41,8 +41,18 @@ def _layout(title: str, **layout: Any) -> dict[str, Any]:
     return json.loads(_cached_layout(title, json.dumps(layout, sort_keys=True)))
 
 
+# Layout keys that a figure's own calls add (add_vline, add_hline, add_annotation) and that the
+# cached layout, built from the title and options alone, does not have: kept from the figure.
+_FIGURE_LAYOUT_KEYS = ("shapes", "annotations")
+
+
 def _done(fig: go.Figure, title: str, **layout: Any) -> Figure:
-    return {"data": json.loads(fig.to_json())["data"], "layout": _layout(title, **layout)}
+    spec = json.loads(fig.to_json())
+    merged = _layout(title, **layout)
+    for key in _FIGURE_LAYOUT_KEYS:
+        if key in spec["layout"]:
+            merged[key] = spec["layout"][key]
+    return {"data": spec["data"], "layout": merged}
 
 
 def _hover(values: pd.Series) -> list[str]:
@@ -74,11 +84,19 @@ def score_distribution(
     return _done(fig, f"Distribution of {label}", xaxis_title=f"{label} (%)", yaxis_title="models")
 
 
-def gain_vs_downloads(table: pd.DataFrame, gain_column: str, label: str) -> Figure | None:
-    """Do popular models start better? None when no model has both figures."""
+def gain_vs_downloads(
+    table: pd.DataFrame, gain_column: str, label: str, *, points: bool = True
+) -> Figure | None:
+    """Do popular models start better? None when no model has both figures.
+
+    `points=False`: the trace without its points, and a `fill` key that names the row fields
+    the page's script fills it from (the architecture page has every row already).
+    """
     rows = table.dropna(subset=[gain_column, "downloads"])
     if rows.empty:
         return None
+    if not points:
+        rows = rows.iloc[:0]
     fig = go.Figure(
         go.Scatter(
             x=rows["downloads"].astype(float) + 1,
@@ -90,12 +108,15 @@ def gain_vs_downloads(table: pd.DataFrame, gain_column: str, label: str) -> Figu
         )
     )
     fig.add_hline(y=0, line_color="#c0392b", line_dash="dash")
-    return _done(
+    figure = _done(
         fig,
         f"{label} against downloads",
         xaxis=dict(type="log", title="downloads (+1, log scale)"),
         yaxis_title=f"{label} (points)",
     )
+    if not points:
+        figure["fill"] = {"x": "downloads", "y": gain_column, "text": "model_id"}
+    return figure
 
 
 def evaluated_over_time(dates: pd.Series) -> Figure | None:
@@ -114,7 +135,20 @@ def evaluated_over_time(dates: pd.Series) -> Figure | None:
             hovertemplate="%{x}: %{y} models<extra></extra>",
         )
     )
-    return _done(fig, "Models evaluated over time", yaxis_title="models evaluated")
+    # Whole days: plotly picks sub-second ticks when every evaluation is from one day.
+    first, last = counts.index[0], counts.index[-1]
+    pad = pd.Timedelta(days=1) if (last - first) < pd.Timedelta(days=7) else pd.Timedelta(0)
+    return _done(
+        fig,
+        "Models evaluated over time",
+        yaxis_title="models evaluated",
+        xaxis=dict(
+            type="date",
+            tickformat="%Y-%m-%d",
+            range=[(first - pad).strftime("%Y-%m-%d"), (last + pad).strftime("%Y-%m-%d")],
+            **({"dtick": 86400000} if (last - first) < pd.Timedelta(days=7) else {}),
+        ),
+    )
 
 
 def task_gains(scores: dict[str, float | None], base: dict[str, float | None]) -> Figure | None:
@@ -135,9 +169,10 @@ def task_gains(scores: dict[str, float | None], base: dict[str, float | None]) -
         "layout": _layout(
             "Gain over the pretrained model per task (2023 finetuning results)",
             yaxis_title="points",
-            xaxis=dict(tickangle=-60),
-            height=380,
-            margin=dict(l=60, r=20, t=40, b=120),
+            xaxis=dict(tickangle=-60, automargin=True),
+            height=420,
+            # room for the longest task name at -60 degrees ("amazon_reviews_multi")
+            margin=dict(l=60, r=20, t=40, b=160),
         ),
     }
 
@@ -158,6 +193,39 @@ def rank_movement(history: list[tuple[str, int]]) -> Figure | None:
         "data": [trace],
         "layout": _layout("Rank after each update", yaxis=dict(autorange="reversed", title="rank")),
     }
+
+
+def rank_sparkline(
+    history: list[tuple[str, int]], width: int = 320, height: int = 90
+) -> str | None:
+    """The model's probe rank after each update as a small inline SVG (no plotly on a model
+    page for it); rank 1 at the top. None before a second update. The text is escaped."""
+    if len(history) < 2:
+        return None
+    ranks = [r for _, r in history]
+    best, worst = min(ranks), max(ranks)
+    left, right, top, bottom = 44, 8, 8, 22
+    step = (width - left - right) / (len(history) - 1)
+
+    def y(rank: int) -> float:
+        return top + (rank - best) / ((worst - best) or 1) * (height - top - bottom)
+
+    points = " ".join(f"{left + i * step:.0f},{y(r):.0f}" for i, r in enumerate(ranks))
+    (d0, r0), (d1, r1) = history[0], history[-1]
+    label = html.escape(
+        f"Rank after each of {len(history)} updates: #{r0} on {d0}, #{r1} on {d1}; "
+        f"best #{best}, worst #{worst}"
+    )
+    first, last = html.escape(history[0][0]), html.escape(history[-1][0])
+    return (
+        f'<svg class="spark" viewBox="0 0 {width} {height}" role="img"><title>{label}</title>'
+        f'<polyline points="{points}"/>'
+        f'<text x="{left - 6}" y="{y(best) + 4:.0f}" class="end">#{best}</text>'
+        + (f'<text x="{left - 6}" y="{y(worst) + 4:.0f}" class="end">#{worst}</text>'
+           if worst != best else "")
+        + f'<text x="{left}" y="{height - 6}">{first}</text>'
+        f'<text x="{width - right}" y="{height - 6}" class="end">{last}</text></svg>'
+    )  # fmt: skip
 
 
 def overview(gains: pd.DataFrame) -> Figure | None:

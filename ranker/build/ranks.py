@@ -141,11 +141,11 @@ def significantly_better(
             a = np.flatnonzero(unsure[:, j])
             nonpositive = np.count_nonzero(k[a] <= k[cols[j]], axis=1)
             better[a, cols[j]] = nonpositive <= limit
-    out = np.empty_like(better)
+    if np.array_equal(order, np.arange(m)):  # given in point order: no copy (m x m bytes)
+        return better
     inverse = np.empty(m, dtype=np.int64)
     inverse[order] = np.arange(m)
-    out[:] = better[np.ix_(inverse, inverse)]
-    return out
+    return better[np.ix_(inverse, inverse)]
 
 
 def ranks_from_better(better: np.ndarray) -> np.ndarray:
@@ -189,7 +189,8 @@ class ProbeComparison:
     """Every comparable probe result of one architecture, its bits and the relation between them.
 
     Comparable: the current protocol version, one data fingerprint and evaluation size, and the
-    per-pair `correct` bits. `keys[i]` is (model_id, revision) of row i of `better`.
+    per-pair `correct` bits. `keys[i]` is (model_id, revision) of row i of `better`, best
+    accuracy first.
     """
 
     keys: list[tuple[str, str]]
@@ -204,7 +205,8 @@ class ProbeComparison:
             if chosen is None
             else sorted(index[k] for k in chosen if k in index)
         )
-        sub = self.better[np.ix_(rows, rows)]
+        everything = len(rows) == len(self.keys)  # rows are sorted: then they are all, in order
+        sub = self.better if everything else self.better[np.ix_(rows, rows)]
         return {self.keys[i][0]: int(r) for i, r in zip(rows, ranks_from_better(sub), strict=True)}
 
 
@@ -237,9 +239,14 @@ def compare_probe_results(
     if not keys:
         return ProbeComparison([], np.zeros(0), np.zeros((0, 0), dtype=bool))
     correct = np.stack([keyed[k] for k in keys])
+    accuracy = correct.mean(axis=1)
+    # keys in point-estimate order (best first): the tests' own order, so no reordered copy
+    order = np.argsort(-accuracy, kind="stable")
+    keys = [keys[i] for i in order]
+    correct, accuracy = correct[order], accuracy[order]
     counts = resample_counts(correct.shape[1], resamples, seed)
     resampled = resampled_correct(correct, counts)
-    accuracy = correct.mean(axis=1)
+    del correct
     return ProbeComparison(keys, accuracy, significantly_better(resampled, accuracy))
 
 

@@ -54,6 +54,8 @@ def environment(templates: Path = TEMPLATES) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # compact JSON in pages: a model page's figure or a table's first rows, without spaces
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":")}
     env.filters.update(pct=pct, signed_pct=signed_pct, params=params, ordinal=ordinal)
     env.tests["missing"] = missing
     env.globals["FLAG_LABELS"] = FLAG_LABELS

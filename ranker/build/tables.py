@@ -9,9 +9,16 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from ranker.build.ranks import ProbeComparison, compare_probe_results, legacy_ranks, tie_counts
+from ranker.build.ranks import (
+    ProbeComparison,
+    compare_probe_results,
+    legacy_ranks,
+    ranks_from_better,
+    tie_counts,
+)
 from ranker.evaluate.protocol import PROTOCOL_VERSION
 from ranker.records import (
     LEGACY_TASKS,
@@ -284,8 +291,19 @@ def rank_history(
 ) -> dict[str, list[tuple[str, int]]]:
     """Per model, its probe rank after each update (a date with current-protocol evaluations).
 
-    The paired tests are a property of two results, so they are run once (`comparison`) and
-    each date only chooses which results were the newest then.
+    The same ranks as `comparison.ranks` over the results that were the newest on each date,
+    without ranking each date from scratch:
+
+    - each result is the newest of its model over an interval of dates (from its own until
+      its model's next result), so which results count on which date is one (results x dates)
+      table, and a rank's base, 1 + the number of counted results significantly better, is one
+      matrix product for every date at once;
+    - the base is the rank unless a paired test is not transitive somewhere (ranks_from_better
+      raises a rank above one of a model significantly better); that can only happen where a
+      model significantly better than b has a base at least b's, and such a model sits among
+      those ranked at or below b's base - 1 by point estimate (a rank is at most 1 + the number
+      of models ahead): a narrow band above each model that is checked. A date where some
+      model needs a raise is ranked in full, as `comparison.ranks` does.
     """
     own = [
         r for r in current(results) if r.architecture == arch.id and r.model_id not in arch.hub_ids
@@ -293,12 +311,57 @@ def rank_history(
     if comparison is None:
         comparison = probe_comparison(arch, own)
     dates = sorted({r.evaluated_at[:10] for r in own if r.status == "ok"})
+    index = {k: i for i, k in enumerate(comparison.keys)}
+    m = len(comparison.keys)
     history: dict[str, list[tuple[str, int]]] = {}
-    for date in dates:
-        latest = latest_results(own, until=date)
-        for model_id, rank in comparison.ranks(_latest_keys(latest)).items():
-            history.setdefault(model_id, []).append((date, rank))
+    if not dates or m == 0:
+        return history
+    day = {d: i for i, d in enumerate(dates)}
+    # active[i, d]: result i (a key of the comparison) is its model's newest on date d
+    active = np.zeros((m, len(dates)), dtype=bool)
+    per_model: dict[str, list[EvalResult]] = {}
+    for r in sorted(own, key=lambda r: r.evaluated_at):
+        if r.status == "ok" and r.accuracy is not None:
+            per_model.setdefault(r.model_id, []).append(r)
+    for rs in per_model.values():
+        for j, r in enumerate(rs):
+            i = index.get((r.model_id, r.revision))
+            start = day[r.evaluated_at[:10]]
+            stop = day[rs[j + 1].evaluated_at[:10]] if j + 1 < len(rs) else len(dates)
+            if i is not None and start < stop:
+                active[i, start:stop] = True
+    better = comparison.better
+    order = np.argsort(-comparison.accuracy, kind="stable")  # better[a, b]: a before b
+    base = np.empty((len(dates), m), dtype=np.int64)
+    weights = active.T.astype(np.float32)
+    for lo in range(0, m, 1024):  # counts of counted results significantly better, per date
+        block = better[:, lo : lo + 1024].astype(np.float32)
+        base[:, lo : lo + 1024] = 1 + np.rint(weights @ block).astype(np.int64)
+    for d, date in enumerate(dates):
+        chosen = order[active[order, d]]  # the counted results, best point estimate first
+        ranks = base[d, chosen]
+        if _needs_raise(better, chosen, ranks):
+            ranks = ranks_from_better(better[np.ix_(chosen, chosen)])
+        for i, rank in zip(chosen.tolist(), ranks.tolist(), strict=True):
+            history.setdefault(comparison.keys[i][0], []).append((date, int(rank)))
     return history
+
+
+def _needs_raise(better: np.ndarray, chosen: np.ndarray, base: np.ndarray) -> bool:
+    """Whether some chosen a significantly better than a chosen b has base[a] >= base[b].
+
+    `chosen` is in point-estimate order (a model significantly better comes first) and `base`
+    its bases. Since base[a] <= 1 + a's position, only a at positions >= base[b] - 1 can."""
+    for p0 in range(0, len(chosen), 256):
+        p1 = min(len(chosen), p0 + 256)
+        lo = max(0, int(base[p0:p1].min()) - 2)
+        if lo >= p1:
+            continue
+        rows, cols = chosen[lo:p1], chosen[p0:p1]
+        sub = better[np.ix_(rows, cols)]
+        if (sub & (base[lo:p1, None] >= base[None, p0:p1])).any():
+            return True
+    return False
 
 
 def result_history(results: Iterable[EvalResult]) -> dict[tuple[str, str], list[EvalResult]]:
@@ -310,16 +373,23 @@ def result_history(results: Iterable[EvalResult]) -> dict[tuple[str, str], list[
     return out
 
 
+def _plain(series: pd.Series, integer: bool) -> list[object]:
+    """A column as Python values, None where missing (column by column: fast on 100k rows)."""
+    if integer:
+        return [None if v is pd.NA else int(v) for v in series.astype("Int64").array]
+    values = series.tolist()
+    return [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v
+            for v in values]  # fmt: skip
+
+
 def to_download_records(table: pd.DataFrame) -> list[dict[str, object]]:
-    """JSON-ready rows: NaN becomes null, flags become a list, ints stay ints."""
+    """JSON-ready rows: NaN becomes None, flags become a list, ints stay ints."""
+    columns = list(table.columns)
+    values = [_plain(table[c], c in INT_COLUMNS) for c in columns]
     records = []
-    for row in table.to_dict(orient="records"):
-        clean = {k: (None if pd.isna(v) else v) for k, v in row.items()}
+    for row in zip(*values, strict=True):
+        clean = dict(zip(columns, row, strict=True))
         clean["flags"] = [f for f in str(clean.get("flags") or "").split(";") if f]
-        for key in INT_COLUMNS:
-            if clean[key] is not None:
-                clean[key] = int(clean[key])
         clean["nli"] = bool(clean["nli"])
-        clean["hub_url"] = HUB_URL + str(row["model_id"])
         records.append(clean)
     return records

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from ranker.errors import RankerError, StoreError
 from ranker.evaluate.data import load_probe_data
@@ -20,14 +21,33 @@ def _architectures(store: Store) -> list[Architecture]:
         return []  # a store without architectures.toml: models are untracked
 
 
+LOCAL_PREFIXES = ("./", "../", "/", "~", ".\\", "..\\")
+
+
+def check_local(model: str) -> None:
+    """Refuse, before any work, a model argument that names a local path which is not a model
+    folder: a path that does not exist ("no such folder", not "invalid hub repo id"), a file,
+    or a folder without config.json. Hub ids pass untouched."""
+    path = Path(model).expanduser()
+    if not (model.startswith(LOCAL_PREFIXES) or model in (".", "..") or path.exists()):
+        return  # a hub id (validated by model_key)
+    if not path.exists():
+        raise RankerError(f"no such folder: {model}")
+    if not path.is_dir():
+        raise RankerError(f"{model}: not a folder (a model is a folder with config.json)")
+    if not (path / "config.json").is_file():
+        raise RankerError(f"{model}: not a model folder: it has no config.json")
+
+
 def evaluate_command(args: argparse.Namespace) -> int:
     store = Store(args.data)
     archs = _architectures(store)
     architecture = store.architecture(args.architecture) if args.architecture else None
     if args.model_id and len(args.models) > 1:
         raise RankerError("--model-id names one model; give one MODEL with it")
-    for model in args.models:
-        model_key(model)  # refuse an invalid id before any work
+    for model in args.models:  # refuse a bad folder or an invalid id before any work
+        check_local(model)
+        model_key(model)
     catalog = {e.model_id: e.architecture for e in store.catalog()}  # missing file: empty
     data = load_probe_data(
         args.probe_data, args.train_size, args.eval_size, args.seed, eval_file=args.eval_data

@@ -1,26 +1,30 @@
-"""The classifier and the intervals: numpy and scikit-learn only, deterministic.
+"""The classifier and the intervals: numpy, and torch for the fit; deterministic.
 
 Multinomial logistic regression on standardised features, solved in float64 to convergence and
 checked: the objective is strictly convex in the weights, so a converged fit has one answer on
 every machine (protocol `lp-1` stopped lbfgs at tol 1e-4, before the optimum, and two machines'
-float32 features gave predictions that differed on 0.14% of pairs). Its regularisation C is
-chosen by stratified cross-validation on the training pairs alone, so the evaluation pairs never
-tune it.
+float32 features gave predictions that differed on 0.14% of pairs). The solver
+(`ranker.evaluate.solver`: Newton's method, each step by preconditioned conjugate gradients on
+the exact Hessian, float64 torch) runs on the device it is given, where the features were
+computed (CUDA or CPU); the gradient check is recomputed here, in numpy, the same everywhere.
+Its regularisation C is chosen by stratified cross-validation on the training pairs alone, so
+the evaluation pairs never tune it.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 from ranker.errors import RankerError
 from ranker.evaluate import protocol
+
+if TYPE_CHECKING:
+    import torch
 
 
 class ProbeNotConverged(RankerError):
@@ -79,30 +83,47 @@ def objective_gradient(
     return grad[1:] if binary else grad
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float) -> LogisticRegression:
-    clf = LogisticRegression(
-        C=c, solver=protocol.SOLVER, tol=protocol.SOLVER_TOL, max_iter=protocol.MAX_ITER
+@dataclass(frozen=True)
+class _Linear:
+    """A fitted probe: float64 weights and intercepts, as `LogisticRegression` holds them."""
+
+    classes: np.ndarray
+    coef: np.ndarray  # (rows, features); one row with two classes
+    intercept: np.ndarray
+    iterations: int
+
+    def predict(self, z: np.ndarray) -> np.ndarray:
+        scores = np.asarray(z, dtype=np.float64) @ self.coef.T + self.intercept
+        if self.coef.shape[0] == 1:  # two classes: the second's logit, the first's is 0
+            scores = np.hstack([np.zeros_like(scores), scores])
+        return self.classes[np.argmax(scores, axis=1)]
+
+
+def _checked_fit(
+    x: np.ndarray, y: np.ndarray, c: float, device: torch.device | str | None = None
+) -> tuple[_Linear, float]:
+    """A fit whose own gradient, recomputed here, is within the protocol's tolerance.
+
+    Solved on `device` (default: the CPU) by `solver.newton` to a largest gradient entry of
+    `protocol.SOLVER_TOL`, in at most `protocol.MAX_ITER` Newton steps."""
+    from ranker.evaluate import solver  # torch: imported only when a probe is fitted
+
+    classes = np.unique(y)
+    index = np.searchsorted(classes, y)
+    x = np.asarray(x, dtype=np.float64)
+    sol = solver.newton(
+        x, index, c, tol=protocol.SOLVER_TOL, max_iter=protocol.MAX_ITER, device=device
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # checked below, from the gradient
-        warnings.filterwarnings("ignore", "Line Search failed")
-        clf.fit(x, y)
-    return clf
-
-
-def _checked_fit(x: np.ndarray, y: np.ndarray, c: float) -> tuple[LogisticRegression, float]:
-    """A fit whose own gradient, recomputed here, is within the protocol's tolerance."""
-    clf = _fit(x, y, c)
-    index = np.searchsorted(clf.classes_, y)
-    grad = objective_gradient(x, index, clf.coef_, clf.intercept_, c)
+    grad = objective_gradient(x, index, sol.coef, sol.intercept, c)
     largest = float(np.abs(grad).max())
-    iterations = int(np.max(clf.n_iter_))
     if not largest <= protocol.GRADIENT_TOL:  # NaN included
-        raise ProbeNotConverged(largest, iterations)
-    return clf, largest
+        raise ProbeNotConverged(largest, sol.iterations)
+    return _Linear(classes, sol.coef, sol.intercept, sol.iterations), largest
 
 
-def choose_c(x: np.ndarray, y: np.ndarray, seed: int) -> float:
+def choose_c(
+    x: np.ndarray, y: np.ndarray, seed: int, device: torch.device | str | None = None
+) -> float:
     """The grid's C with the best cross-validated accuracy (ties: the smaller C).
 
     `x` is standardised per fold on that fold's training part; protocol `lp-2` has one C, so
@@ -117,31 +138,43 @@ def choose_c(x: np.ndarray, y: np.ndarray, seed: int) -> float:
         acc = []
         for tr, va in splitter.split(x, y):
             z_tr, z_va = standardise(x[tr], x[va])
-            clf, _ = _checked_fit(z_tr, y[tr], c)
+            clf, _ = _checked_fit(z_tr, y[tr], c, device)
             acc.append(np.mean(clf.predict(z_va) == y[va]))
         scores.append(float(np.mean(acc)))
     return protocol.C_GRID[int(np.argmax(scores))]
 
 
 def fit_standardised(
-    z_train: np.ndarray, y_train: np.ndarray, z_eval: np.ndarray, seed: int, c: float | None = None
+    z_train: np.ndarray,
+    y_train: np.ndarray,
+    z_eval: np.ndarray,
+    seed: int,
+    c: float | None = None,
+    device: torch.device | str | None = None,
 ) -> ProbeFit:
     """Fit on already standardised features (see `standardise`), predict the evaluation pairs.
 
-    Raises `ProbeNotConverged` when the fit misses the protocol's gradient tolerance.
+    The fits (cross-validation's included) run on `device`: where the features were computed
+    (default: the CPU). Raises `ProbeNotConverged` when the fit misses the protocol's gradient
+    tolerance.
     """
     if c is None:
-        c = choose_c(z_train, y_train, seed)
-    clf, largest = _checked_fit(z_train, y_train, c)
-    return ProbeFit(clf.predict(z_eval), c, largest, int(np.max(clf.n_iter_)))
+        c = choose_c(z_train, y_train, seed, device)
+    clf, largest = _checked_fit(z_train, y_train, c, device)
+    return ProbeFit(clf.predict(z_eval), c, largest, clf.iterations)
 
 
 def fit_probe(
-    x_train: np.ndarray, y_train: np.ndarray, x_eval: np.ndarray, seed: int, c: float | None = None
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_eval: np.ndarray,
+    seed: int,
+    c: float | None = None,
+    device: torch.device | str | None = None,
 ) -> ProbeFit:
     """Standardise on train, pick C on train, fit to convergence, predict the evaluation pairs."""
     z_train, z_eval = standardise(x_train, x_eval)
-    return fit_standardised(z_train, y_train, z_eval, seed, c)
+    return fit_standardised(z_train, y_train, z_eval, seed, c, device)
 
 
 def _resamples(n: int) -> np.ndarray:

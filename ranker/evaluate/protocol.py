@@ -32,13 +32,14 @@ C_GRID: tuple[float, ...] = (0.01,)
 CV_FOLDS = 3
 # The fit is solved to convergence, in float64, so that it has one answer: the objective
 # (mean cross-entropy + |W|^2 / (2 C n), intercepts unpenalised) is strictly convex in W.
-# scikit-learn's Newton-CG stops when the largest gradient entry is at most SOLVER_TOL; the probe
-# then recomputes that gradient itself and refuses a fit whose largest entry exceeds
-# GRADIENT_TOL (a typed error, never a score).
-SOLVER = "newton-cg"
+# The solver (ranker/evaluate/solver.py: float64 Newton with conjugate-gradient steps, in torch,
+# on the device where the features are) stops when the largest gradient entry is at most
+# SOLVER_TOL; the probe then recomputes that gradient itself and refuses a fit whose largest
+# entry exceeds GRADIENT_TOL (a typed error, never a score). Until issue 11 it was
+# scikit-learn's Newton-CG: the same optimum, 100% the same predictions (docs/protocol.md).
 SOLVER_TOL = 1e-10
 GRADIENT_TOL = 1e-9
-MAX_ITER = 200  # Newton iterations; a 5,000-pair fit takes about 12
+MAX_ITER = 200  # Newton iterations; a 5,000-pair fit takes about 6
 
 # Transferability estimators, computed from the standardised training features (LogME: the
 # evidence fixed-point iteration stops when alpha and beta move by less than this, relatively).

@@ -219,8 +219,8 @@ def _score(
             tok_folder, _, _ = _fetch(base, None, options)
             tok_name = model_key(base)
     feats = _features(ckpt, tok_folder, data, device, options, timer)
-    correct, z_train = _probe(feats, data, timer)
-    logme, hscore = _transfer(z_train, data.train.labels, timer)
+    correct, z_train = _probe(feats, data, timer, device)
+    logme, hscore = _transfer(feats[0], z_train, data.train.labels, timer)
     arch = architecture.id if architecture else None
     return _Scored(key, rev, tok_name, correct, arch, base, ckpt.weight_format, logme, hscore)
 
@@ -254,26 +254,31 @@ def _features(ckpt, tok_folder: Path, data: ProbeData, device, options: Options,
 
 
 def _probe(
-    feats: tuple[np.ndarray, np.ndarray], data: ProbeData, timer: _Timer
+    feats: tuple[np.ndarray, np.ndarray], data: ProbeData, timer: _Timer, device=None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-pair correctness on the evaluation pairs, and the standardised training features.
 
-    A fit that does not converge raises `probe.ProbeNotConverged` (a RankerError: an error
-    record, never a score)."""
+    The fit runs on `device`, where the features were computed (default: the CPU). A fit that
+    does not converge raises `probe.ProbeNotConverged` (a RankerError: an error record, never a
+    score)."""
     with timer("fit"):
         z_train, z_eval = probe.standardise(feats[0], feats[1])
-        fit = probe.fit_standardised(z_train, data.train.labels, z_eval, seed=data.seed)
+        fit = probe.fit_standardised(
+            z_train, data.train.labels, z_eval, seed=data.seed, device=device
+        )
     return fit.correct(data.eval.labels), z_train
 
 
 def _transfer(
-    z_train: np.ndarray, labels: np.ndarray, timer: _Timer
+    x_train: np.ndarray, z_train: np.ndarray, labels: np.ndarray, timer: _Timer
 ) -> tuple[float | None, float | None]:
-    """LogME and H-score of the standardised training features; an estimator that cannot be
-    computed is left empty (the probe's score does not depend on it)."""
+    """LogME of the training features as the encoder gives them (as published: LogME has no
+    intercept, and standardising, which centres them, left every weak model of the MiniLM pool
+    at LogME's floor), H-score of the standardised ones (the same value, better conditioned).
+    An estimator that cannot be computed is left empty: the probe's score does not need it."""
     with timer("transfer"):
         try:
-            logme = transfer.logme(z_train, labels)
+            logme = transfer.logme(x_train, labels)
         except transfer.TransferError:
             logme = None
         hscore = transfer.hscore(z_train, labels)
@@ -340,6 +345,6 @@ def _score_base_unchecked(
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, train=feats[0], eval=feats[1])
         tmp.replace(path)
-    correct, _ = _probe(feats, data, timer)
+    correct, _ = _probe(feats, data, timer, device)
     _BASE_CORRECT[digest] = correct
     return _Scored(key, rev, key, correct)

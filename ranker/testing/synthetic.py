@@ -52,12 +52,15 @@ def pack(correct: np.ndarray) -> str:
 def synthetic_models(
     architecture: str, n: int, *, reuse: list[str] = (), n_eval: int = 5_000
 ) -> tuple[list[EvalResult], list[CatalogEntry]]:
-    """`n` evaluated models of `architecture`: the ids in `reuse` first, then made-up ones.
+    """`n` evaluated models of `architecture`: the ids in `reuse` first, then made-up ones
+    (`synthetic/<architecture>-model-00000`, ...).
 
     True accuracies spread evenly over 45-75%; dates, downloads, likes, licenses and sizes vary
     deterministically with the index; the per-pair draws are seeded by the architecture.
     """
-    ids = list(reuse[:n]) + [f"synthetic/model-{i:05d}" for i in range(n - len(reuse[:n]))]
+    # ids are unique across architectures (the store keys results by model, not architecture)
+    name = architecture.split("/")[-1]
+    ids = list(reuse[:n]) + [f"synthetic/{name}-model-{i:05d}" for i in range(n - len(reuse[:n]))]
     seed = zlib.crc32(architecture.encode())
     truth = np.array([0.45 + 0.3 * ((i * 7919) % n) / n for i in range(n)]) if n else np.zeros(0)
     bits = correctness(truth, n_eval, seed=seed)

@@ -12,11 +12,40 @@
   function pct(v) { return missing(v) ? "–" : (100 * v).toFixed(2); }
   function signed(v) { return missing(v) ? "–" : (v >= 0 ? "+" : "") + (100 * v).toFixed(2); }
 
-  function drawCharts() {
-    if (!window.Plotly) { return; }
+  // A figure with a `fill` key gets its points from the table's rows (every row, once loaded).
+  function fillFigure(fig, rows) {
+    var f = fig.fill, trace = fig.data[0];
+    trace.x = []; trace.y = []; trace.hovertext = [];
+    rows.forEach(function (r) {
+      if (!missing(r[f.x]) && !missing(r[f.y])) {
+        trace.x.push(r[f.x] + 1);
+        trace.y.push(100 * r[f.y]);
+        trace.hovertext.push(esc(r[f.text]));
+      }
+    });
+  }
+
+  // plotly.js (1.2 MB) is loaded only when a page has a chart, and on an architecture page
+  // only once its table is usable: it sits beside this script, in vendor/plotly/.
+  var HERE = document.currentScript ? document.currentScript.src : "";
+  function withPlotly(then) {
+    if (window.Plotly) { then(); return; }
+    var script = document.createElement("script");
+    script.src = HERE.replace(/ranker\.js(\?.*)?$/, "vendor/plotly/plotly-basic.min.js");
+    script.onload = then;
+    document.body.appendChild(script);
+  }
+
+  function drawCharts(rows) {
     var boxes = document.querySelectorAll("[data-figure]");
+    if (!boxes.length) { return; }
+    if (!window.Plotly) { withPlotly(function () { drawCharts(rows); }); return; }
     Array.prototype.forEach.call(boxes, function (el) {
       var fig = readJSON(el.getAttribute("data-figure"));
+      if (fig && fig.fill) {
+        if (!rows) { return; }
+        fillFigure(fig, rows);
+      }
       if (fig) {
         window.Plotly.newPlot(el, fig.data, fig.layout, { displaylogo: false, responsive: true });
       }
@@ -92,16 +121,93 @@
     return out;
   }
 
+  // Rows come as arrays in `config.fields` order: the page holds the first ones, the chunk
+  // scripts rows/<slug>/<k>.js the rest (each calls rankerRows(k, rows)).
+  function decode(config, arrays) {
+    var fields = config.fields, n = fields.length;
+    return arrays.map(function (a) {
+      var row = {};
+      for (var i = 0; i < n; i++) { row[fields[i]] = a[i] === undefined ? null : a[i]; }
+      row.page = config.pages + String(row.model_id).split("/").join("--") + ".html";
+      return row;
+    });
+  }
+
+  // Load every chunk (scripts, in parallel), then call done(rows of all chunks, in order).
+  // Chunk k (1, 2, ...) is config.chunks[k - 1]; a call for any other k is not ours.
+  function loadChunks(config, done) {
+    var pending = config.chunks.length, parts = new Array(pending), failed = 0;
+    if (!pending) { done([], 0); return; }
+    window.rankerRows = function (k, arrays) {
+      if (k >= 1 && k <= parts.length) { parts[k - 1] = decode(config, arrays); }
+    };
+    config.chunks.forEach(function (path) {
+      var script = document.createElement("script");
+      script.src = config.root + path;
+      script.onload = script.onerror = function (event) {
+        if (event.type === "error") { failed += 1; }
+        pending -= 1;
+        if (pending === 0) {
+          done([].concat.apply([], parts.map(function (p) { return p || []; })), failed);
+        }
+      };
+      document.body.appendChild(script);
+    });
+  }
+
+  // What the caption says a column is sorted by, and how each direction reads.
+  var NUMBER = ["low to high", "high to low"], RANK = ["best first", "worst first"];
+  var SORTS = {
+    probe_rank: ["rank", RANK], model_id: ["model id", ["A to Z", "Z to A"]],
+    probe_accuracy: ["MNLI probe accuracy", NUMBER], probe_gain: ["gain", NUMBER],
+    logme: ["LogME", NUMBER], hscore: ["H-score", NUMBER], legacy_rank: ["2023 rank", RANK],
+    avg: ["36-task average", NUMBER], gain: ["2023 gain", NUMBER],
+    mnli_lp: ["2023 MNLI probe", NUMBER], downloads: ["downloads", NUMBER],
+    likes: ["likes", NUMBER], params: ["size", ["small to large", "large to small"]],
+    license: ["license", ["A to Z", "Z to A"]],
+    last_modified: ["last modified", ["oldest first", "newest first"]],
+    probe_revision: ["evaluated revision", ["A to Z", "Z to A"]]
+  };
+  var MAX_COMPARE = 4;
+
   function initTable(config) {
     var root = config.root;
+    var slug = config.slug || String(config.pages).split("/")[1];
+    var comparePage = root + (config.compare || "compare/" + slug + ".html");
+    var form = document.getElementById("controls");
+    var tableEl = document.getElementById("ranking");
+    var caption = tableEl.querySelector("caption");
+    var familyBox = document.getElementById("f-family");
+    var families = config.fields.indexOf("family_size") >= 0 && familyBox;
+    var expanded = {};  // family -> true once its "+N more" is opened
+    var bestOf = {};  // family -> its best row (rows arrive in the page's order: best first)
+    var selected = [];  // model ids chosen for the compare view, in the order chosen
+
+    function familyButton(row) {
+      if (!families || !row.family_best || !(row.family_size > 1)) { return ""; }
+      var open = !!expanded[row.family], n = row.family_size - 1;
+      return ' <button type="button" class="fam" data-family="' + esc(row.family) +
+        '" aria-expanded="' + open + '" title="' + esc(row.family) + ": " + n +
+        ' more related model' + (n > 1 ? "s" : "") + ' (same author and name stem, or lineage)">' +
+        (open ? "hide " + n : "+" + n + " more") + "</button>";
+    }
     var columns = [
+      {
+        data: null, orderable: false, searchable: false, className: "cmp",
+        render: function (d, type, row) {
+          if (type !== "display") { return ""; }
+          var on = selected.indexOf(row.model_id) >= 0;
+          return '<input type="checkbox" class="cmp-box" value="' + esc(row.model_id) +
+            '" aria-label="Compare ' + esc(row.model_id) + '"' + (on ? " checked" : "") + ">";
+        }
+      },
       { data: "probe_rank", render: rankCell("probe_tied"), className: "num" },
       {
-        data: "model_id", render: function (d, type, row) {
+        data: "model_id", className: "model", render: function (d, type, row) {
           if (type !== "display") { return d; }
           return '<a href="' + esc(root + row.page) + '">' + esc(d) + "</a> " +
             '<a class="hub" href="https://huggingface.co/' + esc(d) + '" aria-label="' + esc(d) +
-            ' on the Hugging Face hub">hub</a>' + markers(row);
+            ' on the Hugging Face hub">hub</a>' + markers(row) + familyButton(row);
         }
       },
       { data: "probe_accuracy", render: scoreCell("probe_low", "probe_high", pct), className: "num" },
@@ -120,13 +226,15 @@
       { data: "probe_revision", render: textCell }
     ];
     window.DataTable.type("ranker", "order", { asc: nullsLast(1), desc: nullsLast(-1) });
+    var empty = config.empty_columns || [];  // a hint from the build: columns with no value
     columns.forEach(function (c) {
+      if (c.data === null) { return; }
       c.type = "ranker";  // renders never give undefined; no defaultContent, which would
       // replace a missing value's null sort key with text
       c.searchable = c.data === "model_id" || c.data === "license";  // the search box: names
+      c.visible = empty.indexOf(c.data) < 0;
     });
     var names = columns.map(function (c) { return c.data; });
-    var form = document.getElementById("controls");
     var fields = ["q", "size", "license", "since", "legacy", "nonli"];
     function control(name) { return form.elements.namedItem(name); }
 
@@ -137,9 +245,10 @@
         var v = params.get(f) || "";
         if (el.type === "checkbox") { el.checked = v === "1"; } else { el.value = v; }
       });
+      if (familyBox) { familyBox.checked = params.get("family") !== "0"; }  // on by default
       var col = names.indexOf(params.get("sort"));
       var dir = params.get("dir") === "asc" ? "asc" : "desc";
-      if (col < 0) { col = names.indexOf(config.default_sort); dir = config.default_dir; }
+      if (col < 1) { col = names.indexOf(config.default_sort); dir = config.default_dir; }
       return [[col, dir]];
     }
     function writeState(table) {
@@ -149,35 +258,82 @@
         var v = el.type === "checkbox" ? (el.checked ? "1" : "") : el.value;
         if (v) { params.set(f, v); }
       });
+      if (families && !familyBox.checked) { params.set("family", "0"); }
       var order = table.order()[0];
       if (order && order[1]) { params.set("sort", names[order[0]]); params.set("dir", order[1]); }
       var hash = params.toString();
       window.history.replaceState(null, "", hash ? "#" + hash : window.location.pathname);
     }
 
+    // The filters' values, read once per draw (not once per row: 100k DOM reads add up).
+    var filters = null;
+    function readFilters() {
+      var size = control("size").value.split("-");
+      filters = {
+        low: size[0] ? Number(size[0]) : null,
+        high: size.length > 1 && size[1] ? Number(size[1]) : null,
+        size: control("size").value !== "",
+        license: control("license").value,
+        since: control("since").value,
+        legacy: control("legacy").checked,
+        nonli: control("nonli").checked,
+        family: !!(families && familyBox.checked),
+        // the search box's words, as DataTables' smart search reads them (for a family's best)
+        words: control("q").value.toLowerCase().split(/\s+/).filter(Boolean)
+      };
+      filters.any = filters.size || filters.license || filters.since || filters.legacy ||
+        filters.nonli;
+    }
+    function passes(f, row) {
+      if (!f.any) { return true; }
+      if (f.size) {
+        var millions = missing(row.params) ? null : row.params / 1e6;
+        if (millions === null) { return false; }
+        if (f.low !== null && millions < f.low) { return false; }
+        if (f.high !== null && millions >= f.high) { return false; }
+      }
+      if (f.license && row.license !== f.license) { return false; }
+      if (f.since && (missing(row.evaluated_at) || row.evaluated_at < f.since)) { return false; }
+      if (f.legacy && missing(row.avg) && missing(row.mnli_lp)) { return false; }
+      if (f.nonli && row.nli) { return false; }
+      return true;
+    }
+    function found(f, row) {
+      var text = (row.model_id + " " + (row.license || "")).toLowerCase();
+      return f.words.every(function (w) { return text.indexOf(w) >= 0; });
+    }
     window.DataTable.ext.search.push(function (settings, searchData, index, row) {
       var node = settings.nTable || settings.table;  // DataTables 2 and 3 name it differently
       if (!node || node.id !== "ranking") { return true; }
-      var size = control("size").value;
-      if (size) {
-        var bounds = size.split("-");
-        var millions = missing(row.params) ? null : row.params / 1e6;
-        if (millions === null) { return false; }
-        if (bounds[0] && millions < Number(bounds[0])) { return false; }
-        if (bounds[1] && millions >= Number(bounds[1])) { return false; }
+      if (!filters) { readFilters(); }
+      var f = filters;
+      if (!passes(f, row)) { return false; }
+      // One row per family: a family's other rows stay hidden while its best row is shown
+      // (when the filters or the search hide the best, the rows that match show instead).
+      if (f.family && row.family_size > 1 && !row.family_best && !expanded[row.family]) {
+        var best = bestOf[row.family];
+        if (best && passes(f, best) && found(f, best)) { return false; }
       }
-      var license = control("license").value;
-      if (license && row.license !== license) { return false; }
-      var since = control("since").value;
-      if (since && (missing(row.evaluated_at) || row.evaluated_at < since)) { return false; }
-      if (control("legacy").checked && missing(row.avg) && missing(row.mnli_lp)) { return false; }
-      if (control("nonli").checked && row.nli) { return false; }
       return true;
     });
 
+    function addRows(rows) {
+      rows.forEach(function (r) {
+        if (r.family_best && r.family_size > 1) { bestOf[r.family] = r; }
+      });
+    }
+
     var order = readState();
-    var table = new window.DataTable("#ranking", {
-      data: config.rows,
+    // the chunks load (in parallel, off the main thread) while the first rows make the table
+    var chunks = null, table = null;
+    loadChunks(config, function (rest, failed) {
+      chunks = { rest: rest, failed: failed };
+      if (table) { complete(); }
+    });
+    var first = decode(config, config.rows);
+    addRows(first);
+    table = new window.DataTable("#ranking", {
+      data: first,
       columns: columns,
       order: order,
       deferRender: true,
@@ -188,26 +344,150 @@
       autoWidth: false
     });
     var status = document.getElementById("table-status");
+    var loading = config.total > first.length;
+    var title = caption.getAttribute("data-title") || "";
+    function describe() {
+      var o = table.order()[0], key = o ? names[o[0]] : null, sort = SORTS[key];
+      var text = title + (filters && filters.family ? ", one row per family" : "");
+      if (sort && o[1]) { text += ", sorted by " + sort[0] + ", " + sort[1][o[1] === "asc" ? 0 : 1]; }
+      if (caption.textContent !== text) { caption.textContent = text; }
+    }
     table.on("draw", function () {
       var info = table.page.info();
-      status.textContent = info.recordsDisplay + " of " + info.recordsTotal + " models shown.";
+      status.textContent = loading
+        ? "Loading " + config.total + " models: " + info.recordsTotal + " so far."
+        : info.recordsDisplay + " of " + info.recordsTotal + " models shown" +
+          (filters && filters.family && info.recordsDisplay < info.recordsTotal
+            ? " (one row per family)." : ".");
+      tableEl.classList.toggle("all-rows", !(filters && filters.family));
+      describe();
       writeState(table);
     });
-    function redraw() { table.search(control("q").value).draw(); }
+    // DataTables filters before its preDraw: read the controls before asking for a draw
+    function redraw() { readFilters(); table.search(control("q").value).draw(); }
     form.addEventListener("input", redraw);
-    form.addEventListener("change", redraw);
+    form.addEventListener("change", function (event) {
+      // the search box's "change" (on leaving it) comes after its "input": drawing again then
+      // would swap the rows under a click that left it (a "+N more" would lose its click)
+      if (event.target !== control("q")) { redraw(); }
+    });
     window.addEventListener("hashchange", function () {
       table.order(readState());
       redraw();
     });
-    table.draw();
-    document.documentElement.setAttribute("data-table-ready", "1");
+
+    // Elements of every row drawn so far, on the page shown or not (DataTables keeps them).
+    function inRows(selector) {
+      var out = [];
+      table.rows().nodes().toArray().forEach(function (tr) {
+        if (tr) { out.push.apply(out, tr.querySelectorAll(selector)); }
+      });
+      return out;
+    }
+
+    // "+N more": open (or close) one family, wherever the table is
+    tableEl.addEventListener("click", function (event) {
+      var button = event.target.closest ? event.target.closest("button.fam") : null;
+      if (!button) { return; }
+      var fam = button.getAttribute("data-family");
+      if (expanded[fam]) { delete expanded[fam]; } else { expanded[fam] = true; }
+      var best = bestOf[fam], n = best ? best.family_size - 1 : 0;
+      inRows("button.fam").forEach(function (b) {
+        if (b.getAttribute("data-family") === fam) {
+          b.setAttribute("aria-expanded", String(!!expanded[fam]));
+          b.textContent = expanded[fam] ? "hide " + n : "+" + n + " more";
+        }
+      });
+      readFilters();
+      table.draw(false);  // the same page, the family's rows in or out
+    });
+
+    // Compare: 2 to MAX_COMPARE checked rows make a link to the compare view.
+    var bar = document.getElementById("compare-bar");
+    var link = document.getElementById("compare-link");
+    var said = document.getElementById("compare-msg");
+    function showSelection(message) {
+      var n = selected.length;
+      bar.hidden = n === 0 && !message;
+      link.hidden = n < 2;
+      link.textContent = "Compare selected (" + n + ")";
+      link.href = comparePage + "?" + selected.map(function (m) {
+        return "m=" + encodeURIComponent(m);
+      }).join("&");
+      said.textContent = message || (n === 1 ? "1 model selected: choose 1 to " +
+        (MAX_COMPARE - 1) + " more to compare." : n + " of at most " + MAX_COMPARE + " selected.");
+    }
+    tableEl.addEventListener("change", function (event) {
+      var box = event.target;
+      if (!box.classList || !box.classList.contains("cmp-box")) { return; }
+      var id = box.value, at = selected.indexOf(id);
+      if (box.checked && at < 0) {
+        if (selected.length >= MAX_COMPARE) {
+          box.checked = false;
+          showSelection("At most " + MAX_COMPARE + " models can be compared: " +
+            "clear one before adding " + id + ".");
+          return;
+        }
+        selected.push(id);
+      } else if (!box.checked && at >= 0) {
+        selected.splice(at, 1);
+      }
+      showSelection();
+    });
+    document.getElementById("compare-clear").addEventListener("click", function () {
+      selected = [];
+      inRows("input.cmp-box").forEach(function (b) { b.checked = false; });
+      showSelection();
+    });
+
+    // Columns no row has a value in are hidden (on a page of 2023 results only: our probe's).
+    function hideEmpty(rows) {
+      var hidden = [];
+      columns.forEach(function (c, i) {
+        if (c.data === null || c.data === "model_id") { return; }
+        var none = rows.every(function (r) { return isMissing(r[c.data]); });
+        if (table.column(i).visible() === none) { table.column(i).visible(!none, false); }
+        if (none) { hidden.push(SORTS[c.data][0]); }
+      });
+      var note = document.getElementById("table-hidden");
+      note.hidden = !hidden.length;
+      note.textContent = hidden.length ? "Not shown: no model here has " + hidden.join(", ") + "." : "";
+    }
+
+    // the family toggle only where some family has more than one row
+    var familyToggle = document.getElementById("family-toggle");
+    function showFamilyToggle() { familyToggle.hidden = !Object.keys(bestOf).length; }
+    if (familyToggle) { showFamilyToggle(); }
+
+    function complete() {
+      loading = false;
+      if (chunks.rest.length) { addRows(chunks.rest); table.rows.add(chunks.rest); }
+      if (familyToggle) { showFamilyToggle(); }
+      var rows = table.rows().data().toArray();
+      hideEmpty(rows);
+      table.draw(false);  // sorted and filtered again, over every row
+      if (chunks.failed) {
+        status.textContent += " " + chunks.failed + " part(s) of the table failed to load; " +
+          "the CSV download has every model.";
+      }
+      document.documentElement.setAttribute("data-table-ready", "1");
+      window.setTimeout(function () { drawCharts(rows); }, 0);  // after the table is usable
+    }
+    if (chunks) { complete(); }
+  }
+
+  // On a small screen the long note on ranks starts closed: the table comes first.
+  function foldNotes() {
+    if (!window.matchMedia || !window.matchMedia("(max-width: 640px)").matches) { return; }
+    Array.prototype.forEach.call(document.querySelectorAll("details.fold-small"), function (d) {
+      d.open = false;
+    });
   }
 
   function main() {
-    drawCharts();
+    foldNotes();
     var config = readJSON("table-data");
-    if (config && window.DataTable) { initTable(config); }
+    if (config && window.DataTable) { initTable(config); } else { drawCharts(null); }
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", main);

@@ -1,0 +1,127 @@
+"""Atom feeds (RFC 4287): one per architecture, so a model author or a researcher can follow
+new evaluations and new entrants to the top 10 in any feed reader.
+
+Built with ElementTree, so every text and attribute is escaped by the XML writer, never by
+hand. Entry ids are `tag:` URIs (RFC 4151) that do not depend on where the site is published;
+links are absolute when the site's URL is known (`--site-url`), else relative to the feed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+ATOM = "http://www.w3.org/2005/Atom"
+TAG_AUTHORITY = "ranker.invalid,2026"  # tag: URIs need an authority; this one is never a host
+MAX_ENTRIES = 50
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    key: str  # unique within the feed, stable across builds: becomes the entry's tag: id
+    title: str
+    updated: str  # ISO 8601 time
+    href: str  # the page it links to, relative to the site's root
+    summary: str
+
+
+def tag_uri(*parts: str) -> str:
+    return f"tag:{TAG_AUTHORITY}:" + "/".join(parts)
+
+
+def rfc3339(value: str) -> str:
+    """An ISO 8601 time, date or month ("2023-04", as the 2023 data is dated) as RFC 3339 in
+    UTC, which Atom requires."""
+    text = value.replace("Z", "+00:00")
+    when = dt.datetime.fromisoformat(text + "-01" if len(text) == 7 else text)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _href(site_url: str | None, path: str) -> str:
+    return f"{site_url.rstrip('/')}/{path}" if site_url else path
+
+
+def atom_feed(
+    *,
+    key: str,
+    title: str,
+    feed_path: str,
+    page_path: str,
+    entries: Iterable[FeedEntry],
+    updated: str,
+    site_url: str | None = None,
+) -> bytes:
+    """The feed document: the newest MAX_ENTRIES entries, newest first. `feed_path` and
+    `page_path` are the feed's and its HTML page's paths in the site."""
+    ET.register_namespace("", ATOM)
+
+    def sub(parent: ET.Element, name: str, text: str | None = None, **attrs: str) -> ET.Element:
+        node = ET.SubElement(parent, f"{{{ATOM}}}{name}", attrs)
+        node.text = text
+        return node
+
+    # a relative href resolves against the feed's own URL, so make paths relative to it
+    depth = feed_path.count("/")
+    up = "../" * depth
+
+    def link(path: str) -> str:
+        return _href(site_url, path) if site_url else up + path
+
+    chosen = sorted(entries, key=lambda e: (rfc3339(e.updated), e.key), reverse=True)
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    sub(feed, "id", tag_uri(key))
+    sub(feed, "title", title)
+    sub(feed, "updated", rfc3339(updated))
+    author = sub(feed, "author")
+    sub(author, "name", "ranker")
+    sub(feed, "link", rel="self", href=link(feed_path), type="application/atom+xml")
+    sub(feed, "link", rel="alternate", href=link(page_path), type="text/html")
+    for entry in chosen[:MAX_ENTRIES]:
+        node = sub(feed, "entry")
+        sub(node, "id", tag_uri(key, entry.key))
+        sub(node, "title", entry.title)
+        sub(node, "updated", rfc3339(entry.updated))
+        sub(node, "link", rel="alternate", href=link(entry.href), type="text/html")
+        sub(node, "summary", entry.summary)
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def architecture_entries(
+    evaluated: Iterable[tuple[str, str, float | None, int | None, str]],
+    top_entrants: Iterable[tuple[str, str, int, str]],
+) -> list[FeedEntry]:
+    """Entries of an architecture's feed.
+
+    `evaluated`: (model id, evaluated_at, MNLI probe accuracy or None, rank or None, page);
+    `top_entrants`: (model id, update date, rank, page) for each model that entered the top
+    10 at that update."""
+    out = [
+        FeedEntry(
+            key=f"evaluated/{model_id}/{rfc3339(when)}",
+            title=f"Evaluated: {model_id}",
+            updated=when,
+            href=page,
+            summary=(
+                f"MNLI linear probe {accuracy * 100:.2f}%"
+                + (f", rank #{rank}" if rank is not None else "")
+                if accuracy is not None
+                else "Evaluation failed; the model page says why."
+            ),
+        )
+        for model_id, when, accuracy, rank, page in evaluated
+    ]
+    out += [
+        FeedEntry(
+            key=f"top10/{model_id}/{rfc3339(when)}",
+            title=f"New in the top 10: {model_id} (#{rank})",
+            updated=when,
+            href=page,
+            summary=f"{model_id} entered the top 10 at #{rank}.",
+        )
+        for model_id, when, rank, page in top_entrants
+    ]
+    return out

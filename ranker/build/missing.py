@@ -1,0 +1,93 @@
+"""The "why is my model not here?" page: every catalogued model that has no score on the site,
+with the reason in plain words and what its owner can do.
+
+The catalog keeps every exclusion the crawl made and the evaluator's failures keep their typed
+reason; this page is where a model's author finds them. Rows go out as chunk scripts
+(`missing/<k>.js`, each calling `rankerMissing(k, rows)`) as the architecture tables' rows do,
+so the page stays small however many models the hub has, and works from file://.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ranker.explain import REMOVED_WORDS, advice, reason_words
+from ranker.records import Architecture, CatalogEntry, EvalResult
+
+CHUNK_ROWS = 5000
+FIELDS = ("model_id", "architecture", "status", "why", "advice", "detail")
+# The page's statuses, in the order the page lists their counts.
+STATUSES = {
+    "excluded": "excluded by the crawl",
+    "failed": "evaluation failed",
+    "queued": "waiting to be evaluated",
+    "pending": "not classified yet",
+    "removed": "no longer on the hub",
+}
+
+
+def _latest(results: Iterable[EvalResult], protocol: str) -> dict[tuple[str, str], EvalResult]:
+    latest: dict[tuple[str, str], EvalResult] = {}
+    for r in results:
+        if r.protocol_version != protocol:
+            continue
+        key = (r.model_id, r.revision)
+        if key not in latest or r.evaluated_at > latest[key].evaluated_at:
+            latest[key] = r
+    return latest
+
+
+def missing_rows(
+    catalog: Iterable[CatalogEntry],
+    results: Iterable[EvalResult],
+    archs: Iterable[Architecture],
+    protocol: str,
+) -> list[list[Any]]:
+    """One row (in FIELDS order) per catalogued model without a current score, sorted by id."""
+    titles = {a.id: a.title for a in archs}
+    latest = _latest(results, protocol)
+    rows = []
+    for e in catalog:
+        arch = titles.get(e.architecture, e.architecture)
+        result = latest.get((e.model_id, e.sha))
+        if e.status == "ok":
+            if result is not None and result.status == "ok":
+                continue  # on the site
+            if result is not None and result.failure == "permanent":
+                row = ["failed", reason_words(result.reason), advice(result.reason)]
+            elif result is not None:
+                row = ["queued", "the last try failed on the hub's side; it is tried again", ""]
+            else:
+                row = ["queued", "in the queue for a coming night", ""]
+        elif e.status == "excluded":
+            row = ["excluded", reason_words(e.reason), advice(e.reason)]
+        elif e.status == "unclassified":
+            row = ["pending", reason_words(e.reason), ""]
+        else:  # removed
+            why = f"renamed to {e.renamed_to}" if e.renamed_to else REMOVED_WORDS
+            row = ["removed", why, ""]
+        status, why, what = row
+        rows.append([e.model_id, arch, status, why, what, e.detail or ""])
+    return sorted(rows, key=lambda r: (r[0], r[1]))
+
+
+def write_missing(
+    page: Callable[..., None],
+    write: Callable[[str, str], None],
+    rows: list[list[Any]],
+) -> None:
+    """The page (`missing.html`) and its row chunks. `page(path, template, **context)` renders
+    a template, `write(path, text)` writes a file of the site."""
+    chunks = []
+    for k, start in enumerate(range(0, len(rows), CHUNK_ROWS), start=1):
+        path = f"missing/{k}.js"
+        body = json.dumps(rows[start : start + CHUNK_ROWS], separators=(",", ":"))
+        write(path, f"rankerMissing({k},{body});\n")
+        chunks.append(path)
+    counts = {s: 0 for s in STATUSES}
+    for row in rows:
+        counts[row[2]] += 1
+    config = {"fields": FIELDS, "chunks": chunks, "total": len(rows)}
+    page("missing.html", "missing.html", config=config, counts=counts, statuses=STATUSES)

@@ -1,0 +1,56 @@
+"""The site's charts keep what their builders draw: markers, annotations and sane axes."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ranker.build import charts
+
+
+def test_score_distribution_keeps_the_base_marker_and_its_label() -> None:
+    fig = charts.score_distribution(
+        pd.Series([0.50, 0.61, 0.55, 0.58]), 0.52, label="MNLI probe", base_label="roberta-base"
+    )
+    (line,) = fig["layout"]["shapes"]
+    assert line["type"] == "line" and line["x0"] == line["x1"] == 52.0
+    (note,) = fig["layout"]["annotations"]
+    assert note["text"] == "roberta-base" and note["x"] == 52.0
+    assert fig["layout"]["title"]["text"] == "Distribution of MNLI probe"
+
+
+def test_base_label_is_escaped_in_the_annotation() -> None:
+    fig = charts.score_distribution(
+        pd.Series([0.5, 0.6]), 0.55, label="probe", base_label="<b>x</b>"
+    )
+    assert fig["layout"]["annotations"][0]["text"] == "&lt;b&gt;x&lt;/b&gt;"
+
+
+def test_gain_charts_keep_a_horizontal_zero_line() -> None:
+    table = pd.DataFrame({"model_id": ["a/b", "c/d"], "gain": [0.01, -0.02],
+                          "downloads": [10, 2000]})  # fmt: skip
+    overview = charts.overview(table.assign(architecture=["RoBERTa", "BERT"]))
+    scatter = charts.gain_vs_downloads(table, "gain", "gain")
+    for fig in (overview, scatter):
+        assert fig is not None
+        (zero,) = fig["layout"]["shapes"]
+        # across the whole plot at y = 0, not a vertical line through one architecture's strip
+        assert zero["y0"] == zero["y1"] == 0 and zero["xref"] == "x domain"
+        assert (zero["x0"], zero["x1"]) == (0, 1)
+
+
+def test_evaluations_on_one_day_tick_in_days_not_milliseconds() -> None:
+    fig = charts.evaluated_over_time(
+        pd.Series(["2026-11-27T01:00:00+00:00", "2026-11-27T03:10:00+00:00"])
+    )
+    axis = fig["layout"]["xaxis"]
+    assert axis["type"] == "date" and axis["tickformat"] == "%Y-%m-%d"
+    assert axis["dtick"] == 86_400_000  # one tick a day
+    assert axis["range"] == ["2026-11-26", "2026-11-28"]
+
+
+def test_task_gain_chart_has_room_for_the_longest_task_name() -> None:
+    fig = charts.task_gains({"amazon_reviews_multi": 0.6, "rte": 0.7},
+                            {"amazon_reviews_multi": 0.5, "rte": 0.72})  # fmt: skip
+    layout = fig["layout"]
+    assert layout["xaxis"]["automargin"] is True
+    assert layout["margin"]["b"] >= 150  # 20 characters at -60 degrees in 12 px type
