@@ -665,3 +665,30 @@ def test_charts_mark_the_base_and_zero(browser, big_site: Path) -> None:
     )
     assert zero >= 1
     assert watch.errors == [] and watch.outside == []
+
+
+def test_task_column_picker_shows_and_sorts_one_tasks_gain(browser, big_site: Path) -> None:
+    """Picking a 2023 task adds its per-task gain as a column, sortable, missing last, and the
+    choice lives in the URL."""
+    page, watch = _open(browser, big_site, "arch/roberta-base.html#family=0")
+    assert page.locator("#task-head").count() == 0  # no task chosen: no column
+    page.select_option("#f-task", "rte")
+    head = page.get_by_role("columnheader", name="2023 gain: rte")
+    head.wait_for()
+    assert "task=rte" in page.url
+    head.click()  # sort by it
+    page.wait_for_function("location.hash.includes('dir=')")
+    values = page.evaluate(
+        "() => { const t = new DataTable.Api('#ranking'); const i = t.columns().count() - 1;"
+        " return t.column(i, {order: 'current', search: 'applied'}).data().toArray()"
+        ".length ? t.cells(null, i, {order: 'current', search: 'applied'}).render('sort')"
+        ".toArray() : []; }"
+    )
+    present = [v for v in values if v is not None]
+    assert len(present) > 100  # the 2023 RoBERTa models with an rte score
+    assert values[: len(present)] == present  # missing last
+    assert present == sorted(present) or present == sorted(present, reverse=True)
+    first = page.locator("#ranking tbody tr").first.locator("td").last.inner_text()
+    assert first.startswith(("+", "-")) and float(first) == present[0]
+    _shot(page, "task-column.png")
+    assert watch.errors == [] and watch.outside == []

@@ -420,7 +420,9 @@ def render_site(store: Store, site_url: str | None, writer: SiteWriter) -> tuple
                 first = False
 
             # -- the architecture page and its row chunks ---------------------------------------
-            _architecture_page(page, writer, view)
+            tasks = task_gains(legacy_of[arch.id], view.baseline.scores, arch)
+            tasks_path = f"{rows_prefix(arch)}tasks.js"
+            _architecture_page(page, writer, view, tasks_path if tasks else None)
 
             # -- model pages and badges -------------------------------------------------------
             history = rank_history(arch, own_results, comparison)
@@ -429,8 +431,8 @@ def render_site(store: Store, site_url: str | None, writer: SiteWriter) -> tuple
                 page, writer.write, arch, fields=ROW_FIELDS,
                 chunks=[f"{rows_prefix(arch)}{k}.js" for k in range(_chunk_count(records))],
                 pages=f"models/{arch.slug}/",
-                tasks=task_gains(legacy_of[arch.id], view.baseline.scores, arch),
-                tasks_path=f"{rows_prefix(arch)}tasks.js",
+                tasks=tasks,
+                tasks_path=tasks_path,
             )  # fmt: skip
             _model_pages(page, writer, view, site_url, history, probe_history, legacy_of[arch.id])
 
@@ -491,7 +493,11 @@ def render_site(store: Store, site_url: str | None, writer: SiteWriter) -> tuple
     return page.count, len(everything)
 
 
-def _architecture_page(page: _Pages, writer: SiteWriter, v: ArchitectureView) -> None:
+def _architecture_page(
+    page: _Pages, writer: SiteWriter, v: ArchitectureView, tasks: str | None = None
+) -> None:
+    """The page and its row chunks; `tasks`: the 2023 per-task gains' file, when the
+    architecture has any (the table's task column reads it)."""
     assert v.table is not None
     arch = v.arch
     rows = [_row(r) for r in v.records]
@@ -525,6 +531,8 @@ def _architecture_page(page: _Pages, writer: SiteWriter, v: ArchitectureView) ->
         "pages": f"models/{arch.slug}/",
         "default_sort": "probe_accuracy" if v.has_probe else "avg",
         "default_dir": "desc",
+        "tasks": tasks,
+        "task_names": LEGACY_TASKS,
     }
     page(v.page, "architecture.html", view=v, config=config, figures=figures, licenses=licenses)
 

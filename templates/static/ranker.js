@@ -223,8 +223,22 @@
       { data: "params", render: paramsCell, className: "num" },
       { data: "license", render: textCell },
       { data: "last_modified", render: textCell },
-      { data: "probe_revision", render: textCell }
+      { data: "probe_revision", render: textCell },
+      {  // the column picker's 2023 per-task gain (points over the base), from tasks.js
+        data: null, className: "num", visible: false, searchable: false, type: "ranker",
+        render: function (d, type, row) {
+          var v = taskGain(row);
+          if (type !== "display") { return v; }
+          return v === null ? "–" : (v >= 0 ? "+" : "") + v.toFixed(2);
+        }
+      }
     ];
+    var TASK_COL = columns.length - 1, tasks = null;
+    function taskGain(row) {
+      var i = tasks ? tasks.tasks.indexOf(control("task") ? control("task").value : "") : -1;
+      var gains = i >= 0 ? tasks.gains[row.model_id] : null;
+      return gains && gains[i] !== null && gains[i] !== undefined ? gains[i] : null;
+    }
     window.DataTable.type("ranker", "order", { asc: nullsLast(1), desc: nullsLast(-1) });
     var empty = config.empty_columns || [];  // a hint from the build: columns with no value
     columns.forEach(function (c) {
@@ -236,6 +250,7 @@
     });
     var names = columns.map(function (c) { return c.data; });
     var fields = ["q", "size", "license", "since", "legacy", "nonli"];
+    if (form.elements.namedItem("task")) { fields.push("task"); }
     function control(name) { return form.elements.namedItem(name); }
 
     function readState() {
@@ -363,8 +378,26 @@
       describe();
       writeState(table);
     });
+    // The task column: shown with the task chosen in the picker, once tasks.js is in.
+    var shownTask = "";
+    function applyTask() {
+      var picker = control("task"), name = picker ? picker.value : "";
+      var on = !!(tasks && name && tasks.tasks.indexOf(name) >= 0);
+      if (name === shownTask && table.column(TASK_COL).visible() === on) { return; }
+      shownTask = name;
+      // a hidden column's header is out of the document: DataTables keeps it
+      table.column(TASK_COL).header().textContent = on ? "2023 gain: " + name : "2023 task gain";
+      table.column(TASK_COL).visible(on, false);
+      table.rows().invalidate("data");  // the cells and sort keys of the task column changed
+    }
+    if (config.tasks) {
+      window.rankerTasks = function (data) { tasks = data; applyTask(); table.draw(false); };
+      var taskScript = document.createElement("script");
+      taskScript.src = root + config.tasks;
+      document.body.appendChild(taskScript);
+    }
     // DataTables filters before its preDraw: read the controls before asking for a draw
-    function redraw() { readFilters(); table.search(control("q").value).draw(); }
+    function redraw() { readFilters(); applyTask(); table.search(control("q").value).draw(); }
     form.addEventListener("input", redraw);
     form.addEventListener("change", function (event) {
       // the search box's "change" (on leaving it) comes after its "input": drawing again then
