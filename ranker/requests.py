@@ -114,14 +114,6 @@ def model_id_from_body(body: str) -> str | None:
     return None
 
 
-# -- the hub -----------------------------------------------------------------------------------
-
-
-def model_listing(hub: Any, model_id: str):
-    """The model's info as a validated `Listing`, through the door (`Hub.listing`)."""
-    return hub.listing(model_id)
-
-
 # -- checking a request ------------------------------------------------------------------------
 
 
@@ -195,7 +187,7 @@ def check_request(
         )
     model = raw_id
     try:
-        listing = model_listing(hub, model)
+        listing = hub.listing(model)
     except HubFailure as exc:
         if exc.transient:
             return Decision(
