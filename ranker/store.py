@@ -30,8 +30,9 @@ import tomllib
 import types
 import typing
 import warnings
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain, compress, repeat
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ import orjson
 
 from ranker.errors import StoreError, UnknownArchitectureError
 from ranker.records import (
+    _REPO_ID,
     LEGACY_TASKS,
     Architecture,
     CatalogEntry,
@@ -68,6 +70,7 @@ LEGACY_BASELINE_COLUMNS: tuple[str, ...] = ("architecture", "metric", "mean", "s
 
 CATALOG_STATUSES: tuple[str, ...] = ("ok", "excluded", "unclassified", "removed")
 RESULT_STATUSES: tuple[str, ...] = ("ok", "error")
+_RESULT_STATUS_SET = frozenset(RESULT_STATUSES)
 _SHA = re.compile(r"[0-9a-f]{40}")
 
 # Temp files of atomic writes: `.{name}.{pid}.{random}.tmp` (before the pid was added:
@@ -174,30 +177,29 @@ def result_bucket(model_id: str) -> str:
 
 
 _BUCKET_NAMES = [f"{byte % RESULT_BUCKETS:02x}" for byte in range(256)]
+_BUCKET_BYTES = {  # the first sha256 bytes of each bucket's model ids
+    name: frozenset(b for b in range(256) if _BUCKET_NAMES[b] == name) for name in _BUCKET_NAMES
+}
 
 
 _BUCKET_FILE = re.compile(r"[0-9a-f]{2}\.jsonl")
 # A result's key (model, revision, protocol) and its place in a file and in `Store.results()`.
 _RESULT_KEY = operator.attrgetter("model_id", "revision", "protocol_version")
 _RESULT_ORDER = operator.attrgetter("architecture", "model_id", "revision", "protocol_version")
-
-
-def _result_sort_text(result: EvalResult) -> str:
-    """`_RESULT_ORDER` as one string, which sorts 100k results in half the time of tuples
-    (the same order unless a field holds a NUL character, which no stored result does)."""
-    return "\0".join(_RESULT_ORDER(result))
+_MODEL_ID = operator.attrgetter("model_id")
+_STATUS = operator.attrgetter("status")
 
 
 class TornLineWarning(UserWarning):
     """A JSON Lines file ends in a torn line: an append cut short (a crash, a full disk)."""
 
 
-def _warn_torn(path: Path, line: int, size: int, action: str) -> None:
+def _warn_torn(path: Path, line: int, size: int, action: str, stacklevel: int = 3) -> None:
     warnings.warn(
         f"{path}:{line}: {action} a torn last line ({size} bytes, no newline, not JSON): "
         "an append that did not finish",
         TornLineWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
 
 
@@ -490,11 +492,24 @@ def parse_jsonl(
     and the lines before it are read; without, it is an error like any malformed line.
     Lines end at "\\n" only (a record's text may hold U+2028, which `str.splitlines` splits at).
     """
-    out = []
+    numbers, records = _parse_jsonl(path, text, record, torn_tail=torn_tail, stacklevel=4)
+    return list(zip(numbers, records, strict=True))
+
+
+def _parse_jsonl(
+    path: Path, text: str, record: type, *, torn_tail: bool = False, stacklevel: int = 3
+) -> tuple[Sequence[int], list[Any]]:
+    """`parse_jsonl` as (line numbers, records): a file at a time (`_bulk_records`) when
+    every line is a valid record, else line by line, which raises the first line's error.
+    A `TornLineWarning` points `stacklevel` frames up: by default, at the caller."""
     lines = text.split("\n")
     complete = lines[-1] == ""  # the text ends with a newline (or is empty)
     if complete:
         lines.pop()
+    records = _bulk_records(record, lines)
+    if records is not None:
+        return range(1, len(lines) + 1), records
+    numbers, records = [], []
     loads, from_dict = orjson.loads, record.from_dict
     for number, raw in enumerate(lines, start=1):
         if not raw or raw.isspace():
@@ -506,7 +521,7 @@ def parse_jsonl(
                 data = json.loads(raw)
         except json.JSONDecodeError as exc:
             if torn_tail and not complete and number == len(lines):
-                _warn_torn(path, number, len(raw.encode("utf-8")), "ignored")
+                _warn_torn(path, number, len(raw.encode("utf-8")), "ignored", stacklevel)
                 break
             raise StoreError(path, f"not valid JSON: {exc.msg}", line=number) from None
         if not isinstance(data, dict):
@@ -520,8 +535,117 @@ def parse_jsonl(
         problem = _semantic_problem(value)
         if problem is not None:
             raise StoreError(path, problem[1], line=number, field=problem[0])
-        out.append((number, value))
-    return out
+        numbers.append(number)
+        records.append(value)
+    return numbers, records
+
+
+def _bulk_records(record: type, lines: list[str]) -> list[Any] | None:
+    """The records of `lines` (a JSON Lines file's lines, without their newlines) as the
+    line-by-line loop of `_parse_jsonl` makes them, one per line, or None when any line is
+    not for this path: blank, not JSON to orjson (a torn last line, NaN, a huge int), not an
+    object, refused by `from_dict`, or failing `_semantic_problem`; the loop then skips it,
+    reads it or raises its error, naming the line.
+
+    Why: the loop's Python work per line (calls, the type check of `_fast_from_dict` value by
+    value, the checks of `_semantic_problem`) was half of loading 100k results. Here the same
+    checks run a file at a time, mostly in C (map, set, zip): orjson parses every line; each
+    line's keys and the types of its values, as a pair of tuples, are judged once per distinct
+    pair (a file holds a handful: ok, error, older records) by the rules of `_fast_from_dict`;
+    the items of dict and list fields, of all lines at once; the lines it does not judge
+    (another key set, an int in a float field) go through `_fast_from_dict` and `from_dict`
+    one by one. No float check is needed: orjson refuses NaN and infinities, and numbers that
+    overflow a double (tests/test_store.py checks it does), so a float it makes is finite.
+    """
+    plan = _fast_plan(record)
+    if plan is None:
+        return None
+    names, _, _, _, kinds, _, plain = plan
+    try:
+        parsed = list(map(orjson.loads, lines))
+    except ValueError:  # orjson.JSONDecodeError
+        return None
+    if not parsed:
+        return []
+    if {*map(type, parsed)} != {dict}:
+        return None
+    keys = list(map(tuple, parsed))
+    types = list(map(tuple, map(map, repeat(type), map(dict.values, parsed))))
+    if keys.count(keys[0]) == len(keys):  # as the store writes them: one order of keys
+        verdicts = {sig: _bulk_verdict(plan, keys[0], sig) for sig in set(types)}
+        sigs = types
+    else:
+        sigs = list(zip(keys, types, strict=True))
+        verdicts = {sig: _bulk_verdict(plan, *sig) for sig in set(sigs)}
+    # which lines it builds; None: all of them
+    fast = None if all(verdicts.values()) else list(map(verdicts.__getitem__, sigs))
+    specials = [
+        (names[i], container, _FLOAT_SET if item is float else frozenset({item}))
+        for i, kind in enumerate(kinds)
+        if isinstance(kind, tuple)
+        for container, item in [kind]
+    ]
+    for name, container, item_types in specials:  # their items, of every line at once
+        items = dict.values if container == "dict" else iter
+        lines_built = parsed if fast is None else compress(parsed, fast)
+        values = filter(None, map(operator.itemgetter(name), lines_built))
+        if {*map(type, chain.from_iterable(map(items, values)))} <= item_types:
+            continue
+        fast = [True] * len(parsed) if fast is None else fast
+        for n, data in enumerate(parsed):  # an item of a type it does not take: whose?
+            value = data[name] if fast[n] else None
+            if value and not {*map(type, items(value))} <= item_types:
+                fast[n] = False
+    built = parsed if fast is None else list(compress(parsed, fast))
+    for name, container, _ in specials:
+        if container == "tuple":
+            for data in built:
+                if data[name] is not None:
+                    data[name] = tuple(data[name])
+    if plain:  # as `_fast_from_dict` builds them: the parsed dict is the record's own
+        made = list(map(object.__new__, repeat(record, len(built))))
+        deque(map(object.__setattr__, made, repeat("__dict__"), built), maxlen=0)
+    else:
+        made = [record(**data) for data in built]
+    out = made
+    if fast is not None and len(made) < len(parsed):  # the lines it did not judge, one by one
+        out, next_made = [], iter(made).__next__
+        for data, ok in zip(parsed, fast, strict=True):
+            if ok:
+                out.append(next_made())
+                continue
+            value = _fast_from_dict(record, data)
+            if value is None:
+                try:
+                    value = record.from_dict(data)
+                except RecordError:
+                    return None
+            out.append(value)
+    return out if _no_semantic_problem(out) else None
+
+
+def _bulk_verdict(plan: tuple[Any, ...], keys: tuple[str, ...], types: tuple[type, ...]) -> bool:
+    """Whether a parsed line with these keys and these types of values (in the same order)
+    is for `_bulk_records`: exactly the record's fields, each value of a type it takes."""
+    names, name_set, _, allowed, _, _, _ = plan
+    if len(keys) != len(names) or not name_set.issuperset(keys):
+        return False
+    by_name = dict(zip(keys, types, strict=True))
+    return all(by_name[name] in ok for name, ok in zip(names, allowed, strict=True))
+
+
+def _no_semantic_problem(records: list[Any]) -> bool:
+    """Whether `_semantic_problem` finds nothing wrong with any of `records` (all of one
+    type); for results, in bulk: ids by `is_valid_repo_id`'s rules, a pattern match each."""
+    if not records or type(records[0]) is not EvalResult:
+        return not any(map(_semantic_problem, records))
+    if not {*map(_STATUS, records)} <= _RESULT_STATUS_SET:
+        return False
+    ids = list(map(_MODEL_ID, records))
+    if not all(map(_REPO_ID.fullmatch, ids)):  # so no id holds a newline
+        return False
+    joined = "\n".join(ids) + "\n"
+    return ".." not in joined and "--" not in joined and ".git\n" not in joined
 
 
 def read_text_file(path: Path | str) -> str:
@@ -975,15 +1099,19 @@ class Store:
             text = _read_appended(path)
             if text is None:
                 continue  # emptied and removed since listed
-            records: dict[Any, EvalResult] = {}
-            bucket = path.stem
-            for number, result in parse_jsonl(path, text, EvalResult, torn_tail=True):
-                if result_bucket(result.model_id) != bucket:
-                    raise StoreError(path, f"model {result.model_id!r} belongs in "
-                                           f"{self.results_file(result.model_id).name}",
-                                     line=number, field="model_id")  # fmt: skip
-                records[_RESULT_KEY(result)] = result
-            buckets[bucket] = (text, records)
+            numbers, results = _parse_jsonl(path, text, EvalResult, torn_tail=True)
+            bucket, sha256 = path.stem, hashlib.sha256  # `result_bucket`, for a file at once
+            firsts = [
+                sha256(model.encode("utf-8")).digest()[0] for model in map(_MODEL_ID, results)
+            ]
+            if not _BUCKET_BYTES[bucket].issuperset(firsts):
+                n = next(n for n, first in enumerate(firsts) if _BUCKET_NAMES[first] != bucket)
+                model = results[n].model_id
+                raise StoreError(path, f"model {model!r} belongs in "
+                                       f"{self.results_file(model).name}",
+                                 line=numbers[n], field="model_id")  # fmt: skip
+            # the last line of a key wins (at the place of its first)
+            buckets[bucket] = (text, dict(zip(map(_RESULT_KEY, results), results, strict=True)))
         return buckets, self._read_jsonl(RESULTS, EvalResult)
 
     @staticmethod
@@ -995,8 +1123,12 @@ class Store:
 
     def results(self) -> list[EvalResult]:
         """Every stored result, one per key, by (architecture, model, revision, protocol)."""
-        merged = self._merged(*self._load_results())
-        return sorted(merged.values(), key=_result_sort_text)
+        results = list(self._merged(*self._load_results()).values())
+        # `_RESULT_ORDER` as one string a result, which sorts 100k results in half the time of
+        # tuples (the same order unless a field holds a NUL character, which no stored result
+        # does); the strings made, and the results put in order, with no Python call each
+        keys = list(map("\0".join, map(_RESULT_ORDER, results)))
+        return list(map(results.__getitem__, sorted(range(len(keys)), key=keys.__getitem__)))
 
     def write_results(self, results: Iterable[EvalResult]) -> None:
         """Replace the results; a record that would not read back raises StoreError, unwritten."""

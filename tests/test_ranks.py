@@ -16,16 +16,24 @@ from ranker.build.badges import badge_message
 from ranker.build.ranks import (
     RESAMPLES,
     SEED,
+    Relation,
     _decode_correct,
     compare_probe_results,
     legacy_ranks,
+    probe_relation,
     ranks_from_better,
     resample_counts,
     resampled_correct,
     significantly_better,
     tie_counts,
 )
-from ranker.build.tables import COLUMNS, architecture_table, is_nli, latest_results
+from ranker.build.tables import (
+    COLUMNS,
+    architecture_table,
+    is_nli,
+    latest_results,
+    rank_history,
+)
 from ranker.evaluate.protocol import PROTOCOL_VERSION
 from ranker.records import EvalResult
 from ranker.store import Store
@@ -80,7 +88,7 @@ def test_dense_cloud_ranks_do_not_chain(cloud) -> None:
     ids = [r.model_id for r in results]
     order = [comparison.keys.index((i, "c" * 40)) for i in ids]
     # the fast path (moments first, exact counts only near the threshold) is the exact rule
-    assert np.array_equal(comparison.better[np.ix_(order, order)], exact)
+    assert np.array_equal(comparison.relation.dense()[np.ix_(order, order)], exact)
     by_id = np.array([ranks[i] for i in ids])
     # the clearly better model alone at #1
     assert by_id[300] == 1 and (by_id == 1).sum() == 1
@@ -132,6 +140,81 @@ def test_a_rank_is_raised_above_every_model_that_beats_it() -> None:
     assert (1 + better.sum(axis=0)).tolist() == [1, 2, 2]
     assert ranks_from_better(better).tolist() == [1, 2, 3]
     assert ranks_from_better(np.zeros((0, 0), dtype=bool)).tolist() == []
+
+
+def test_sparse_relation_ranks_as_the_matrix_does() -> None:
+    """Relation.ranks on any subset equals ranks_from_better on the matrix restricted to it,
+    on random acyclic relations full of intransitive triples (raises along long chains)."""
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        m = int(rng.integers(1, 60))
+        density = rng.choice([0.05, 0.3, 0.9])
+        better = np.triu(rng.random((m, m)) < density, k=1)
+        if trial % 2:  # a prefix of every column: the shape probe relations have
+            cut = rng.integers(0, np.arange(m) + 1)
+            better |= np.arange(m)[:, None] < cut[None, :]
+        relation = Relation.from_dense(better)
+        assert np.array_equal(relation.dense(), better)
+        for on in (np.ones(m, dtype=bool), rng.random(m) < 0.5):
+            chosen = np.flatnonzero(on)
+            expected = ranks_from_better(better[np.ix_(chosen, chosen)])
+            assert np.array_equal(relation.ranks(on)[chosen], expected)
+            assert not relation.ranks(on)[~on].any()
+    with pytest.raises(ValueError):
+        Relation.from_dense(np.array([[False, False], [True, False]]))
+
+
+def test_relation_over_a_wide_spread_is_the_exact_rule() -> None:
+    """Models spread over 30 points: most pairs are decided by the prefix of models far
+    ahead, which is never tested pair by pair; the relation is still the exact rule."""
+    n = 600
+    truth = 0.45 + 0.3 * (np.arange(n) * 7919 % n) / n
+    correct = correctness(truth, 2_000, seed=5)
+    point = correct.mean(axis=1)
+    order = np.argsort(-point, kind="stable")
+    resampled = resampled_correct(correct[order], resample_counts(2_000))
+    fast = probe_relation(resampled, point[order])
+    exact = probe_relation(resampled, point[order], exact_only=True)
+    assert np.array_equal(fast.dense(), exact.dense())
+    beaten = exact.dense().sum()
+    assert len(fast.indices) < 0.05 * beaten  # the pairs kept one by one: few
+    assert fast.lead.sum() > 0.9 * beaten
+    with pytest.raises(ValueError, match="non-increasing"):
+        probe_relation(resampled, point)
+
+
+def test_rank_history_is_each_dates_ranking(store_dir: Path) -> None:
+    """On every date, the history holds the ranks of the results newest that day, as ranking
+    that day's results alone gives (models re-evaluated at a new revision, models added)."""
+    truth = np.r_[np.linspace(0.55, 0.70, 120)]
+    correct = correctness(truth, 2_000, seed=9)
+    results = []
+    for i, bits in enumerate(correct):
+        day = 1 + i % 5
+        results.append(_result(f"h/m{i:03d}", bits, evaluated_at=f"2026-11-0{day}T10:00:00Z"))
+        if i % 7 == 0:  # a later revision with other bits
+            later = correct[(i + 40) % len(correct)]
+            results.append(
+                _result(
+                    f"h/m{i:03d}", later, revision="d" * 40,
+                    evaluated_at=f"2026-11-0{day + 3}T10:00:00Z",
+                )
+            )  # fmt: skip
+    arch = Store(store_dir).architecture("roberta-base")
+    for r in range(len(results)):
+        results[r] = EvalResult(**{**results[r].__dict__, "architecture": arch.id})
+    history = rank_history(arch, results)
+    dates = sorted({r.evaluated_at[:10] for r in results})
+    assert len(dates) == 8
+    for date in dates:
+        newest: dict[str, EvalResult] = {}
+        for r in sorted(results, key=lambda r: r.evaluated_at):
+            if r.evaluated_at[:10] <= date:
+                newest[r.model_id] = r
+        expected = compare_probe_results(list(newest.values())).ranks()
+        got = {m: dict(h)[date] for m, h in history.items() if date in dict(h)}
+        assert got == expected, date
+    assert len({tuple(h) for h in history.values()}) > 50  # ranks move: the test can fail
 
 
 def test_the_2023_rule_uses_the_seed_noise() -> None:

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 from conftest import make_baselines, make_legacy_model
@@ -21,6 +24,7 @@ from ranker.store import (
     STALE_TEMP_GRACE,
     Store,
     TornLineWarning,
+    _bulk_records,
     atomic_write_text,
     parse_jsonl,
     remove_stale_temps,
@@ -610,24 +614,24 @@ def test_a_bucket_file_is_validated_on_read(store_dir: Path) -> None:
         store.results()
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        {},
-        {"accuracy": 1},  # an int in a float field: from_dict makes it 1.0
-        {"accuracy": float("nan")},
-        {"accuracy": 1e999},
-        {"n_eval": True},
-        {"n_eval": 1.0},
-        {"timings": {"forward": 2}},
-        {"timings": {"forward": float("inf")}},
-        {"timings": {"forward": True}},
-        {"versions": {"torch": None}},
-        {"model_id": None},
-        {"extra": "ignored"},
-        {"correct": None, "error": "x", "status": "error"},
-    ],
-)
+_FAST_READ_CHANGES: list[dict[str, Any]] = [
+    {},
+    {"accuracy": 1},  # an int in a float field: from_dict makes it 1.0
+    {"accuracy": float("nan")},
+    {"accuracy": 1e999},
+    {"n_eval": True},
+    {"n_eval": 1.0},
+    {"timings": {"forward": 2}},
+    {"timings": {"forward": float("inf")}},
+    {"timings": {"forward": True}},
+    {"versions": {"torch": None}},
+    {"model_id": None},
+    {"extra": "ignored"},
+    {"correct": None, "error": "x", "status": "error"},
+]
+
+
+@pytest.mark.parametrize("change", _FAST_READ_CHANGES)
 def test_the_fast_read_agrees_with_from_dict(change) -> None:
     """The read path's fast check accepts exactly what `from_dict` accepts, as the same record
     (or raises its error)."""
@@ -685,3 +689,128 @@ def test_ranker_compact_leaves_one_sorted_line_per_key(store_dir: Path, capsys) 
     assert {r.model_id: r.accuracy for r in store.results()} == {"a/first": 0.61, "b/later": 0.55}
     assert main(["compact", "--data", str(store_dir)]) == 0
     assert "nothing to do" in capsys.readouterr().out and _results_files(store) == files
+
+
+def _read_both_ways(monkeypatch, text: str, record: type = EvalResult) -> tuple[Any, Any]:
+    """`parse_jsonl` of `text` a file at a time and line by line (the bulk path switched off):
+    each as its (line, record) pairs and the warnings, or as ("error", its message)."""
+    import warnings
+
+    import ranker.store
+
+    def read() -> Any:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                got = parse_jsonl(Path("r.jsonl"), text, record, torn_tail=True)
+            except StoreError as exc:
+                return "error", str(exc)
+        pairs = [(n, r, r.to_dict(), [type(v) for v in vars(r).values()]) for n, r in got]
+        return pairs, [(w.category, str(w.message), w.filename) for w in caught]
+
+    bulk = read()
+    with monkeypatch.context() as m:
+        m.setattr(ranker.store, "_bulk_records", lambda record, lines: None)
+        one_by_one = read()
+    return bulk, one_by_one
+
+
+@pytest.mark.parametrize("change", [*_FAST_READ_CHANGES, "reordered", "blank", "torn", "1e400"])
+def test_a_file_at_a_time_reads_as_line_by_line(change, monkeypatch) -> None:
+    """A results file is parsed a file at a time (`_bulk_records`) when every line is a valid
+    record, else line by line: the same records either way, or the same error naming the same
+    line (here the second of three, a good one before and an error record after)."""
+    good = _result("x/one")
+    other = _result("x/two", status="error", error="HTTP 404", accuracy=None, timings={})
+    line = result_line(good)
+    if change == "reordered":  # a hand edit: the same fields in another order
+        line = json.dumps(dict(reversed(good.to_dict().items()))) + "\n"
+    elif change == "blank":
+        line = "  \n"
+    elif change == "torn":  # not the last line: an error like any malformed line
+        line = line[:-40] + "\n"
+    elif change == "1e400":  # orjson refuses it; json.loads makes it inf; from_dict refuses
+        line = line.replace('"accuracy": 0.61', '"accuracy": 1e400')
+    else:
+        line = json.dumps(good.to_dict() | change) + "\n"
+    text = result_line(good) + line + result_line(other)
+    bulk, one_by_one = _read_both_ways(monkeypatch, text)
+    assert bulk == one_by_one
+    lines = text.split("\n")[:-1]  # taken whenever orjson parses every line to a valid record
+    try:
+        parsed = all(isinstance(orjson.loads(line), dict) for line in lines)
+    except orjson.JSONDecodeError:
+        parsed = False
+    assert (_bulk_records(EvalResult, lines) is not None) is (parsed and bulk[0] != "error")
+    if bulk[0] == "error":
+        assert "r.jsonl:2: " in bulk[1]
+    else:
+        assert [n for n, *_ in bulk[0]] == ([1, 3] if change == "blank" else [1, 2, 3])
+        assert bulk[1] == []
+    # and as the last line, with no newline
+    bulk, one_by_one = _read_both_ways(monkeypatch, result_line(good) + line.rstrip("\n"))
+    assert bulk == one_by_one
+    if change == "torn":  # left out, with a warning that points at the caller
+        assert [n for n, *_ in bulk[0]] == [1]
+        ((category, message, filename),) = bulk[1]
+        assert category is TornLineWarning and "r.jsonl:2: ignored a torn" in message
+        assert filename == __file__
+
+
+def test_a_file_at_a_time_reads_catalog_tuples_and_names_bad_lines(monkeypatch) -> None:
+    entry = CatalogEntry(schema_version=1, model_id="x/one", architecture="a", sha="f" * 40,
+                         status="ok", tags=("a", "b"))  # fmt: skip
+    lines = [result_line(entry), result_line(dataclasses.replace(entry, tags=()))]
+    bulk, one_by_one = _read_both_ways(monkeypatch, "".join(lines), CatalogEntry)
+    assert bulk == one_by_one and [r.tags for _, r, *_ in bulk[0]] == [("a", "b"), ()]
+    for bad, message in [
+        ({"tags": ["a", 1]}, "field 'tags': expected text"),
+        ({"tags": None}, "field 'tags': is required"),
+        ({"sha": "F" * 40}, "field 'sha': expected 40 lowercase hex"),
+        ({"model_id": "a--b"}, "field 'model_id': invalid hub repo id"),
+    ]:
+        text = lines[0] + json.dumps(entry.to_dict() | bad) + "\n" + lines[1]
+        bulk, one_by_one = _read_both_ways(monkeypatch, text, CatalogEntry)
+        assert bulk == one_by_one
+        assert bulk[0] == "error" and "r.jsonl:2: " in bulk[1] and message in bulk[1]
+
+
+def test_orjson_makes_no_float_that_is_not_finite() -> None:
+    """`_bulk_records` leaves out `_fast_from_dict`'s finite check because orjson refuses
+    NaN, infinities and numbers that overflow a double; this fails if a release did not."""
+    for text in ("NaN", "Infinity", "-Infinity", "1e400", "-1e400", "[0.5, 1e309]"):
+        with pytest.raises(orjson.JSONDecodeError):
+            orjson.loads(text)
+
+
+def test_the_bulk_check_of_results_agrees_with_semantic_problem() -> None:
+    from ranker.store import _no_semantic_problem, _semantic_problem
+
+    good = _result("x/one")
+    ids = ["roberta-base", "google/t5-v1_1-base", "user/name_", "../x", "a/b/c", "a--b",
+           "<script>", "a/b c", "", "x.git", "a/x.git", "a..b", "a\nb", "a/b\n", "a" * 97]  # fmt: skip
+    for model in ids:
+        for records in ([dataclasses.replace(good, model_id=model)],
+                        [good, dataclasses.replace(good, model_id=model), good]):  # fmt: skip
+            assert _no_semantic_problem(records) is (is_valid_repo_id(model)), model
+            assert _no_semantic_problem(records) is all(
+                _semantic_problem(r) is None for r in records
+            )
+    assert not _no_semantic_problem([good, dataclasses.replace(good, status="done")])
+    assert _no_semantic_problem([good, dataclasses.replace(good, status="error")])
+    assert _no_semantic_problem([])
+
+
+def test_a_result_in_the_wrong_bucket_is_named_by_its_line(store_dir: Path) -> None:
+    store = Store(store_dir)
+    a, b = _in_one_bucket(2)
+    store.save_result(_result(a))
+    store.save_result(_result(b))
+    path = store.results_file(a)
+    elsewhere = next(m for m in (f"y/{i}" for i in range(999)) if result_bucket(m) != path.stem)
+    for blank in ("", "\n"):  # a file at a time, and line by line (a blank line)
+        path.write_text(result_line(_result(a)) + blank + result_line(_result(elsewhere))
+                        + result_line(_result(b)))  # fmt: skip
+        line = 3 if blank else 2
+        with pytest.raises(StoreError, match=rf"{path.name}:{line}: field 'model_id': model "):
+            store.results()

@@ -14,9 +14,16 @@ a rank, but a rank is never handed down a chain of overlapping intervals.
   base's seed-to-seed standard deviation σ, so a is significantly better than b when
   avg_a - avg_b > 1.96·σ·√2.
 
-`ranks_from_better` turns "who is significantly better than whom" into ranks. Paired bootstrap
-tests need not be transitive, so a rank is raised, where needed, above the rank of every model
-that beats it: no model ever ranks at or above one that is significantly better than it.
+`ranks_from_better` (a matrix) and `Relation.ranks` (the sparse form the site uses) turn "who
+is significantly better than whom" into ranks. Paired bootstrap tests need not be transitive,
+so a rank is raised, where needed, above the rank of every model that beats it: no model ever
+ranks at or above one that is significantly better than it.
+
+Scale: the relation is never an (m, m) matrix. Models far ahead of b beat it whatever the
+pairing, and they are found by a binary search; only the models within a band of b's accuracy
+(about 5 standard errors) are tested pair by pair. Time and memory are linear in the number of
+models plus the number of pairs inside those bands, which grows with how densely models crowd
+around each other's accuracy (docs/benchmarks.md measures it).
 
 numpy only: the site build imports neither torch nor scikit-learn.
 """
@@ -50,7 +57,7 @@ Z_95 = 1.959963984540054
 # of a dense cloud and of near ties.
 Z_LOW = 1.4
 Z_HIGH = 2.6
-CHUNK = 256  # models per block of the pairwise work: memory ~ CHUNK x models x 8 bytes
+CHUNK = 256  # models per block of the pairwise work: memory ~ CHUNK x band x 8 bytes
 
 
 def _decode_correct(text: str, n: int) -> np.ndarray:
@@ -90,66 +97,196 @@ def resampled_correct(correct: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return out
 
 
-def significantly_better(
+def probe_relation(
     resampled: np.ndarray, point: np.ndarray, *, alpha: float = ALPHA, exact_only: bool = False
-) -> np.ndarray:
-    """(m, m) bool: [a, b] is True when model a is significantly better than model b.
+) -> Relation:
+    """Who is significantly better than whom, for models given best point estimate first.
 
-    `resampled` (m, resamples) holds each model's score in the shared resamples, `point` (m,) its
-    point estimate. a beats b when point[a] > point[b] and the lower alpha-quantile of
-    resampled[a] - resampled[b] is above zero, i.e. at most floor(alpha * (resamples - 1)) of
-    the differences are zero or negative. `exact_only` counts every pair (for tests).
+    `resampled` (m, resamples) holds each model's score in the shared resamples, `point` (m,)
+    its point estimate, non-increasing. a beats b when point[a] > point[b] and the lower
+    alpha-quantile of resampled[a] - resampled[b] is above zero, i.e. at most
+    floor(alpha * (resamples - 1)) of the differences are zero or negative. `exact_only`
+    counts every pair (for tests).
+
+    Why not every pair: a model far ahead of b beats it whatever the pairing, and those are
+    most pairs. The leading models (in point order) that are all far ahead of b by the
+    unpaired bound below, mean_a - Z_HIGH * sd_a >= mean_b + Z_HIGH * sd_b, form a prefix
+    found by a binary search on the running minimum of mean - Z_HIGH * sd; only the models
+    between that prefix and b, the band of models near b, are tested pair by pair. The work
+    is the number of models plus the number of pairs in those bands, not of all pairs.
     """
+    point = np.asarray(point, dtype=np.float64)
     m, b_count = resampled.shape
-    better = np.zeros((m, m), dtype=bool)
-    if m < 2:
-        return better
+    if m and np.any(np.diff(point) > 0):
+        raise ValueError("probe_relation: point estimates must be in non-increasing order")
     limit = math.floor(alpha * (b_count - 1))  # the "lower" quantile's index in sorted diffs
-    order = np.argsort(-np.asarray(point, dtype=np.float64), kind="stable")
-    point = np.asarray(point, dtype=np.float64)[order]
-    small = resampled.max() < 2**15 and resampled.min() >= 0
-    k = resampled[order].astype(np.int16 if small else np.int32)
+    small = m == 0 or (resampled.max() < 2**15 and resampled.min() >= 0)
+    k = resampled.astype(np.int16 if small else np.int32)
     mean = k.mean(axis=1, dtype=np.float64)
     centred = k - mean[:, None]
     sd = np.sqrt((centred**2).mean(axis=1))
+    # float32 for the covariances: they only place z against Z_LOW and Z_HIGH, both of which
+    # the exact count surrounds, and float32 halves the memory and the matrix products' time
+    centred = centred.astype(np.float32)
+    # ahead[b]: how many models have a higher point estimate (they come first)
+    ahead = np.searchsorted(-point, -point, side="left")
+    if exact_only or m == 0:
+        sure = np.zeros(m, dtype=np.int64)
+    else:  # the leading models a that are all far ahead: mean_a - Z_HIGH sd_a >= that of b
+        floor = np.minimum.accumulate(mean - Z_HIGH * sd)
+        need = mean + Z_HIGH * sd
+        sure = np.minimum(np.searchsorted(-floor, -need, side="right"), ahead)
+    lead = np.zeros(m, dtype=np.int64)
+    counts = np.zeros(m, dtype=np.int64)
+    extras: list[np.ndarray] = []
     for start in range(0, m, CHUNK):
         cols = np.arange(start, min(m, start + CHUNK))
-        top = int(cols[-1])  # only models before the block's end can be ahead of it
-        ahead = point[:top, None] > point[None, cols]
-        if not ahead.any():
+        lo, hi = int(sure[cols].min()), int(ahead[cols].max())
+        if hi <= lo:  # every model ahead of these is far ahead
+            lead[cols] = ahead[cols]
             continue
+        rows = np.arange(lo, hi)
+        todo = (rows[:, None] < ahead[None, cols]) & (rows[:, None] >= sure[None, cols])
+        block = rows[:, None] < sure[None, cols]
         if exact_only:
-            unsure = ahead
+            unsure = todo
         else:
-            mean_d = mean[:top, None] - mean[None, cols]
+            mean_d = mean[rows, None] - mean[None, cols]
             # sd of a difference is at most sd_a + sd_b: far enough ahead is decided unpaired
-            far = mean_d >= Z_HIGH * (sd[:top, None] + sd[None, cols])
-            near = np.flatnonzero((ahead & ~far).any(axis=1))
-            better[:top, cols] = ahead & far
-            unsure = np.zeros_like(ahead)
+            far = mean_d >= Z_HIGH * (sd[rows, None] + sd[None, cols])
+            block |= todo & far
+            rest = todo & ~far
+            near = np.flatnonzero(rest.any(axis=1))
+            unsure = np.zeros_like(todo)
             if len(near):
-                cov = centred[near] @ centred[cols].T / b_count
-                var_d = sd[near, None] ** 2 + sd[None, cols] ** 2 - 2 * cov
+                cov = (centred[lo + near] @ centred[cols].T).astype(np.float64) / b_count
+                var_d = sd[lo + near, None] ** 2 + sd[None, cols] ** 2 - 2 * cov
                 md = mean_d[near]
                 flat = var_d <= 1e-9  # the same difference in every resample
                 z = md / np.sqrt(np.where(flat, 1.0, var_d))
-                sure = np.where(flat, md > 0, z >= Z_HIGH)
-                sub = ahead[near] & ~far[near]
-                better[near[:, None], cols[None, :]] |= sub & sure
+                sure_pair = np.where(flat, md > 0, z >= Z_HIGH)
+                sub = rest[near]
+                block[near] |= sub & sure_pair
                 unsure[near] = sub & ~flat & (z > Z_LOW) & (z < Z_HIGH)
         for j in np.flatnonzero(unsure.any(axis=0)):  # the exact count, one b at a time
             a = np.flatnonzero(unsure[:, j])
-            nonpositive = np.count_nonzero(k[a] <= k[cols[j]], axis=1)
-            better[a, cols[j]] = nonpositive <= limit
-    if np.array_equal(order, np.arange(m)):  # given in point order: no copy (m x m bytes)
+            nonpositive = _count_true(k[lo + a] <= k[cols[j]])
+            block[a, j] = nonpositive <= limit
+        # the leading run of models that beat b, then the rest of them one by one
+        run = np.argmin(np.vstack([block, np.zeros((1, len(cols)), dtype=bool)]), axis=0)
+        lead[cols] = lo + run
+        rest_beat = block & (rows[:, None] >= lead[None, cols])
+        counts[cols] = rest_beat.sum(axis=0)
+        extras.append(lo + np.nonzero(rest_beat.T)[1])
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    indices = np.concatenate(extras).astype(np.int64) if extras else np.zeros(0, np.int64)
+    return Relation(lead, indptr, indices, band_pairs=int((ahead - sure).sum()))
+
+
+def _count_true(flags: np.ndarray) -> np.ndarray:
+    """Per row, how many of the (rows, n) bools are True: summed eight bytes at a time (each
+    byte lane of a word sum stays below 256 while n // 8 < 256), twice as fast as
+    np.count_nonzero(axis=1)."""
+    rows, n = flags.shape
+    if n % 8 or n // 8 >= 256:
+        return np.count_nonzero(flags, axis=1)
+    lanes = flags.view(np.uint64).sum(axis=1, dtype=np.uint64)
+    return lanes.view(np.uint8).reshape(rows, 8).sum(axis=1, dtype=np.int64)
+
+
+def significantly_better(
+    resampled: np.ndarray, point: np.ndarray, *, alpha: float = ALPHA, exact_only: bool = False
+) -> np.ndarray:
+    """(m, m) bool: [a, b] is True when model a is significantly better than model b (the rule
+    of `probe_relation`, for models in any order). Quadratic in memory: for tests and small m."""
+    point = np.asarray(point, dtype=np.float64)
+    m = len(point)
+    order = np.argsort(-point, kind="stable")
+    relation = probe_relation(resampled[order], point[order], alpha=alpha, exact_only=exact_only)
+    better = relation.dense()
+    if np.array_equal(order, np.arange(m)):
         return better
     inverse = np.empty(m, dtype=np.int64)
     inverse[order] = np.arange(m)
     return better[np.ix_(inverse, inverse)]
 
 
+@dataclass(frozen=True)
+class Relation:
+    """ "Significantly better" among m models in point-estimate order (best first), kept sparse.
+
+    Why not an (m, m) matrix: at 16,667 models of one architecture that is 278 MB, and every
+    use of it (ranks, the rank history) was quadratic. Model b is beaten by every model before
+    position `lead[b]`, and by those at `indices[indptr[b]:indptr[b + 1]]` (between lead[b]
+    and b): the few near b that a paired test still separates. Only models ahead of b on the
+    point estimate can beat it, which makes point order a topological order of the relation.
+    """
+
+    lead: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    band_pairs: int = 0  # pairs that were looked at one by one (for benchmarks)
+
+    @classmethod
+    def from_dense(cls, better: np.ndarray) -> Relation:
+        """From an (m, m) matrix whose [a, b] is True only for a < b (point order)."""
+        m = better.shape[0]
+        if np.any(np.tril(better)):
+            raise ValueError("Relation.from_dense: a model beats one that comes before it")
+        padded = np.vstack([better, np.zeros((1, m), dtype=bool)])
+        lead = np.argmin(padded, axis=0).astype(np.int64)
+        rest = better & (np.arange(m)[:, None] >= lead[None, :])
+        indptr = np.concatenate([[0], np.cumsum(rest.sum(axis=0))]).astype(np.int64)
+        return cls(lead, indptr, np.nonzero(rest.T)[1].astype(np.int64))
+
+    @property
+    def size(self) -> int:
+        return len(self.lead)
+
+    def dense(self) -> np.ndarray:
+        """The (m, m) matrix, [a, b] True when a beats b. Quadratic: for tests and small m."""
+        m = self.size
+        out = np.arange(m)[:, None] < self.lead[None, :]
+        out[self.indices, self._owners()] = True
+        return out
+
+    def _owners(self) -> np.ndarray:
+        return np.repeat(np.arange(self.size), np.diff(self.indptr))
+
+    def _per_owner(self, ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+        """`ufunc` reduced over each model's extra list (0 where the list is empty)."""
+        out = np.zeros(self.size, dtype=np.int64)
+        filled = np.flatnonzero(np.diff(self.indptr) > 0)
+        if len(filled):
+            out[filled] = ufunc.reduceat(values, self.indptr[filled])
+        return out
+
+    def ranks(self, on: np.ndarray | None = None) -> np.ndarray:
+        """Ranks among the models marked `on` (default: all); 0 for the others.
+
+        What `ranks_from_better` gives on the matrix restricted to them: 1 + the number of
+        them significantly better, raised above the rank of any of them significantly better
+        (one vectorised pass per link of the longest chain of raises, usually one or two).
+        """
+        m = self.size
+        on = np.ones(m, dtype=bool) if on is None else np.asarray(on, dtype=bool)
+        before = np.concatenate([[0], np.cumsum(on, dtype=np.int64)])
+        base = 1 + before[self.lead] + self._per_owner(np.add, on[self.indices].astype(np.int64))
+        base = np.where(on, base, 0)
+        ranks = base
+        for _ in range(m):
+            best_ahead = np.concatenate([[0], np.maximum.accumulate(ranks)])
+            near = self._per_owner(np.maximum, ranks[self.indices])
+            above = np.maximum(best_ahead[self.lead], near)
+            new = np.where(on, np.maximum(base, np.where(above > 0, above + 1, 0)), 0)
+            if np.array_equal(new, ranks):
+                break
+            ranks = new
+        return ranks
+
+
 def ranks_from_better(better: np.ndarray) -> np.ndarray:
-    """Ranks (int, 1 = best) from a "significantly better" relation.
+    """Ranks (int, 1 = best) from a "significantly better" relation given as a matrix.
 
     rank(b) = 1 + the number of models significantly better than b, raised where needed to one
     more than the rank of any model significantly better than b (paired tests need not be
@@ -161,10 +298,7 @@ def ranks_from_better(better: np.ndarray) -> np.ndarray:
     base = 1 + better.sum(axis=0).astype(np.int64)
     ranks = base.copy()
     for _ in range(m):  # a pass per link of the longest chain of raises; usually one or two
-        above = np.empty(m, dtype=np.int64)
-        for start in range(0, m, CHUNK):  # memory: m x CHUNK
-            block = better[:, start : start + CHUNK]
-            above[start : start + CHUNK] = np.where(block, ranks[:, None] + 1, 0).max(axis=0)
+        above = np.where(better, ranks[:, None] + 1, 0).max(axis=0)
         new = np.maximum(base, above)
         if np.array_equal(new, ranks):
             break
@@ -189,25 +323,24 @@ class ProbeComparison:
     """Every comparable probe result of one architecture, its bits and the relation between them.
 
     Comparable: the current protocol version, one data fingerprint and evaluation size, and the
-    per-pair `correct` bits. `keys[i]` is (model_id, revision) of row i of `better`, best
-    accuracy first.
+    per-pair `correct` bits. `keys[i]` is (model_id, revision) of position i of `relation`,
+    best accuracy first.
     """
 
     keys: list[tuple[str, str]]
     accuracy: np.ndarray
-    better: np.ndarray
+    relation: Relation
 
     def ranks(self, chosen: Sequence[tuple[str, str]] | None = None) -> dict[str, int]:
         """model_id -> rank among the `chosen` results (default: all; one per model)."""
-        index = {k: i for i, k in enumerate(self.keys)}
-        rows = (
-            list(range(len(self.keys)))
-            if chosen is None
-            else sorted(index[k] for k in chosen if k in index)
-        )
-        everything = len(rows) == len(self.keys)  # rows are sorted: then they are all, in order
-        sub = self.better if everything else self.better[np.ix_(rows, rows)]
-        return {self.keys[i][0]: int(r) for i, r in zip(rows, ranks_from_better(sub), strict=True)}
+        if chosen is None:
+            on = np.ones(len(self.keys), dtype=bool)
+        else:
+            index = {k: i for i, k in enumerate(self.keys)}
+            on = np.zeros(len(self.keys), dtype=bool)
+            on[[index[k] for k in chosen if k in index]] = True
+        ranks = self.relation.ranks(on)
+        return {self.keys[i][0]: int(ranks[i]) for i in np.flatnonzero(on).tolist()}
 
 
 def comparable_group(results: Iterable[EvalResult]) -> list[EvalResult]:
@@ -237,7 +370,7 @@ def compare_probe_results(
             continue
     keys = sorted(keyed)
     if not keys:
-        return ProbeComparison([], np.zeros(0), np.zeros((0, 0), dtype=bool))
+        return ProbeComparison([], np.zeros(0), Relation.from_dense(np.zeros((0, 0), dtype=bool)))
     correct = np.stack([keyed[k] for k in keys])
     accuracy = correct.mean(axis=1)
     # keys in point-estimate order (best first): the tests' own order, so no reordered copy
@@ -247,7 +380,7 @@ def compare_probe_results(
     counts = resample_counts(correct.shape[1], resamples, seed)
     resampled = resampled_correct(correct, counts)
     del correct
-    return ProbeComparison(keys, accuracy, significantly_better(resampled, accuracy))
+    return ProbeComparison(keys, accuracy, probe_relation(resampled, accuracy))
 
 
 def probe_ranks(results: Iterable[EvalResult]) -> dict[str, int]:

@@ -16,7 +16,6 @@ from ranker.build.ranks import (
     ProbeComparison,
     compare_probe_results,
     legacy_ranks,
-    ranks_from_better,
     tie_counts,
 )
 from ranker.evaluate.protocol import PROTOCOL_VERSION
@@ -291,19 +290,10 @@ def rank_history(
 ) -> dict[str, list[tuple[str, int]]]:
     """Per model, its probe rank after each update (a date with current-protocol evaluations).
 
-    The same ranks as `comparison.ranks` over the results that were the newest on each date,
-    without ranking each date from scratch:
-
-    - each result is the newest of its model over an interval of dates (from its own until
-      its model's next result), so which results count on which date is one (results x dates)
-      table, and a rank's base, 1 + the number of counted results significantly better, is one
-      matrix product for every date at once;
-    - the base is the rank unless a paired test is not transitive somewhere (ranks_from_better
-      raises a rank above one of a model significantly better); that can only happen where a
-      model significantly better than b has a base at least b's, and such a model sits among
-      those ranked at or below b's base - 1 by point estimate (a rank is at most 1 + the number
-      of models ahead): a narrow band above each model that is checked. A date where some
-      model needs a raise is ranked in full, as `comparison.ranks` does.
+    The same ranks as `comparison.ranks` over the results that were the newest on each date:
+    each result is the newest of its model over an interval of dates (from its own until its
+    model's next result), and each date is ranked on the comparison's sparse relation, in time
+    linear in its models and near pairs, so no pair is tested twice.
     """
     own = [
         r for r in current(results) if r.architecture == arch.id and r.model_id not in arch.hub_ids
@@ -317,8 +307,8 @@ def rank_history(
     if not dates or m == 0:
         return history
     day = {d: i for i, d in enumerate(dates)}
-    # active[i, d]: result i (a key of the comparison) is its model's newest on date d
-    active = np.zeros((m, len(dates)), dtype=bool)
+    # active[d, i]: result i (a key of the comparison) is its model's newest on date d
+    active = np.zeros((len(dates), m), dtype=bool)
     per_model: dict[str, list[EvalResult]] = {}
     for r in sorted(own, key=lambda r: r.evaluated_at):
         if r.status == "ok" and r.accuracy is not None:
@@ -329,39 +319,13 @@ def rank_history(
             start = day[r.evaluated_at[:10]]
             stop = day[rs[j + 1].evaluated_at[:10]] if j + 1 < len(rs) else len(dates)
             if i is not None and start < stop:
-                active[i, start:stop] = True
-    better = comparison.better
-    order = np.argsort(-comparison.accuracy, kind="stable")  # better[a, b]: a before b
-    base = np.empty((len(dates), m), dtype=np.int64)
-    weights = active.T.astype(np.float32)
-    for lo in range(0, m, 1024):  # counts of counted results significantly better, per date
-        block = better[:, lo : lo + 1024].astype(np.float32)
-        base[:, lo : lo + 1024] = 1 + np.rint(weights @ block).astype(np.int64)
+                active[start:stop, i] = True
     for d, date in enumerate(dates):
-        chosen = order[active[order, d]]  # the counted results, best point estimate first
-        ranks = base[d, chosen]
-        if _needs_raise(better, chosen, ranks):
-            ranks = ranks_from_better(better[np.ix_(chosen, chosen)])
+        chosen = np.flatnonzero(active[d])
+        ranks = comparison.relation.ranks(active[d])[chosen]
         for i, rank in zip(chosen.tolist(), ranks.tolist(), strict=True):
             history.setdefault(comparison.keys[i][0], []).append((date, int(rank)))
     return history
-
-
-def _needs_raise(better: np.ndarray, chosen: np.ndarray, base: np.ndarray) -> bool:
-    """Whether some chosen a significantly better than a chosen b has base[a] >= base[b].
-
-    `chosen` is in point-estimate order (a model significantly better comes first) and `base`
-    its bases. Since base[a] <= 1 + a's position, only a at positions >= base[b] - 1 can."""
-    for p0 in range(0, len(chosen), 256):
-        p1 = min(len(chosen), p0 + 256)
-        lo = max(0, int(base[p0:p1].min()) - 2)
-        if lo >= p1:
-            continue
-        rows, cols = chosen[lo:p1], chosen[p0:p1]
-        sub = better[np.ix_(rows, cols)]
-        if (sub & (base[lo:p1, None] >= base[None, p0:p1])).any():
-            return True
-    return False
 
 
 def result_history(results: Iterable[EvalResult]) -> dict[tuple[str, str], list[EvalResult]]:
