@@ -284,8 +284,12 @@ def parse_float(path: Path, line: int, name: str, text: str) -> float | None:
     return value
 
 
-def _semantic_problem(record: CatalogEntry | EvalResult) -> tuple[str, str] | None:
-    """(field, what is wrong) for a well-typed catalog or result record that is still invalid."""
+def _semantic_problem(
+    record: CatalogEntry | EvalResult | ModelRequest,
+) -> tuple[str, str] | None:
+    """(field, what is wrong) for a well-typed record that is still invalid."""
+    if isinstance(record, ModelRequest):
+        return _request_problem(record)
     if not is_valid_repo_id(record.model_id):
         return "model_id", f"invalid hub repo id {record.model_id!r}"
     if isinstance(record, CatalogEntry):
@@ -1345,22 +1349,7 @@ class Store:
         path = self.path(self.REQUESTS)
         text = self._read_text(self.REQUESTS, required=False)
         out: dict[tuple[int, str], ModelRequest] = {}
-        for number, raw in enumerate((text or "").splitlines(), start=1):
-            if not raw.strip():
-                continue
-            try:
-                data = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise StoreError(path, f"not valid JSON: {exc.msg}", line=number) from None
-            if not isinstance(data, dict):
-                raise StoreError(path, "expected a JSON object", line=number)
-            try:
-                request = ModelRequest.from_dict(data)
-            except RecordError as exc:
-                raise StoreError(path, exc.reason, line=number, field=exc.field) from None
-            problem = _request_problem(request)
-            if problem is not None:
-                raise StoreError(path, problem[1], line=number, field=problem[0])
+        for number, request in parse_jsonl(path, text or "", ModelRequest):
             if request.key in out:
                 raise StoreError(path, f"request {request.key} is listed twice", line=number)
             out[request.key] = request

@@ -406,6 +406,15 @@ def test_a_malformed_requests_file_names_the_line_and_field(data: Path) -> None:
     (data / "requests.jsonl").write_text(good + "\n" + good.replace('"queued"', '"maybe"') + "\n")
     with pytest.raises(StoreError, match=r"requests.jsonl:2: field 'status'"):
         Store(data).requests()
+    for second, error in (
+        ("{bad", r"requests.jsonl:2: not valid JSON"),
+        ("[1]", r"requests.jsonl:2: expected a JSON object"),
+        (good, r"requests.jsonl:2: request \(12, 'org/a'\) is listed twice"),
+        (good.replace('"org/a"', '"org/a..b"'), r"requests.jsonl:2: field 'model_id'"),
+    ):
+        (data / "requests.jsonl").write_text(good + "\n" + second + "\n")
+        with pytest.raises(StoreError, match=error):
+            Store(data).requests()
 
 
 # -- the workflow's stages (scripts/nightly.sh request | queue | reply, and the merge's replies) --
