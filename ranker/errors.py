@@ -56,10 +56,19 @@ class InvalidRepoIdError(RankerError, ValueError):
 
 
 class FailureKind(StrEnum):
-    """Whether a failure can go away by itself (retry) or waits for the model to change."""
+    """Whose fault a failure is, and so what happens to it.
 
-    TRANSIENT = "transient"  # retried with backoff inside the run, re-queued on the next run
-    PERMANENT = "permanent"  # stored; retried only when the model's sha changes
+    The one rule: a failure is stored against a model only when the model's own content caused
+    it. TRANSIENT and RESOURCE failures re-queue the model; PERMANENT ones wait for its next
+    commit; RUN faults are never a model's: they stop the run and store nothing.
+    """
+
+    TRANSIENT = "transient"  # the hub or the network: retried in the run, re-queued next run
+    PERMANENT = "permanent"  # the model's own content at this sha: stored until the sha changes
+    # the model needs more than this run had (memory, time, a killed child): re-queued for a
+    # bounded number of nights, then stored with the measured figure
+    RESOURCE = "resource"
+    RUN = "run"  # the run's own fault (token, device, dependency, quota): stop, store nothing
 
 
 class Reason(StrEnum):
@@ -86,15 +95,46 @@ class Reason(StrEnum):
     MISSING_WEIGHTS = "missing-weights"  # the body's weights are not in the checkpoint
     TOO_LARGE = "too-large"
     TOKENIZER = "tokenizer"
+    # resource: what the model needs exceeded what this run had (the message has the figure)
+    OUT_OF_MEMORY = "out-of-memory"  # MemoryError, or a child killed by the OOM killer
+    CHILD_KILLED = "child-killed"  # a worker/converter process killed by a signal
+    CHILD_TIMEOUT = "child-timeout"  # a worker/converter process over its time limit
+    # run: nothing to do with any model; the run stops with one line and stores nothing
+    BAD_TOKEN = "bad-token"  # 401 "Invalid credentials": an expired or invalid HF_TOKEN
+    FORBIDDEN = "forbidden"  # 403 with no error code and no "disabled" message (token scope)
+    BAD_REQUEST = "bad-request"  # 400/416: a request of ours the hub refused (our bug)
+    QUOTA = "quota"  # the hub's rate-limit quota spent past the run's time budget
+    HUB_DOWN = "hub-down"  # the hub did not answer (a streak of transient failures)
+    NO_DEVICE = "no-device"  # e.g. --device cuda on a machine without a GPU
+    DEPENDENCY = "dependency"  # a package the run needs is missing (sentencepiece, ...)
 
 
 TRANSIENT_REASONS = frozenset(
     {Reason.RATE_LIMITED, Reason.SERVER_ERROR, Reason.TIMEOUT, Reason.CONNECTION, Reason.INTEGRITY}
 )
+RESOURCE_REASONS = frozenset({Reason.OUT_OF_MEMORY, Reason.CHILD_KILLED, Reason.CHILD_TIMEOUT})
+RUN_REASONS = frozenset(
+    {
+        Reason.BAD_TOKEN,
+        Reason.FORBIDDEN,
+        Reason.BAD_REQUEST,
+        Reason.QUOTA,
+        Reason.HUB_DOWN,
+        Reason.NO_DEVICE,
+        Reason.DEPENDENCY,
+    }
+)
 
 
 def kind_of(reason: Reason) -> FailureKind:
-    return FailureKind.TRANSIENT if reason in TRANSIENT_REASONS else FailureKind.PERMANENT
+    """The one table from a reason to whose fault it is."""
+    if reason in TRANSIENT_REASONS:
+        return FailureKind.TRANSIENT
+    if reason in RESOURCE_REASONS:
+        return FailureKind.RESOURCE
+    if reason in RUN_REASONS:
+        return FailureKind.RUN
+    return FailureKind.PERMANENT
 
 
 class ModelFailure(RankerError):
@@ -115,3 +155,22 @@ class ModelFailure(RankerError):
 
 class HubFailure(ModelFailure):
     """A hub request that failed after the door's bounded retries (see `ranker.hub`)."""
+
+
+class RunFailure(RankerError):
+    """A fault of the run, not of any model (bad token, no such device, missing dependency,
+    hub unreachable or out of quota). Not a ModelFailure on purpose: code that stores a
+    model's failure never catches it; it stops the run with one line and stores nothing."""
+
+    def __init__(self, message: str, reason: Reason) -> None:
+        super().__init__(message)
+        self.reason = Reason(reason)
+        if kind_of(self.reason) is not FailureKind.RUN:
+            raise ValueError(f"{self.reason} is not a run-level reason")
+
+
+def hub_failure(message: str, reason: Reason) -> HubFailure | RunFailure:
+    """The exception for a failed hub request: a RunFailure when the reason is the run's."""
+    if kind_of(Reason(reason)) is FailureKind.RUN:
+        return RunFailure(message, reason)
+    return HubFailure(message, reason)
