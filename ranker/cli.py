@@ -28,19 +28,26 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_crawl(args: argparse.Namespace) -> int:
-    from ranker.crawl import crawl
+    from ranker.crawl import CrawlStopped, crawl
     from ranker.hub import Hub
     from ranker.store import Store
+    from ranker.update_cli import parse_duration
 
     store = Store(args.data)
-    summary = crawl(
-        store,
-        Hub(endpoint=args.endpoint),
-        architectures=args.arch,
-        max_params=args.max_params,
-        max_configs=args.max_configs,
-    )
-    print(summary.text())
+    hub = Hub(endpoint=args.endpoint)
+    try:
+        summary = crawl(
+            store,
+            hub,
+            architectures=args.arch,
+            max_params=args.max_params,
+            max_configs=args.max_configs,
+            time_budget=parse_duration(args.time_budget),
+        )
+    except CrawlStopped as exc:  # what it learned is written: say what, then the one line
+        print(exc.summary.text() + "\n" + hub.counts_text())
+        raise
+    print(summary.text() + "\n" + hub.counts_text())
     return 1 if summary.failed else 0
 
 
@@ -68,6 +75,12 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     from ranker.merge import merge_command
 
     return merge_command(args)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from ranker.merge import plan_command
+
+    return plan_command(args)
 
 
 def _cmd_compact(args: argparse.Namespace) -> int:
@@ -170,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="read at most N config.json files this run; the rest stay unclassified until the "
         "next run (default: 2000)",
     )  # fmt: skip
+    p.add_argument(
+        "--time-budget", metavar="DURATION",
+        help="send no request after this long (e.g. 45m); what is left waits for the next run",
+    )  # fmt: skip
     p.set_defaults(func=_cmd_crawl)
 
     p = add_parser(
@@ -268,11 +285,18 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="fold shard result files (ranker update --results-out) into the store's results",
     )
-    p.add_argument(
-        "files", nargs="+", type=Path, metavar="FILE",
-        help="JSON Lines of evaluation results; a file with any malformed line is refused whole",
-    )  # fmt: skip
+    from ranker.merge import add_merge_arguments, add_plan_arguments
+
+    add_merge_arguments(p)  # FILE..., --plan, --catalog, --requests (ranker/merge.py)
     p.set_defaults(func=_cmd_merge)
+
+    p = add_parser(
+        "plan",
+        parents=[common],
+        help="write which shard may evaluate which model, before the shards run (for merge)",
+    )
+    add_plan_arguments(p)
+    p.set_defaults(func=_cmd_plan)
 
     p = add_parser(
         "compact",

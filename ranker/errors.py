@@ -95,6 +95,7 @@ class Reason(StrEnum):
     MISSING_WEIGHTS = "missing-weights"  # the body's weights are not in the checkpoint
     TOO_LARGE = "too-large"
     TOKENIZER = "tokenizer"
+    NON_FINITE = "non-finite"  # the model's weights give NaN or infinite features
     # resource: what the model needs exceeded what this run had (the message has the figure)
     OUT_OF_MEMORY = "out-of-memory"  # MemoryError, or a child killed by the OOM killer
     CHILD_KILLED = "child-killed"  # a worker/converter process killed by a signal

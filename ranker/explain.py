@@ -38,6 +38,7 @@ ADVICE: dict[str, str] = {
     "unreadable-weights": "Check that the weights file loads; `model.safetensors` is best.",
     "missing-weights": "Upload the complete weights of the model's body.",
     "tokenizer": "Check that the repo's tokenizer files load with transformers.",
+    "non-finite": "Check that the weights load and give finite outputs.",
 }
 FAILURE_WORDS: dict[str, str] = {
     "not-found": "the repo, its revision or a file of it was not found",
@@ -54,6 +55,19 @@ FAILURE_WORDS: dict[str, str] = {
     "missing-weights": "weights of the model's body are missing from the checkpoint",
     "too-large": "more parameters than the cap",
     "tokenizer": "its tokenizer could not be loaded",
+    "non-finite": "its weights give infinite or undefined (NaN) features",
+    # resource: the model needed more than the run had; tried again on coming nights
+    "out-of-memory": "it needed more memory than the evaluation run had",
+    "child-killed": "the process that read it was killed",
+    "child-timeout": "reading it took longer than the time limit",
+    # the run's own faults: never stored against a model, but named if an old record has one
+    "bad-token": "the run's hub token was refused (not the model's fault)",
+    "forbidden": "the hub refused the run's token access (not the model's fault)",
+    "bad-request": "the hub refused a request of ours (not the model's fault)",
+    "quota": "the run's hub quota was spent (not the model's fault)",
+    "hub-down": "the hub did not answer (not the model's fault)",
+    "no-device": "the run had no device to evaluate on (not the model's fault)",
+    "dependency": "the run missed a package it needs (not the model's fault)",
 }
 
 

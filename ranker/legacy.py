@@ -1,7 +1,7 @@
 """Import of IBM's published 2023 model-recycling results into the store.
 
-The published data has known defects (see the shared data README). They are detected and
-flagged here, never silently trusted or dropped:
+The published data (committed unmodified in `data/legacy/source/`, with its NOTICE) has known
+defects. They are detected and flagged here, never silently trusted or dropped:
 
 - ``probe_failed``: ``mnli_lp == 0`` is a failed probe; stored as missing, not as zero.
 - ``incomplete``: some, but not all, of the 36 task scores are missing; no average is computed.

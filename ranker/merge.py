@@ -1,30 +1,235 @@
-"""`ranker merge FILE...`: fold shard result files into the store.
+"""`ranker plan` and `ranker merge`: shard the queue, then fold what came back into the store.
 
-A sharded run (`ranker update --no-crawl --shard I/N --results-out FILE` on N machines or CI
-jobs, each on a copy of the same store) writes its results to a JSON Lines file of EvalResult
-records. This folds those files into the store's results (`data/results/`, one file a hash
-bucket of model ids: see `ranker.store.result_bucket`), keyed by (model, revision, protocol
-version), with the precedence of `Store.merge_results`: a new key is added, a stored key keeps
-the result with the later `evaluated_at`. Only the files of the buckets a merge changes are
-rewritten (sorted, each atomically). Merging a file twice changes nothing, byte for byte.
+A sharded run (`ranker update --no-crawl --shard I/N --results-out shard-I.jsonl` on N machines
+or CI jobs, each on a copy of the same store) writes its results to a JSON Lines file of
+EvalResult records. Those jobs load untrusted weights, so what they send back is untrusted too:
 
-Every file is read and checked whole before anything is merged: a file with any malformed line
-(not JSON, a record that fails validation, an invalid repo id, one key twice with different
-content) is refused as a whole, with an error naming the file, the line and the field, and
-nothing of it is merged; the other files are merged, and the command exits 1.
+- `ranker plan --shards N --out plan.json` runs BEFORE the shards, on the store they will get,
+  and writes which model (at which sha, of which architecture) each shard may evaluate: the
+  queue of `ranker.pipeline.pending`, split by `ranker.pipeline.in_shard` exactly as each
+  shard's `ranker update --shard I/N` splits it (with `--max-models M`, a shard's first M).
+- `ranker merge --plan plan.json shard-0.jsonl ...` takes from `shard-<I>.jsonl` only results
+  for models the plan gave shard I, at the planned sha and protocol, of a known architecture,
+  each line within the store's limits (`ranker.store.MAX_LINE` and `limits_problem`); it never
+  replaces a settled result the store already holds unless the plan was made with `--force`,
+  so one shard cannot overwrite another's result. A file that breaks any of these is refused
+  whole (a tampered shard is not half-trusted), with a line naming the file, the line and the
+  record; nothing of it is written, and the other files are merged. Without `--plan`, the
+  limits and the architecture are checked but not the assignment.
+
+Merged records are keyed by (model, revision, protocol version), with the precedence of
+`Store.merge_results`: a new key is added, a stored key keeps the later `evaluated_at`. Only the
+files of the buckets a merge changes are rewritten (sorted, each atomically); merging a file
+twice changes nothing, byte for byte.
+
+`--catalog FILE` and `--requests FILE` fold another copy's catalog and request queue in by key
+(`Store.merge_catalog`, `Store.merge_requests`), for the nightly's merge job: it checks out the
+current main, which may have gained a request during the night, and folds the night's crawl
+into it instead of copying the crawl's files over it. Any refusal makes the command exit 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ranker.errors import StoreError
-from ranker.records import EvalResult
-from ranker.store import MergeCounts, Store, read_results_file
+from ranker.records import CatalogEntry, EvalResult, is_valid_repo_id
+from ranker.store import (
+    MAX_LINE,
+    MergeCounts,
+    ModelRequest,
+    Store,
+    atomic_write_text,
+    check_line_sizes,
+    parse_jsonl,
+    read_results_lines,
+    read_text_file,
+)
+
+PLAN_VERSION = 1
+MAX_SHARDS = 999  # as `scripts/nightly.sh` accepts (three digits)
+MAX_PLAN_BYTES = 256 * 1024 * 1024  # a plan of a million models is ~100 MB
+SHARD_FILE = re.compile(r"shard-(0|[1-9][0-9]{0,2})\.jsonl")
+_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """What the plan lets one shard return for one model."""
+
+    shard: int
+    architecture: str
+    sha: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which shard may evaluate which model (at which sha), made before the shards ran."""
+
+    shards: int
+    protocol_version: str
+    force: bool
+    models: dict[str, Assignment]
+    max_models: int | None = None
+    created_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plan_version": PLAN_VERSION,
+            "shards": self.shards,
+            "protocol_version": self.protocol_version,
+            "force": self.force,
+            "max_models": self.max_models,
+            "created_at": self.created_at,
+            "models": {
+                m: {"shard": a.shard, "architecture": a.architecture, "sha": a.sha}
+                for m, a in sorted(self.models.items())
+            },
+        }
+
+
+def make_plan(
+    store: Store,
+    shards: int,
+    *,
+    max_models: int | None = None,
+    architectures: list[str] | None = None,
+    force: bool = False,
+) -> Plan:
+    """The plan for `shards` shard runs of the store's current queue (see the module)."""
+    from ranker.evaluate.protocol import PROTOCOL_VERSION
+    from ranker.pipeline import pending
+
+    if not 1 <= shards <= MAX_SHARDS:
+        raise StoreError(store.root, f"--shards: expected 1 to {MAX_SHARDS}, got {shards}")
+    if max_models is not None and max_models < 0:
+        raise StoreError(store.root, f"--max-models: expected 0 or more, got {max_models}")
+    models: dict[str, Assignment] = {}
+    for index in range(shards):
+        queue = pending(
+            store, PROTOCOL_VERSION, force=force, architectures=architectures,
+            shard=(index, shards),
+        )  # fmt: skip
+        for entry in queue[:max_models] if max_models is not None else queue:
+            models[entry.model_id] = Assignment(index, entry.architecture, entry.sha)
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Plan(shards, PROTOCOL_VERSION, force, models, max_models, now)
+
+
+def write_plan(plan: Plan, path: Path) -> None:
+    atomic_write_text(path, json.dumps(plan.to_dict(), indent=1, sort_keys=True) + "\n")
+
+
+def read_plan(path: Path | str) -> Plan:
+    """A plan file, every field checked; StoreError naming the file and the field."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # read_text_file says why
+    if size > MAX_PLAN_BYTES:
+        raise StoreError(path, f"{size:,} bytes, more than a plan's {MAX_PLAN_BYTES:,}")
+    text = read_text_file(path)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise StoreError(path, f"not valid JSON: {exc}") from None
+
+    def bad(name: str, why: str) -> StoreError:
+        return StoreError(path, why, field=name)
+
+    if not isinstance(data, dict):
+        raise StoreError(path, "expected a JSON object")
+    if data.get("plan_version") != PLAN_VERSION:
+        raise bad("plan_version", f"expected {PLAN_VERSION}, got {data.get('plan_version')!r}")
+    shards = data.get("shards")
+    if type(shards) is not int or not 1 <= shards <= MAX_SHARDS:
+        raise bad("shards", f"expected 1 to {MAX_SHARDS}, got {shards!r}")
+    protocol = data.get("protocol_version")
+    if not isinstance(protocol, str) or not 0 < len(protocol) <= 100:
+        raise bad("protocol_version", f"expected a protocol version, got {protocol!r}")
+    force = data.get("force")
+    if type(force) is not bool:
+        raise bad("force", f"expected true or false, got {force!r}")
+    max_models = data.get("max_models")
+    if max_models is not None and (type(max_models) is not int or max_models < 0):
+        raise bad("max_models", f"expected a count or null, got {max_models!r}")
+    raw = data.get("models")
+    if not isinstance(raw, dict):
+        raise bad("models", "expected an object of model id: assignment")
+    models = {}
+    for model, value in raw.items():
+        where = f"models.{model}"
+        if not is_valid_repo_id(model):
+            raise bad("models", f"invalid hub repo id {model!r}")
+        if not isinstance(value, dict) or set(value) != {"shard", "architecture", "sha"}:
+            raise bad(where, "expected {shard, architecture, sha}")
+        shard, arch, sha = value["shard"], value["architecture"], value["sha"]
+        if type(shard) is not int or not 0 <= shard < shards:
+            raise bad(where, f"shard {shard!r} is not one of 0 to {shards - 1}")
+        if not is_valid_repo_id(arch):
+            raise bad(where, f"invalid architecture id {arch!r}")
+        if not isinstance(sha, str) or _SHA.fullmatch(sha) is None:
+            raise bad(where, f"expected a 40-hex sha, got {sha!r}")
+        models[model] = Assignment(shard, arch, sha)
+    created = data.get("created_at")
+    return Plan(
+        shards, protocol, force, models, max_models, created if isinstance(created, str) else ""
+    )
+
+
+def shard_index(path: Path) -> int | None:
+    """The shard index in a file name `shard-<I>.jsonl`; None for any other name."""
+    match = SHARD_FILE.fullmatch(path.name)
+    return int(match.group(1)) if match else None
+
+
+def check_shard(
+    path: Path,
+    lines: list[tuple[int, EvalResult]],
+    *,
+    known: set[str],
+    plan: Plan | None,
+) -> None:
+    """Refuse (StoreError, file:line, the record) a shard's record that its shard may not
+    return: an unknown architecture; with a plan, a model not assigned to this shard (by the
+    file's name), at another sha, under another protocol, or filed under another architecture.
+    """
+    index = shard_index(path)
+    if plan is not None:
+        if index is None:
+            raise StoreError(path, "with --plan, a shard file must be named shard-<I>.jsonl")
+        if index >= plan.shards:
+            raise StoreError(path, f"shard {index} is not in the plan's {plan.shards} shards")
+    for number, r in lines:
+        who = f"model {r.model_id!r} at revision {r.revision!r}"
+
+        def refuse(name: str, why: str, who: str = who, number: int = number) -> StoreError:
+            return StoreError(path, f"{who}: {why}", line=number, field=name)
+
+        if r.architecture not in known:
+            raise refuse("architecture", f"unknown architecture {r.architecture!r}")
+        if plan is None:
+            continue
+        assigned = plan.models.get(r.model_id)
+        if assigned is None:
+            raise refuse("model_id", "not in the plan (no shard was given this model)")
+        if assigned.shard != index:
+            raise refuse("model_id", f"the plan gave it to shard {assigned.shard}, not {index}")
+        if r.revision != assigned.sha:
+            raise refuse("revision", f"the plan gave revision {assigned.sha!r}")
+        if r.protocol_version != plan.protocol_version:
+            raise refuse("protocol_version", f"the plan is for {plan.protocol_version!r}")
+        if r.architecture != assigned.architecture:
+            raise refuse("architecture", f"the plan has it as {assigned.architecture!r}")
 
 
 @dataclass
@@ -34,6 +239,7 @@ class FileMerge:
     path: Path
     counts: MergeCounts | None = None
     error: StoreError | None = None
+    kind: str = "results"  # "results", "catalog" or "requests"
 
 
 @dataclass
@@ -49,41 +255,140 @@ class MergeReport:
     def total(self) -> MergeCounts:
         out = MergeCounts()
         for f in self.files:
-            if f.counts is not None:
+            if f.counts is not None and f.kind == "results":
                 out = out + f.counts
         return out
 
     def text(self) -> str:
         """What was merged, per file and in all (refusals are in `refused`)."""
-        lines = [f"{f.path}: {f.counts.text()}" for f in self.files if f.counts is not None]
-        merged = len(self.files) - len(self.refused)
-        line = f"merged {merged} of {len(self.files)} files into {self.store}: {self.total.text()}"
+        lines = [
+            f"{f.path}{'' if f.kind == 'results' else f' ({f.kind})'}: {f.counts.text()}"
+            for f in self.files
+            if f.counts is not None
+        ]
+        results = [f for f in self.files if f.kind == "results"]
+        merged = sum(1 for f in results if f.error is None)
+        line = f"merged {merged} of {len(results)} files into {self.store}: "
+        line += self.total.text()
         if self.refused:
-            line += f"; refused {len(self.refused)} (nothing of them merged)"
+            line += f"; refused {len(self.refused)} file(s) (nothing of them merged)"
         return "\n".join([*lines, line])
 
 
-def merge_files(store: Store, files: Sequence[Path | str]) -> MergeReport:
-    """Check every file, then merge the good ones in order (`Store.merge_results` each)."""
+def merge_files(
+    store: Store,
+    files: Sequence[Path | str],
+    *,
+    plan: Plan | None = None,
+    max_line: int = MAX_LINE,
+) -> MergeReport:
+    """Check every file (`read_results_lines`, `check_shard`), then merge the good ones in
+    order (`Store.merge_results` each)."""
     store.check()
+    known = {a.id for a in store.architectures()}
     checked: list[tuple[Path, list[EvalResult] | StoreError]] = []
     for name in files:
         path = Path(name)
         try:
-            checked.append((path, read_results_file(path)))
+            lines = read_results_lines(path, max_line=max_line)
+            check_shard(path, lines, known=known, plan=plan)
+            checked.append((path, [r for _, r in lines]))
         except StoreError as exc:
             checked.append((path, exc))
     report = MergeReport(store.results_dir)
+    keep_settled = plan is not None and not plan.force
     for path, records in checked:
         if isinstance(records, StoreError):
             report.files.append(FileMerge(path, error=records))
         else:
-            report.files.append(FileMerge(path, counts=store.merge_results(records)))
+            counts = store.merge_results(records, keep_settled=keep_settled)
+            report.files.append(FileMerge(path, counts=counts))
     return report
 
 
+def _read_records(path: Path, record: type, max_line: int) -> list[Any]:
+    """A catalog or request file from another copy of the store, each line checked as the
+    store checks its own (a line of a newer schema is refused here: it cannot be checked)."""
+    check_line_sizes(path, max_line=max_line)
+    text = read_text_file(path)
+    return [r for _, r in parse_jsonl(path, text, record)]
+
+
+def merge_other(store: Store, path: Path, kind: str, *, max_line: int = MAX_LINE) -> FileMerge:
+    """Fold another copy's catalog (`kind` "catalog") or request queue ("requests") in."""
+    try:
+        if kind == "catalog":
+            counts = store.merge_catalog(_read_records(path, CatalogEntry, max_line))
+        else:
+            counts = store.merge_requests(_read_records(path, ModelRequest, max_line))
+    except StoreError as exc:
+        return FileMerge(path, error=exc, kind=kind)
+    return FileMerge(path, counts=counts, kind=kind)
+
+
+def add_merge_arguments(p: argparse.ArgumentParser) -> None:
+    """`ranker merge`'s arguments (the CLI registers the subcommand)."""
+    p.add_argument(
+        "files", nargs="*", type=Path, metavar="FILE",
+        help="shard results (ranker update --results-out): JSON Lines of evaluation results; "
+        "a file with any bad line is refused whole",
+    )  # fmt: skip
+    p.add_argument(
+        "--plan", type=Path, metavar="PLAN",
+        help="the shards' plan (ranker plan): accept from shard-<I>.jsonl only the models "
+        "it gave shard I",
+    )  # fmt: skip
+    p.add_argument(
+        "--catalog", type=Path, metavar="FILE",
+        help="another copy's catalog.jsonl (the night's crawl): merged by model id, the entry "
+        "seen later wins",
+    )  # fmt: skip
+    p.add_argument(
+        "--requests", type=Path, metavar="FILE",
+        help="another copy's requests.jsonl: merged by (issue, model), a reply is kept",
+    )  # fmt: skip
+
+
+def add_plan_arguments(p: argparse.ArgumentParser) -> None:
+    """`ranker plan`'s arguments (the CLI registers the subcommand)."""
+    p.add_argument("--shards", type=int, required=True, metavar="N", help="how many shards")
+    p.add_argument(
+        "--max-models", type=int, metavar="M",
+        help="each shard's first M models only (as its ranker update --max-models M)",
+    )  # fmt: skip
+    p.add_argument(
+        "--arch", action="append", help="only this architecture (repeatable; default: all)"
+    )
+    p.add_argument("--force", action="store_true", help="as ranker update --force")
+    p.add_argument("--out", type=Path, required=True, help="where to write the plan (JSON)")
+
+
+def plan_command(args: argparse.Namespace) -> int:
+    store = Store(args.data)
+    store.check()
+    plan = make_plan(
+        store, args.shards, max_models=args.max_models, architectures=args.arch,
+        force=args.force,
+    )  # fmt: skip
+    write_plan(plan, args.out)
+    counts = [0] * plan.shards
+    for a in plan.models.values():
+        counts[a.shard] += 1
+    print(f"plan: {len(plan.models)} models in {plan.shards} shards "
+          f"({', '.join(map(str, counts))}) -> {args.out}")  # fmt: skip
+    return 0
+
+
 def merge_command(args: argparse.Namespace) -> int:
-    report = merge_files(Store(args.data), args.files)
+    store = Store(args.data)
+    if not (args.files or args.catalog or args.requests):
+        raise StoreError(store.root, "ranker merge: nothing to merge (FILE, --catalog, --requests)")
+    plan = read_plan(args.plan) if args.plan is not None else None
+    store.check()
+    others = [merge_other(store, p, k) for p, k in ((args.catalog, "catalog"),
+              (args.requests, "requests")) if p is not None]  # fmt: skip
+    report = merge_files(store, args.files, plan=plan)
+    report.files[:0] = others
     for refused in report.refused:
         print(f"ranker merge: refused {refused.path}: {refused.error}", file=sys.stderr)
     print(report.text())

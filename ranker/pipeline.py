@@ -7,10 +7,24 @@ Each result is stored as soon as it exists, so a run killed at any moment loses 
 model in flight, and the next run resumes from the queue. Downloaded weights are deleted after
 each model; base models stay (their features are cached).
 
-A hub that is down does not turn the queue into error records: a crawl that could not reach the
-hub skips evaluation, and `MAX_TRANSIENT_STREAK` transient failures in a row stop the run. An
-exception that is not a typed failure is a bug of ours: it is reported with its traceback,
-counted, not stored as the model's fault, and the run exits non-zero.
+Whose fault a failure is decides where it lands (`ranker.errors.FailureKind`; the one rule: a
+failure is stored against a model only when the model's own content caused it):
+- the model's (PERMANENT): stored; it waits for the model's next commit.
+- the hub's (TRANSIENT): stored as transient, retried on the next run. A hub that is down does
+  not turn the queue into error records: a crawl that could not reach the hub skips
+  evaluation, and `MAX_TRANSIENT_STREAK` transient failures in a row stop the run with
+  `RunFailure(HUB_DOWN)`. A rate limit (RATE_LIMITED: the door already waited what it could
+  within the time budget) is neither stored nor counted in the streak: the model stays queued.
+- the run's (RUN: no device, a missing package, a bad token, the quota spent): `RunFailure`
+  stops the run with one line; nothing is stored for that model, results already stored stay.
+  The device is checked once, before the crawl.
+- the machine's (RESOURCE: out of memory, a killed or timed-out child): stored as "resource",
+  re-queued, and after `MAX_RESOURCE_NIGHTS` such nights in a row at the same sha stored as
+  permanent with the measured figure in its message.
+- the base's: a base that cannot be scored is stored once, on the base; its finetunes are not
+  stored (they stay queued) and the summary says how many wait.
+- ours (a bug: any other exception): reported with its traceback, counted, not stored as the
+  model's fault, and the run exits non-zero.
 
 Where a model is evaluated is the executor's business (`ranker.executors`: here, one at a time,
 or on a Ray cluster, many at once); the loop over their outcomes, with the budgets, the
@@ -28,13 +42,13 @@ import dataclasses
 import hashlib
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ranker.errors import RankerError, StoreError
+from ranker.errors import FailureKind, RankerError, Reason, RunFailure, StoreError
 from ranker.executors import Executor, Job, Outcome, Work
 from ranker.records import CatalogEntry, EvalResult
 from ranker.store import (
@@ -54,6 +68,19 @@ if TYPE_CHECKING:
     from ranker.evaluate.run import Options
 
 MAX_TRANSIENT_STREAK = 3  # transient failures in a row that mean the hub is down: stop the run
+# Nights in a row a model may fail for want of resources at one sha before it is stored as
+# permanent (with the figure): enough to ride out a busy runner, few enough to stop retrying.
+MAX_RESOURCE_NIGHTS = 3
+# (counted in `EvalResult.resource_nights`, read back from the previous record of the key)
+
+
+@dataclass
+class BaseWait:
+    """An architecture whose base could not be scored: the finetunes that wait for it."""
+
+    base: str
+    reason: str
+    models: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -65,6 +92,9 @@ class UpdateSummary:
     evaluated: list[str] = field(default_factory=list)
     failed: Counter[str] = field(default_factory=Counter)  # reason -> count
     transient: int = 0  # failures that are re-queued for the next run
+    resource: int = 0  # resource failures re-queued for the next night (not yet permanent)
+    rate_limited: list[str] = field(default_factory=list)  # waited on the quota: not stored
+    waiting: dict[str, BaseWait] = field(default_factory=dict)  # architecture -> its base's wait
     bugs: list[str] = field(default_factory=list)  # models that hit a bug of ours (not stored)
     lost: list[str] = field(default_factory=list)  # models whose workers kept dying (not stored)
     retried: int = 0  # tries started again because their worker was lost
@@ -86,7 +116,15 @@ class UpdateSummary:
                      f"{sum(self.failed.values())} failed")  # fmt: skip
         if self.failed:
             lines.append("failed: " + ", ".join(f"{r} {n}" for r, n in sorted(self.failed.items()))
-                         + f" ({self.transient} transient, re-queued)")  # fmt: skip
+                         + f" ({self.transient} transient, {self.resource} resource, "
+                         "re-queued)")  # fmt: skip
+        for wait in self.waiting.values():
+            n = len(wait.models)
+            lines.append(f"base {wait.base} failed ({wait.reason}): {n} finetune"
+                         f"{'' if n == 1 else 's'} wait (not stored, queued)")  # fmt: skip
+        if self.rate_limited:
+            lines.append(f"{len(self.rate_limited)} models met the hub's rate limit (not stored, "
+                         "queued)")  # fmt: skip
         if self.bugs:
             shown = ", ".join(self.bugs[:5])
             lines.append(f"BUG: {len(self.bugs)} models hit an error in ranker itself (not "
@@ -226,6 +264,18 @@ def update(
         raise RankerError("with --results-out the catalog is only read: no crawl (--no-crawl)")
     start = clock()
     summary = UpdateSummary()
+    if executor is None:
+        from ranker.executors.local import LocalExecutor
+
+        executor = LocalExecutor()
+    check = getattr(executor, "check", None)
+    if check is not None:
+        check(options)  # a run fault (no such device) stops the run before the crawl writes
+    door = options.hub
+    # The door's pacer (ranker.hub) waits on a spent quota only until the run's deadline; a
+    # door without one (an older Hub) is left as it is.
+    if time_budget is not None and door is not None and hasattr(door, "deadline"):
+        door.deadline = time.monotonic() + time_budget
     if crawl_step is not None:
         summary.crawl = crawl_step()
     sink: Store | ResultsFile = store if results_out is None else ResultsFile(results_out)
@@ -245,21 +295,53 @@ def update(
             Job(e.model_id, e.sha, protocol.PROTOCOL_VERSION, e.architecture, e.model_id in bases)
             for e in queue
         ]
-        if executor is None:
-            from ranker.executors.local import LocalExecutor
-
-            executor = LocalExecutor()
+        previous = {r.key: r for r in [*store.results(), *outside]}
+        retried = {j.architecture for j in jobs if j.is_base}  # its base runs first again
+        summary.waiting = {a: w for a, w in failed_bases(store, previous,
+                           protocol.PROTOCOL_VERSION).items() if a not in retried}  # fmt: skip
+        jobs = _hold_back(jobs, summary)
         try:
-            executor.start(Work(probe_data(), archs, options, bases))
-            _evaluate(jobs, executor, sink, summary, max_models=max_models,
-                      time_budget=time_budget, start=start, clock=clock,
-                      progress=progress)  # fmt: skip
+            if jobs:
+                executor.start(Work(probe_data(), archs, options, bases))
+                _evaluate(jobs, executor, sink, summary, previous, max_models=max_models,
+                          time_budget=time_budget, start=start, clock=clock,
+                          progress=progress)  # fmt: skip
         finally:
             executor.close()
-    settled = len(summary.evaluated) - summary.transient
+    settled = len(summary.evaluated) - summary.transient - summary.resource
     summary.left = summary.queued - settled
     summary.seconds = clock() - start
     return summary
+
+
+def failed_bases(
+    store: Store, previous: dict[tuple[str, str, str], EvalResult], protocol_version: str
+) -> dict[str, BaseWait]:
+    """Architectures whose base has a permanent failure stored at its catalogued sha: their
+    finetunes wait (unscored, unstored) until the base's next commit, without a try each."""
+    out: dict[str, BaseWait] = {}
+    by_id = {e.model_id: e for e in store.catalog() if e.status == "ok"}
+    for arch in store.architectures():
+        for hub_id in arch.hub_ids:
+            entry = by_id.get(hub_id)
+            r = previous.get((hub_id, entry.sha, protocol_version)) if entry else None
+            if r is not None and r.status == "error" and r.failure == FailureKind.PERMANENT:
+                out[arch.id] = BaseWait(hub_id, r.reason or "error")
+                break
+    return out
+
+
+def _hold_back(jobs: list[Job], summary: UpdateSummary) -> list[Job]:
+    """The jobs to run: a finetune of an architecture whose base failed waits (it is counted
+    in `summary.waiting`, not stored, and stays queued)."""
+    keep = []
+    for job in jobs:
+        wait = summary.waiting.get(job.architecture)
+        if wait is not None and not job.is_base:
+            wait.models.append(job.model_id)
+        else:
+            keep.append(job)
+    return keep
 
 
 def _evaluate(
@@ -267,6 +349,7 @@ def _evaluate(
     executor: Executor,
     sink: Store | ResultsFile,
     summary: UpdateSummary,
+    previous: dict[tuple[str, str, str], EvalResult],
     *,
     max_models: int | None,
     time_budget: float | None,
@@ -277,9 +360,11 @@ def _evaluate(
     """Feed the executor in queue order and store each outcome as it comes back, within the
     budgets: `max_models` models started, no model started that would end past `time_budget`
     (by the mean time per model so far), and no new model once `MAX_TRANSIENT_STREAK` transient
-    failures in a row say the hub is down. What is in flight when a budget stops the run is
-    waited for and stored."""
-    waiting = list(jobs)
+    failures in a row say the hub is down (then `RunFailure(HUB_DOWN)`). What is in flight when
+    a budget stops the run is waited for and stored. A job whose architecture's base failed
+    (stored on the base, or reported by a finetune) is not started: it waits."""
+    waiting = deque(jobs)
+    held = len(summary.waiting)  # architectures held back so far (`_hold_back`)
     in_flight: dict[tuple[str, str, str], float] = {}  # key -> clock when submitted
     finished: set[tuple[str, str, str]] = set()
     per_model: list[float] = []
@@ -303,6 +388,8 @@ def _evaluate(
                     if clock() - start + expected > time_budget:
                         summary.stopped_by, stopping = "time-budget", True
                         break
+                if len(summary.waiting) != held:  # a base failed since: its finetunes wait
+                    waiting, held = deque(_hold_back(list(waiting), summary)), len(summary.waiting)
                 job = next((j for j in waiting if executor.can_start(j)), None)
                 if job is None:
                     break  # the rest wait for what is in flight
@@ -318,23 +405,42 @@ def _evaluate(
             if began is None or key in finished:
                 continue  # not a job in flight: never stored twice
             finished.add(key)
-            streak = _record(outcome, sink, summary, streak)
+            streak = _record(outcome, sink, summary, streak, previous)
             per_model.append(outcome.seconds if outcome.seconds is not None else clock() - began)
             if bar is not None:
                 bar.update()
-            if streak >= MAX_TRANSIENT_STREAK and not stopping:
-                summary.stopped_by, stopping = "hub-unreachable", True
+            if streak >= MAX_TRANSIENT_STREAK:
+                why = outcome.result.reason if outcome.result is not None else "transient"
+                raise RunFailure(
+                    f"the hub failed {streak} models in a row (last: {why}); the run stopped, "
+                    f"{len(summary.evaluated)} results stored, the rest stays queued",
+                    Reason.HUB_DOWN,
+                )
     finally:
         if bar is not None:
             bar.close()
 
 
 def _record(
-    outcome: Outcome, sink: Store | ResultsFile, summary: UpdateSummary, streak: int
+    outcome: Outcome,
+    sink: Store | ResultsFile,
+    summary: UpdateSummary,
+    streak: int,
+    previous: dict[tuple[str, str, str], EvalResult],
 ) -> int:
-    """Store one outcome and count it; return the new transient streak."""
+    """Store one outcome and count it; return the new transient streak. A run fault raises."""
     model = outcome.job.model_id
     summary.retried += outcome.attempts - 1
+    if outcome.stop is not None:
+        message, reason = outcome.stop
+        raise RunFailure(f"{message} (while evaluating {model}; nothing stored for it)",
+                         Reason(reason))  # fmt: skip
+    if outcome.base_failed is not None:
+        base, reason, message = outcome.base_failed
+        print(f"ranker update: {model} waits: {message}", file=sys.stderr, flush=True)
+        wait = summary.waiting.setdefault(outcome.job.architecture, BaseWait(base, reason))
+        wait.models.append(model)
+        return streak
     if outcome.bug is not None:
         print(outcome.bug.rstrip(), file=sys.stderr)
         print(f"ranker update: BUG while evaluating {model} (not stored)",
@@ -347,12 +453,38 @@ def _record(
         summary.lost.append(model)
         return streak
     result = outcome.result
+    if result.reason == Reason.RATE_LIMITED:  # the quota, not the model: not stored, queued
+        summary.rate_limited.append(model)
+        return streak
+    if result.failure == FailureKind.RESOURCE:
+        result = _resource_nights(result, previous.get(result.key))
     sink.save_result(result)
     summary.evaluated.append(model)
+    if outcome.job.is_base and result.status == "error" and result.failure != "transient":
+        summary.waiting.setdefault(outcome.job.architecture,
+                                   BaseWait(model, result.reason or "error"))  # fmt: skip
     if result.status == "ok":
         return 0
     summary.failed[result.reason or "other"] += 1
-    if result.failure == "transient":
+    if result.failure == FailureKind.TRANSIENT:
         summary.transient += 1
         return streak + 1
+    if result.failure == FailureKind.RESOURCE:
+        summary.resource += 1
     return 0
+
+
+def _resource_nights(result: EvalResult, before: EvalResult | None) -> EvalResult:
+    """A resource failure with its count of nights in a row at this key; permanent (its
+    message keeps the measured figure) once the count reaches `MAX_RESOURCE_NIGHTS`."""
+    nights = 1
+    if before is not None and before.failure == FailureKind.RESOURCE:
+        nights += before.resource_nights or 1
+    if nights < MAX_RESOURCE_NIGHTS:
+        return dataclasses.replace(result, resource_nights=nights)
+    return dataclasses.replace(
+        result,
+        resource_nights=nights,
+        failure=FailureKind.PERMANENT.value,
+        error=f"{result.error} ({nights} nights in a row; not retried until the next commit)",
+    )

@@ -2,7 +2,8 @@
 
 Every stage exchanges these records through `ranker.store`; nothing else parses the files.
 Each JSON Lines record carries `schema_version`, so a later format change can be told apart
-from corruption.
+from corruption: the store keeps a line of a newer `schema_version` as it is (never rewritten),
+and a record of this version keeps the fields it does not know (`Record.from_dict`).
 """
 
 from __future__ import annotations
@@ -105,8 +106,21 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+# Where a record keeps the fields it was read with that its type does not define. Not a
+# dataclass field, so records that differ only there compare equal (a merge sees one result),
+# and `dataclasses.replace` makes a record without them.
+EXTRA = "_extra_fields"
+
+
 class Record:
-    """Mixin: build from a plain mapping with validation, and back."""
+    """Mixin: build from a plain mapping with validation, and back.
+
+    Why unknown fields are kept: a record written by a later version of the same schema
+    (same `schema_version`, a field added) must come back unchanged when this version
+    rewrites its file (`ranker compact`, a merge); dropping the fields would silently
+    downgrade it. Records of a newer `schema_version` are not built at all: the store keeps
+    their lines byte for byte (`ranker.store`).
+    """
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> typing.Self:
@@ -117,14 +131,29 @@ class Record:
                 values[f.name] = _coerce(f.name, data[f.name], hints[f.name])
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise RecordError(f.name, "is missing")
-        return cls(**values)
+        out = cls(**values)
+        if len(values) < len(data) and "schema_version" in hints:
+            # fields this version does not know (a later version of the same schema added
+            # them): kept beside the record so that a rewrite writes them back (`to_dict`)
+            extra = {k: v for k, v in data.items() if k not in hints}
+            if extra:
+                object.__setattr__(out, EXTRA, extra)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         out = {}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
             out[f.name] = list(value) if isinstance(value, tuple) else value
+        extra = self.__dict__.get(EXTRA)
+        if extra:
+            out.update((k, v) for k, v in extra.items() if k not in out)
         return out
+
+    @property
+    def extra_fields(self) -> dict[str, Any]:
+        """The fields read with the record that its type does not define (see `from_dict`)."""
+        return dict(self.__dict__.get(EXTRA) or {})
 
 
 @dataclass(frozen=True)
@@ -251,7 +280,10 @@ class EvalResult(Record):
     evaluated_at: str
     error: str | None = None
     reason: str | None = None  # for errors: a ranker.errors.Reason value
-    failure: str | None = None  # for errors: "transient" (re-queued) or "permanent"
+    # for errors: a ranker.errors.FailureKind value: "transient" or "resource" (re-queued),
+    # "permanent" (waits for the next commit)
+    failure: str | None = None
+    resource_nights: int | None = None  # resource failures in a row at this key, this one counted
     accuracy: float | None = None
     accuracy_low: float | None = None
     accuracy_high: float | None = None

@@ -7,9 +7,9 @@ The flow (`.github/ISSUE_TEMPLATE/request-evaluation.yml`, `.github/workflows/re
    (`ranker.records.is_valid_repo_id`) is refused without a single hub request, and is never
    repeated in the reply. A valid id is looked up through the one door (`ranker.hub.Hub`): the
    model's info (the listing fields) at its default branch, then, when needed, its config.json
-   at that commit, and classified with the crawl's own rules (`ranker.crawl.run._Classifier`,
-   `ranker.crawl.classify`): one rule, in one place. No model file is downloaded, no code of
-   the model is run.
+   at that commit, and classified with the crawl's own rules
+   (`ranker.crawl.classifier.Classifier`, `ranker.crawl.classify`): one rule, in one place.
+   No model file is downloaded, no code of the model is run.
 2. An accepted model is queued in `data/requests.jsonl` (`Store.save_request`) and put into the
    catalog at that commit if the catalog does not have it there, so that the next nightly run
    evaluates it, first (`ranker.pipeline.pending`). A rejected request (invalid id, no such
@@ -17,7 +17,14 @@ The flow (`.github/ISSUE_TEMPLATE/request-evaluation.yml`, `.github/workflows/re
    and is not stored. Asking again is idempotent: the same (issue, model) is queued once.
 3. The reply is Markdown written to `--reply-file` (the workflow posts it with
    `gh issue comment --body-file`): plain text, ids only in code spans (a valid id holds no
-   backtick), nothing copied from the issue or from the hub's free text.
+   backtick), nothing copied from the issue or from the hub's free text. A check that could
+   not be made (the run's token refused, the hub not answering or out of quota, an answer of
+   the hub that failed our checks) is never a verdict on the model: its reply says that the
+   request could not be checked and that nothing is needed from the author, and the command
+   exits `EXIT_UNCHECKED` (3), not 0, so the workflow run fails and is seen.
+   The body is read with limits (`read_body`, `check_body`): at most `MAX_BODY` characters
+   (GitHub's own limit for an issue body), bytes that are not UTF-8 replaced; a longer body is
+   refused with a reason; only the id's line is used, and only after `is_valid_repo_id`.
 4. After a nightly run, `ranker request replies --out-dir DIR` writes, for each queued request
    whose model now has a settled result (a score, or a failure that waits for a new commit),
    `DIR/<issue>.md` with the result and the absolute link to the model's page, and marks the
@@ -41,7 +48,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ranker.errors import HubFailure, RankerError, Reason, StoreError
+from ranker import jsonlimits
+from ranker.errors import HubFailure, RankerError, Reason, RunFailure, StoreError
 from ranker.explain import ADVICE, FAILURE_WORDS
 from ranker.records import (
     SCHEMA_VERSION,
@@ -60,11 +68,31 @@ from ranker.store import (
 )
 
 FORM_LABEL = "Model id"  # the issue form's input label: GitHub renders it as "### Model id"
-MAX_BODY = 65_536  # characters of an issue body we read; the form's body is a few lines
+MAX_BODY = 65_536  # characters of an issue body (GitHub's limit); the form's body is a few lines
+MAX_BODY_BYTES = 4 * MAX_BODY  # what is read of a body file: UTF-8 takes at most 4 bytes a char
+MAX_EXPORT_BYTES = 1_000_000  # a `check --export` file: one request and one catalog entry
+EXIT_UNCHECKED = 3  # `request check` could not check the request (not the model's doing)
 _HF_URL = re.compile(r"^https?://(?:www\.)?huggingface\.co/(?P<id>[^?#\s]+?)/?(?:[?#].*)?$")
 _SITE_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[A-Za-z0-9._~%/-]*)?$")
 
-AGAIN = "Edit or reopen this issue to run the check again."
+NOTHING_NEEDED = (
+    "This says nothing about the model, and nothing is needed from you: the failed check is "
+    "reported to the maintainers of this ranking, who run it again."
+)
+# Why a check could not be made, by the door's typed reason (transient ones: the hub failed).
+UNCHECKED_WHY: dict[Reason, str] = {
+    Reason.BAD_TOKEN: "the hub refused the credentials this check runs with",
+    Reason.FORBIDDEN: "the hub refused this check access",
+    Reason.BAD_REQUEST: "the hub refused a request of this check",
+    Reason.QUOTA: "this check used up its share of the hub's rate limit",
+    Reason.HUB_DOWN: "the hub did not answer",
+    Reason.INVALID: "the hub's answer about it did not pass our checks",
+    Reason.RATE_LIMITED: "the hub's rate limit",
+    Reason.TIMEOUT: "the hub did not answer in time",
+    Reason.CONNECTION: "the hub could not be reached",
+    Reason.SERVER_ERROR: "the hub answered with a server error",
+    Reason.INTEGRITY: "a file arrived damaged",
+}
 ID_RULE = (
     "a Hugging Face model id is `owner/name` as in the model's address "
     "(`https://huggingface.co/owner/name`): letters, digits, `-`, `_` and `.`"
@@ -88,6 +116,22 @@ def _code(text: object) -> str:
 
 
 # -- the issue's body --------------------------------------------------------------------------
+
+
+def read_body(path: Path) -> str:
+    """An issue body from a file, decoded with limits: at most `MAX_BODY_BYTES` bytes are read
+    (a longer file gives a text longer than `MAX_BODY`, which `check_body` refuses), and bytes
+    that are not UTF-8 become U+FFFD (no id holds one, so such an id is refused as invalid)."""
+    try:
+        with Path(path).open("rb") as fh:
+            data = fh.read(MAX_BODY_BYTES + 1)
+    except FileNotFoundError:
+        raise StoreError(path, "file not found") from None
+    except IsADirectoryError:
+        raise StoreError(path, "is a directory, expected a file") from None
+    except OSError as exc:
+        raise StoreError(path, f"cannot read: {exc.strerror}") from None
+    return data.decode("utf-8", errors="replace")
 
 
 def model_id_from_body(body: str) -> str | None:
@@ -121,7 +165,9 @@ def model_id_from_body(body: str) -> str | None:
 class Decision:
     """What `check_request` made of an issue: the reply, and what to store."""
 
-    outcome: str  # "queued", "already-queued", "answered", "rejected" or "error"
+    # "queued", "already-queued", "answered", "rejected" (a verdict on the model or the id),
+    # or "unchecked" (the check could not be made: no verdict)
+    outcome: str
     reply: str
     reason: str | None = None  # for "rejected": why, in one word
     request: ModelRequest | None = None
@@ -142,10 +188,14 @@ def _rejected(reason: str, text: str, hint: str = "") -> Decision:
 
 def _classify(store: Store, hub: Any, listing: Any, archs: list[Architecture], max_params: int):
     """(catalog entry or None, the reason a listing-only exclusion gave) by the crawl's rules."""
-    from ranker.crawl.run import CrawlSummary, _Candidate, _Classifier
+    from ranker.crawl.classifier import Candidate, Classifier
+    from ranker.crawl.summary import CrawlSummary
 
-    claim, found_by = None, "config"
+    claim, found_by, base = None, "config", False
     for arch in archs:
+        if listing.model_id in arch.hub_ids and listing.model_type == arch.model_type:
+            claim, base = arch, True
+            break
         if any(f"base_model:finetune:{h}" in listing.tags for h in arch.hub_ids):
             claim, found_by = arch, "lineage"
             break
@@ -156,8 +206,8 @@ def _classify(store: Store, hub: Any, listing: Any, archs: list[Architecture], m
             claim, found_by = home, "legacy"
     previous = {e.model_id: e for e in store.catalog()}
     summary = CrawlSummary()
-    classifier = _Classifier(hub, archs, previous, summary, max_params, 1)
-    entry = classifier(_Candidate(listing, claim, found_by))
+    classifier = Classifier(hub, archs, previous, summary, max_params, 1)
+    entry = classifier(Candidate(listing, claim, found_by, base=base))
     skipped = next(iter(summary.skipped), None)
     return entry, skipped
 
@@ -180,24 +230,29 @@ def check_request(
         return _rejected("no-id", "The issue names no model.", f"Please edit it: {ID_RULE}.")
     if not is_valid_repo_id(raw_id):
         # never repeated: it is untrusted text that failed the only check that makes it safe
+        odd = any(not (c.isascii() and c.isprintable()) for c in raw_id)
+        hint = (
+            " It holds characters that only look like these, or invisible ones: type the id "
+            "rather than paste it."
+            if odd
+            else ""
+        )
         return _rejected(
             "invalid-id",
             "This is not a valid Hugging Face model id, so nothing was looked up.",
-            f"Please edit the issue: {ID_RULE}.",
+            f"Please edit the issue: {ID_RULE}.{hint}",
         )
     model = raw_id
     try:
         listing = hub.listing(model)
+    except RunFailure as exc:
+        return _unchecked(_code(model), exc.reason)
     except HubFailure as exc:
-        if exc.transient:
-            return Decision(
-                "error",
-                f"The hub could not be asked about {_code(model)} just now ({exc.reason.value}). "
-                f"{AGAIN}\n",
-                reason=exc.reason.value,
-            )
-        if exc.reason is Reason.GATED:
-            return _rejected("gated", f"{_code(model)} is gated: {classify.REASONS['gated']}.")
+        if exc.transient or exc.reason is Reason.INVALID:
+            return _unchecked(_code(model), exc.reason)
+        if exc.reason in (Reason.GATED, Reason.DISABLED):
+            why = classify.REASONS[exc.reason.value]
+            return _rejected(exc.reason.value, f"{_code(model)} is not ranked: {why}.")
         return _rejected(
             "not-found", f"There is no public model {_code(model)} on the Hugging Face hub."
         )
@@ -207,12 +262,8 @@ def check_request(
     cap = max_params if max_params is not None else classify.DEFAULT_MAX_PARAMS
     try:
         entry, skipped = _classify(store, hub, listing, archs, cap)
-    except HubFailure as exc:
-        return Decision(
-            "error",
-            f"The hub failed while {_code(model)} was checked ({exc.reason.value}). {AGAIN}\n",
-            reason=exc.reason.value,
-        )
+    except (HubFailure, RunFailure) as exc:
+        return _unchecked(_code(model), exc.reason)
     name = _code(raw_id) + renamed
     if entry is None and skipped is not None:
         return _rejected(
@@ -228,12 +279,8 @@ def check_request(
         return _rejected(
             "untracked", f"{name} is not one of the tracked architectures ({tracked}): {kind}."
         )
-    if entry.status == "unclassified":
-        return Decision(
-            "error",
-            f"The hub failed while the config.json of {name} was read. {AGAIN}\n",
-            reason="config-pending",
-        )
+    if entry.status == "unclassified":  # its config.json read failed for a passing reason
+        return _unchecked(name, None)
     if entry.status != "ok":
         reason = entry.reason or "excluded"
         why = classify.REASONS.get(reason, reason)
@@ -275,27 +322,50 @@ def check_request(
     return Decision("queued", text, request=request, entry=entry)
 
 
+def _unchecked(name: str, reason: Reason | None) -> Decision:
+    """The reply when the check itself failed: not a verdict, nothing asked of the author."""
+    if reason is None:
+        why = "the hub failed while its config.json was read"
+    else:
+        why = UNCHECKED_WHY.get(reason, "the hub failed")
+    text = f"The request for {name} could not be checked just now: {why}. {NOTHING_NEEDED}\n"
+    return Decision("unchecked", text, reason=reason.value if reason else "config-pending")
+
+
+def check_body(store: Store, hub: Any, issue: int, body: str, **options: Any) -> Decision:
+    """Decide an issue from its whole body (untrusted text): refused with a reason when it is
+    longer than an issue body can be, else `check_request` on the id the form holds."""
+    if len(body) > MAX_BODY:
+        return _rejected(
+            "body-too-long",
+            f"The issue's text is longer than an issue can hold ({MAX_BODY} characters), so it "
+            "was not read.",
+            f"Please edit the issue to hold only the form's fields: {ID_RULE}.",
+        )
+    return check_request(store, hub, issue, model_id_from_body(body), **options)
+
+
 def _store(store: Store, request: ModelRequest, entry: CatalogEntry, now: str) -> None:
     """Save the request, and the model's catalog entry unless the catalog has it at its sha."""
-    from ranker.crawl.catalog import merge
+    from ranker.crawl.catalog import merge, within_limits
 
-    catalog = store.catalog()
-    have = next((e for e in catalog if e.model_id == entry.model_id), None)
-    if have is None or have.sha != entry.sha or have.status != "ok":
-        merged = merge(catalog, [entry], architectures=set(), now=now)
-        store.write_catalog(merged.entries)
-    store.save_request(request)
+    kept, _ = within_limits(entry)
+    with store.lock():  # the catalog and the request queue change together, or not at all
+        catalog = store.catalog()
+        have = next((e for e in catalog if e.model_id == entry.model_id), None)
+        if kept is not None and (have is None or have.sha != kept.sha or have.status != "ok"):
+            merged = merge(catalog, [kept], architectures=set(), now=now)
+            store.write_catalog(merged.entries)
+        store.save_request(request)
 
 
 def add_exported(store: Store, path: Path) -> ModelRequest:
     """Fold a `check --export` file into the store (validated as the store validates)."""
     text = read_text_file(path)
-    if len(text) > MAX_BODY:
-        raise StoreError(path, f"larger than {MAX_BODY} characters")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise StoreError(path, f"not valid JSON: {exc.msg}") from None
+        data = jsonlimits.loads(text, what="the export", max_bytes=MAX_EXPORT_BYTES)
+    except jsonlimits.JsonRefused as exc:
+        raise StoreError(path, str(exc)) from None
     if not isinstance(data, dict) or set(data) != {"request", "entry"}:
         raise StoreError(path, "expected a JSON object with `request` and `entry`")
     from ranker.records import RecordError
@@ -513,16 +583,14 @@ def _check(args: argparse.Namespace) -> int:
 
     if not 0 < args.issue < 10**9:
         raise RankerError(f"--issue: expected an issue number, got {args.issue}")
-    if args.body_file is not None:
-        raw = model_id_from_body(read_text_file(args.body_file))
-    else:
-        raw = args.model
     store = Store(args.data)
     store.check()
-    decision = check_request(
-        store, Hub(endpoint=args.endpoint), args.issue, raw,
-        site_url=_site_url(args), max_params=args.max_params,
-    )  # fmt: skip
+    options = {"site_url": _site_url(args), "max_params": args.max_params}
+    hub = Hub(endpoint=args.endpoint)
+    if args.body_file is not None:
+        decision = check_body(store, hub, args.issue, read_body(args.body_file), **options)
+    else:
+        decision = check_request(store, hub, args.issue, args.model, **options)
     if args.reply_file is not None:
         args.reply_file.parent.mkdir(parents=True, exist_ok=True)
         args.reply_file.write_text(decision.reply, encoding="utf-8")
@@ -532,7 +600,7 @@ def _check(args: argparse.Namespace) -> int:
         export_decision(decision, args.export)
     where = decision.request.model_id if decision.request else "-"
     print(f"issue {args.issue}: {decision.outcome} ({decision.reason or where})", file=sys.stderr)
-    return 1 if decision.outcome == "error" else 0
+    return EXIT_UNCHECKED if decision.outcome == "unchecked" else 0
 
 
 def _add(args: argparse.Namespace) -> int:

@@ -2,10 +2,19 @@
 
 Formats are text that diffs well in git (TOML, CSV, JSON Lines), written in a stable order and
 atomically (temp file + rename), and validated on read: a malformed row raises `StoreError`
-naming the file, the line and the field. The catalog and the results are validated on write
-too, so the store never holds a row it cannot read back. The results, which grow by one a
+naming the file, the line and the field. The catalog, the results and the requests are
+validated on write too, so the store never holds a row it cannot read back, and within the
+store's limits (`limits_problem`: integers 0 to 2**63 - 1, text up to 64 Ki characters, nesting,
+dates from 2018 to a day past the writer's clock, lines up to 1 MiB): a value out of them is
+refused with the record and the field, never written. The results, which grow by one a
 model, are the exception to whole-file rewrites: `results/<bucket>.jsonl` files that a result
 is appended to (see "evaluation results" in `Store`).
+
+Across versions: a line of a newer `schema_version`, or one an old version wrote out of the
+limits, is not read as a record but kept byte for byte by every rewrite (`KeptLine`), with a
+`KeptLineWarning` naming the file and line; fields of this schema that this version does not
+know are kept with their record (`Record.from_dict`). Every writer takes one lock
+(`Store.lock`), and a rename is followed by an fsync of its folder.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import operator
 import os
 import re
 import tempfile
+import threading
 import time
 import tomllib
 import types
@@ -39,9 +49,11 @@ from typing import Any
 import orjson
 
 from ranker.errors import StoreError, UnknownArchitectureError
+from ranker.jsonlimits import MAX_INT
 from ranker.records import (
     _REPO_ID,
     LEGACY_TASKS,
+    SCHEMA_VERSION,
     Architecture,
     CatalogEntry,
     EvalResult,
@@ -61,6 +73,7 @@ RESULTS = "results.jsonl"  # the results' one file before they were split: read,
 RESULTS_DIR = "results"  # the results: RESULTS_DIR/<bucket>.jsonl, see `result_bucket`
 RESULT_BUCKETS = 64  # a power of two up to 256; changing it means rewriting every result
 PROBE_PIN = "probe.json"  # the probe data's pinned hub commit (MNLI), set once
+CRAWL_STATE = "crawl_state.json"  # where the crawl resumes: a hint, never a record
 
 LEGACY_MODEL_COLUMNS: tuple[str, ...] = (
     "model_id", "architecture", "params", "tokenizer", "model_type", "last_modified",
@@ -72,6 +85,174 @@ CATALOG_STATUSES: tuple[str, ...] = ("ok", "excluded", "unclassified", "removed"
 RESULT_STATUSES: tuple[str, ...] = ("ok", "error")
 _RESULT_STATUS_SET = frozenset(RESULT_STATUSES)
 _SHA = re.compile(r"[0-9a-f]{40}")
+
+# -- limits: the store writes only what it reads back, and what every later stage can use -----
+# Why these: orjson (the reader) reads integers up to 2**64 - 1 as int and larger ones as a
+# float, so a count of 2**64 came back as a float that no int field takes, and every later
+# command stopped on it; a date past pandas' last Timestamp (2262) stopped `ranker build`; a
+# line over GitHub's 100 MB file limit could not be pushed. One range for every integer (each
+# is a count, a size, a seed, an issue number or a version): 0 <= n <= 2**63 - 1, the top of
+# the range every boundary shares (`ranker.jsonlimits`), the bottom the store's own.
+MIN_INT = 0
+MAX_TEXT = 64 * 1024  # characters in one string (an error message, a detail, `correct` bits)
+MAX_DEPTH = 6  # objects and lists nested in a record, the record counted
+MAX_LINE = 1024 * 1024  # bytes of one JSON Lines line, its newline included
+EARLIEST = dt.datetime(2018, 1, 1, tzinfo=dt.UTC)  # before the hub held models
+FUTURE_SLACK = dt.timedelta(days=1)  # a written date may be this far past the writer's clock
+# The dates a read accepts: wider than a write's window and fixed (a read must not depend on
+# the reader's clock), but inside what pandas can hold.
+READ_YEARS = ("1970", "2200")
+DATE_FIELDS = frozenset(
+    {"evaluated_at", "requested_at", "replied_at", "first_seen", "last_seen", "last_modified"}
+)
+
+
+class KeptLineWarning(UserWarning):
+    """A line of the store that this version keeps as written but does not read (see
+    `KeptLine`): a record of a newer schema, or one with a value out of the store's limits."""
+
+
+@dataclasses.dataclass(frozen=True)
+class KeptLine:
+    """A line that a read left out but that every rewrite of its file writes back unchanged.
+
+    Why kept, not an error: one such line must not stop every later crawl, update and build
+    (the whole read would fail on it), and it must not be lost either: a newer version's
+    record is that version's data (`newer`: kept whatever this version writes), and a value out
+    of range written by an old version is kept until a valid record of the same key replaces
+    it (its model is crawled or evaluated again), so nothing stored is dropped silently.
+    """
+
+    line: int
+    text: str  # the line as it is in the file, without its newline
+    key: Any  # the record's key where the line shows it (model id, ...), else None
+    why: str
+    newer: bool  # a newer schema_version: kept even when a record of its key is written
+
+
+def _value_problem(value: Any, depth: int) -> str | None:
+    """What is out of the store's limits in one JSON value (None: nothing)."""
+    if value is None or isinstance(value, (bool, float)):
+        return None
+    if isinstance(value, int):
+        if not MIN_INT <= value <= MAX_INT:
+            return f"integer {value} out of range ({MIN_INT} to 2**63 - 1)"
+        return None
+    if isinstance(value, str):  # a subclass too (torch's TorchVersion): JSON text all the same
+        if len(value) > MAX_TEXT:
+            return f"text of {len(value):,} characters, more than {MAX_TEXT:,}"
+        return None
+    if depth >= MAX_DEPTH:
+        return f"nested more than {MAX_DEPTH} deep"
+    if isinstance(value, dict):
+        items: Iterable[Any] = chain.from_iterable(value.items())
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        return f"not a JSON value: {type(value).__name__}"
+    for item in items:
+        problem = _value_problem(item, depth + 1)
+        if problem is not None:
+            return problem
+    return None
+
+
+def parse_time(text: str) -> dt.datetime | None:
+    """An ISO 8601 time as an aware datetime (naive ones are UTC); None if it is not one."""
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def limits_problem(
+    data: dict[str, Any], *, now: dt.datetime | None = None
+) -> tuple[str, str] | None:
+    """(field, what is wrong) when a record (as `to_dict` makes it) is out of the limits the
+    store writes within: integers, text lengths, nesting, dates between 2018 and a day past
+    `now` (the writer's clock); None when it is within them. The line size is the caller's."""
+    for name, value in data.items():
+        problem = _value_problem(value, 1)
+        if problem is not None:
+            return name, problem
+        if name in DATE_FIELDS and value is not None:
+            when = parse_time(value) if isinstance(value, str) else None
+            if when is None:
+                return name, f"not an ISO 8601 time: {value!r}"
+            latest = (now or dt.datetime.now(dt.UTC)) + FUTURE_SLACK
+            if not EARLIEST <= when <= latest:
+                return name, f"{value!r} is not between {EARLIEST:%Y-%m-%d} and a day from now"
+    return None
+
+
+@functools.cache
+def _int_fields(record: type) -> tuple[str, ...]:
+    """The fields of a record type that hold an integer (or None)."""
+    hints = typing.get_type_hints(record)
+    return tuple(f.name for f in dataclasses.fields(record) if hints[f.name] in (int, int | None))
+
+
+def _read_problem(record: type, data: dict[str, Any]) -> tuple[str, str, bool] | None:
+    """(field, why, newer) when a parsed line is one to keep as written and not read: a newer
+    schema_version, an integer field's number out of range (a count of 2**64 that orjson read
+    as a float), a date outside `READ_YEARS`. Everything else a read checks as before."""
+    version = data.get("schema_version")
+    if (
+        type(version) is int
+        and version > SCHEMA_VERSION
+        and "schema_version" in _int_fields(record)
+    ):
+        return "schema_version", f"schema_version {version} is newer than this version's " \
+            f"{SCHEMA_VERSION}", True  # fmt: skip
+    for name in _int_fields(record):
+        value = data.get(name)
+        if type(value) in (int, float) and not MIN_INT <= value <= MAX_INT:
+            return name, f"number {value!r} out of range ({MIN_INT} to 2**63 - 1)", False
+    for name in DATE_FIELDS.intersection(data):
+        value = data[name]
+        if isinstance(value, str) and not READ_YEARS[0] <= value < READ_YEARS[1]:
+            when = parse_time(value)
+            if when is not None and not READ_YEARS[0] <= f"{when.year:04d}" < READ_YEARS[1]:
+                return name, f"date {value!r} outside the years {'-'.join(READ_YEARS)}", False
+    return None
+
+
+def _raw_key(record: type, data: dict[str, Any]) -> Any:
+    """The key a parsed line would have as a record (`record.key`), or None."""
+    names = _KEY_FIELDS.get(record.__name__)
+    if names is None:
+        return None
+    values = tuple(data.get(n) for n in names)
+    return values[0] if len(values) == 1 else values
+
+
+_KEY_FIELDS = {
+    "CatalogEntry": ("model_id",),
+    "EvalResult": ("model_id", "revision", "protocol_version"),
+    "ModelRequest": ("issue", "model_id"),
+}
+
+
+def _keep(kept: Iterable[KeptLine], written: Iterable[Any]) -> list[KeptLine]:
+    """The kept lines a rewrite writes back: a newer version's always, an out-of-range one
+    until a record of its key is written (`written`: the keys of the new content)."""
+    keys = set(written)
+    return [k for k in kept if k.newer or k.key is None or k.key not in keys]
+
+
+def _kept_text(kept: Iterable[KeptLine]) -> str:
+    return "".join(k.text + "\n" for k in kept)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in folder `path` durable (the entry is the folder's data)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
 
 # Temp files of atomic writes: `.{name}.{pid}.{random}.tmp` (before the pid was added:
 # `.{name}.{random}.tmp`). A write killed between mkstemp and rename leaves one behind.
@@ -156,6 +337,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)  # the rename itself: without it a crash can bring back the old file
 
 
 def result_bucket(model_id: str) -> str:
@@ -188,6 +370,29 @@ _RESULT_KEY = operator.attrgetter("model_id", "revision", "protocol_version")
 _RESULT_ORDER = operator.attrgetter("architecture", "model_id", "revision", "protocol_version")
 _MODEL_ID = operator.attrgetter("model_id")
 _STATUS = operator.attrgetter("status")
+
+
+class CrawlStateWarning(UserWarning):
+    """`crawl_state.json` is malformed: ignored (it is only a resumption hint)."""
+
+
+_CRAWL_STATE_MAX = 1_000_000  # bytes; a few cursors take a few hundred
+_CRAWL_STATE_URL = re.compile(r"https?://[\x21-\x7e]{1,2000}")
+
+
+def _crawl_state_problem(data: object) -> str | None:
+    """What is wrong with a crawl state (None: it is fine): `{"cursors": {tag: URL}}`."""
+    if not isinstance(data, dict) or set(data) - {"cursors"}:
+        return 'expected a JSON object with "cursors" only'
+    cursors = data.get("cursors", {})
+    if not isinstance(cursors, dict):
+        return '"cursors": expected an object'
+    for tag, url in cursors.items():
+        if not (isinstance(tag, str) and 0 < len(tag) <= 300 and tag.isprintable()):
+            return f'"cursors": a listing name that is not plain text: {tag!r:.60}'
+        if not (isinstance(url, str) and _CRAWL_STATE_URL.fullmatch(url)):
+            return f'"cursors": {tag!r:.60}: expected an http(s) URL, got {url!r:.60}'
+    return None
 
 
 class TornLineWarning(UserWarning):
@@ -251,6 +456,7 @@ def append_line(path: Path, line: str) -> None:
     if not line.endswith("\n") or "\n" in line[:-1]:
         raise ValueError("expected exactly one line, ending in a newline")
     path.parent.mkdir(parents=True, exist_ok=True)
+    created = not path.exists()
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, _FILE_MODE)
     try:
         data = memoryview(_repair_tail(fd, path) + line.encode("utf-8"))
@@ -259,6 +465,8 @@ def append_line(path: Path, line: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    if created:
+        _fsync_dir(path.parent)
 
 
 def _fmt(value: Any) -> str:
@@ -335,7 +543,7 @@ def _check_round_trip(path: Path, record: CatalogEntry | EvalResult) -> None:
             field=bad,
         )
     try:  # the whole record at once; field by field only to name the one that fails
-        json.dumps(data, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        size = len(json.dumps(data, allow_nan=False, ensure_ascii=False).encode("utf-8")) + 1
     except (TypeError, ValueError):
         for name, value in data.items():
             try:
@@ -343,9 +551,11 @@ def _check_round_trip(path: Path, record: CatalogEntry | EvalResult) -> None:
             except (TypeError, ValueError) as exc:  # e.g. a lone surrogate in a string
                 raise StoreError(path, f"{who}: not storable as JSON: {exc}", field=name) from None
         raise StoreError(path, f"{who}: not storable as JSON") from None
-    problem = _semantic_problem(back)
+    problem = _semantic_problem(back) or limits_problem(data)
     if problem is not None:
         raise StoreError(path, f"{who}: {problem[1]}", field=problem[0])
+    if size > MAX_LINE:  # sorted keys, as written, is the same size
+        raise StoreError(path, f"{who}: a line of {size:,} bytes, more than {MAX_LINE:,}")
 
 
 @functools.cache
@@ -456,8 +666,9 @@ def _fast_from_dict(cls: type, data: dict[str, Any]) -> Any:
             return None
         if kind == "tuple":
             tuples.append(i)
-    # exactly the fields: the parsed dict serves as the record's own
-    fields = data if len(data) == len(names) else dict(zip(names, values))  # noqa: B905
+    if len(data) != len(names):
+        return None  # fields it does not know: `from_dict` keeps them (`Record.extra_fields`)
+    fields = data  # exactly the fields: the parsed dict serves as the record's own
     for i in tuples:
         fields[names[i]] = tuple(values[i])
     if not plain:
@@ -485,7 +696,12 @@ def _gc_paused() -> Iterator[None]:
 
 
 def parse_jsonl(
-    path: Path, text: str, record: type, *, torn_tail: bool = False
+    path: Path,
+    text: str,
+    record: type,
+    *,
+    torn_tail: bool = False,
+    kept: list[KeptLine] | None = None,
 ) -> list[tuple[int, Any]]:
     """(line number, record) for each non-blank line of JSON Lines `text` read from `path`.
 
@@ -495,13 +711,26 @@ def parse_jsonl(
     finish: see `append_line`) is left out with a `TornLineWarning` naming the file and line,
     and the lines before it are read; without, it is an error like any malformed line.
     Lines end at "\\n" only (a record's text may hold U+2028, which `str.splitlines` splits at).
+
+    A line this version must not read as a record but keeps (`_read_problem`: a newer
+    schema_version, a value out of range; or a line over `MAX_LINE`) goes into `kept` with a
+    `KeptLineWarning` naming the file and line; without `kept` (a file from outside the store,
+    e.g. a shard's) it is an error like any malformed line.
     """
-    numbers, records = _parse_jsonl(path, text, record, torn_tail=torn_tail, stacklevel=4)
+    numbers, records = _parse_jsonl(
+        path, text, record, torn_tail=torn_tail, kept=kept, stacklevel=4
+    )
     return list(zip(numbers, records, strict=True))
 
 
 def _parse_jsonl(
-    path: Path, text: str, record: type, *, torn_tail: bool = False, stacklevel: int = 3
+    path: Path,
+    text: str,
+    record: type,
+    *,
+    torn_tail: bool = False,
+    kept: list[KeptLine] | None = None,
+    stacklevel: int = 3,
 ) -> tuple[Sequence[int], list[Any]]:
     """`parse_jsonl` as (line numbers, records): a file at a time (`_bulk_records`) when
     every line is a valid record, else line by line, which raises the first line's error.
@@ -510,13 +739,29 @@ def _parse_jsonl(
     complete = lines[-1] == ""  # the text ends with a newline (or is empty)
     if complete:
         lines.pop()
-    records = _bulk_records(record, lines)
+    # a character is at most 4 bytes: only a file with a line this long is looked at closely
+    long = bool(lines) and max(map(len, lines)) >= MAX_LINE // 4
+    records = None if long else _bulk_records(record, lines)
     if records is not None:
         return range(1, len(lines) + 1), records
     numbers, records = [], []
     loads, from_dict = orjson.loads, record.from_dict
+
+    def keep(number: int, raw: str, key: Any, field: str | None, why: str, newer: bool) -> None:
+        if kept is None:
+            raise StoreError(path, why, line=number, field=field)
+        kept.append(KeptLine(number, raw, key, why, newer))
+        where = f"{path}:{number}" + (f": field {field!r}" if field else "")
+        warnings.warn(
+            f"{where}: kept as written, not read: {why}", KeptLineWarning, stacklevel=stacklevel
+        )
+
     for number, raw in enumerate(lines, start=1):
         if not raw or raw.isspace():
+            continue
+        size = len(raw.encode("utf-8")) + 1 if long and len(raw) * 4 >= MAX_LINE else 0
+        if size > MAX_LINE:
+            keep(number, raw, None, None, f"a line of {size:,} bytes, over {MAX_LINE:,}", False)
             continue
         try:
             try:  # orjson: a third of json.loads's time on a 100k-record store
@@ -528,8 +773,14 @@ def _parse_jsonl(
                 _warn_torn(path, number, len(raw.encode("utf-8")), "ignored", stacklevel)
                 break
             raise StoreError(path, f"not valid JSON: {exc.msg}", line=number) from None
+        except RecursionError:
+            raise StoreError(path, "not valid JSON: nested too deeply", line=number) from None
         if not isinstance(data, dict):
             raise StoreError(path, "expected a JSON object", line=number)
+        soft = _read_problem(record, data)
+        if soft is not None:
+            keep(number, raw, _raw_key(record, data), *soft)
+            continue
         value = _fast_from_dict(record, data)
         if value is None:
             try:
@@ -625,7 +876,26 @@ def _bulk_records(record: type, lines: list[str]) -> list[Any] | None:
                 except RecordError:
                     return None
             out.append(value)
-    return out if _no_semantic_problem(out) else None
+    return out if _no_semantic_problem(out) and _within_read_limits(record, out) else None
+
+
+def _within_read_limits(record: type, records: list[Any]) -> bool:
+    """Whether `_read_problem` would find nothing in any of `records` (all of one type), in
+    bulk: the smallest and largest value of each integer field and each date field."""
+    if not records:
+        return True
+    for name in _int_fields(record):
+        values = {*map(operator.attrgetter(name), records)}  # a few distinct values: in C
+        values.discard(None)
+        top = SCHEMA_VERSION if name == "schema_version" else MAX_INT
+        if values and not (min(values) >= MIN_INT and max(values) <= top):
+            return False
+    for name in DATE_FIELDS.intersection(f.name for f in dataclasses.fields(record)):
+        values = {*map(operator.attrgetter(name), records)}
+        values.discard(None)
+        if values and not (READ_YEARS[0] <= min(values) and max(values) < READ_YEARS[1]):
+            return False  # perhaps only another spelling (`_read_problem` parses it)
+    return True
 
 
 def _bulk_verdict(plan: tuple[Any, ...], keys: tuple[str, ...], types: tuple[type, ...]) -> bool:
@@ -715,17 +985,57 @@ def _first_difference(a: Record, b: Record) -> str:
     )
 
 
+def check_line_sizes(path: Path | str, *, max_line: int = MAX_LINE) -> None:
+    """Refuse (StoreError, file and line) a file with a line longer than `max_line` bytes (its
+    newline counted), reading it a chunk at a time: a file from outside the store (a shard's)
+    is refused before a line of 110 MB is read whole, let alone parsed."""
+    path = Path(path)
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        raise StoreError(path, "file not found") from None
+    except IsADirectoryError:
+        raise StoreError(path, "is a directory, expected a file") from None
+    except OSError as exc:
+        raise StoreError(path, f"cannot read: {exc.strerror}") from None
+    with fh:
+        line, run = 1, 0
+        while chunk := fh.read(1 << 20):
+            start = 0
+            while (end := chunk.find(b"\n", start)) >= 0:
+                if run + end - start + 1 > max_line:
+                    break
+                line, run, start = line + 1, 0, end + 1
+            else:
+                run += len(chunk) - start
+                if run <= max_line:
+                    continue
+            raise StoreError(path, f"a line of more than {max_line:,} bytes", line=line)
+
+
 def read_results_file(path: Path | str) -> list[EvalResult]:
     """The results of a JSON Lines file of EvalResult records (`ranker update --results-out`),
-    checked as the store checks its own: every line a valid, storable record with a parseable
-    `evaluated_at`, and no key (model, revision, protocol) twice with different content (a
-    line repeated verbatim is read once). Any malformed line refuses the whole file: StoreError
-    naming the file, the line and the field. An empty file holds no results. A torn last line
-    (no newline, not JSON: a run killed mid-append, see `append_line`) is left out with a
-    `TornLineWarning`: its model was not stored, so it stays in the queue, as when a run is
-    killed before storing it; the file's other results are read.
+    as `read_results_lines` reads them, without their line numbers."""
+    return [result for _, result in read_results_lines(path)]
+
+
+def read_results_lines(
+    path: Path | str, *, max_line: int = MAX_LINE
+) -> list[tuple[int, EvalResult]]:
+    """(line number, result) of a JSON Lines file of EvalResult records (`ranker update
+    --results-out`), checked as the store checks what it writes: no line over `max_line`
+    bytes (`check_line_sizes`, before anything is parsed), every line a valid, storable
+    record within the store's limits with a parseable `evaluated_at`, no field EvalResult
+    does not have and no newer schema (what this version cannot check, it does not take
+    from outside), and no key (model, revision, protocol) twice with different content (a
+    line repeated verbatim is read once). Any malformed line refuses the whole file:
+    StoreError naming the file, the line and the field. An empty file holds no results. A
+    torn last line (no newline, not JSON: a run killed mid-append, see `append_line`) is left
+    out with a `TornLineWarning`: its model was not stored, so it stays in the queue, as when
+    a run is killed before storing it; the file's other results are read.
     """
     path = Path(path)
+    check_line_sizes(path, max_line=max_line)
     seen: dict[tuple[str, str, str], tuple[int, EvalResult]] = {}
     text = _read_appended(path, required=True)
     assert text is not None
@@ -734,6 +1044,9 @@ def read_results_file(path: Path | str) -> list[EvalResult]:
             _check_round_trip(path, result)
         except StoreError as exc:
             raise StoreError(path, exc.reason, line=number, field=exc.field) from None
+        if result.extra_fields:
+            unknown = ", ".join(sorted(result.extra_fields))
+            raise StoreError(path, f"not a field of a result: {unknown}", line=number)
         if evaluated_at(result) is None:
             raise StoreError(
                 path,
@@ -753,7 +1066,7 @@ def read_results_file(path: Path | str) -> list[EvalResult]:
                 )
             continue
         seen[result.key] = (number, result)
-    return [result for _, result in seen.values()]
+    return [(number, result) for number, result in seen.values()]
 
 
 @dataclasses.dataclass
@@ -779,11 +1092,53 @@ class MergeCounts:
 _MERGE_FIELDS = ("new", "replaced", "unchanged", "older")
 
 
+def _canonical(record: Record) -> str:
+    return json.dumps(record.to_dict(), sort_keys=True, ensure_ascii=False)
+
+
+def _merge_keyed(
+    stored: dict[Any, Any], incoming: dict[Any, Any], precedence: Callable[[Any], Any]
+) -> tuple[MergeCounts, dict[Any, Any]]:
+    """(what each incoming record did, the merged records by key): a new key is added, a stored
+    key keeps the record of greater `precedence`. The one rule of every keyed merge."""
+    counts, merged = MergeCounts(), dict(stored)
+    for key, record in incoming.items():
+        have = stored.get(key)
+        if have is None:
+            counts.new += 1
+        elif have == record:
+            counts.unchanged += 1
+            continue
+        elif precedence(record) > precedence(have):
+            counts.replaced += 1
+        else:
+            counts.older += 1
+            continue
+        merged[key] = record
+    return counts, merged
+
+
+def _seen_precedence(entry: CatalogEntry) -> tuple[dt.datetime, str]:
+    """Which of two catalog entries of one model wins a merge: the one seen later."""
+    when = parse_time(entry.last_seen or "") or dt.datetime.min.replace(tzinfo=dt.UTC)
+    return when, _canonical(entry)
+
+
+def _request_precedence(request: ModelRequest) -> tuple[bool, dt.datetime, str]:
+    """Which of two copies of one request wins a merge: replied, then replied later."""
+    when = parse_time(request.replied_at or "") or dt.datetime.min.replace(tzinfo=dt.UTC)
+    return request.status == "replied", when, _canonical(request)
+
+
 def _precedence(result: EvalResult) -> tuple[dt.datetime, str]:
     """Which of two results for one key wins a merge: the later `evaluated_at`, then (a tie of
     different records) the greater canonical JSON, so that merging is order-independent."""
     when = evaluated_at(result) or dt.datetime.min.replace(tzinfo=dt.UTC)
     return when, json.dumps(result.to_dict(), sort_keys=True, ensure_ascii=False)
+
+
+# A results file as loaded: (its text, {key: result} with the last line of a key, kept lines)
+_Bucket = tuple[str, dict[Any, EvalResult], list[KeptLine]]
 
 
 def _parse_int(path: Path, line: int, name: str, text: str) -> int | None:
@@ -800,6 +1155,43 @@ class Store:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        self._mutex = threading.RLock()  # the threads of this process, before the flock
+        self._depth = 0  # how deep this Store holds `lock` (it is re-entrant)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"root": self.root}  # a lock is not sent (e.g. to a worker process)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["root"])  # type: ignore[misc]
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the store's one write lock: every writer of `data/` takes it (the results, the
+        catalog, the requests, the MNLI pin, the crawl state), so a read-modify-write of one
+        never interleaves with another's in any process. A caller that reads, decides and
+        writes (e.g. a request check that updates the catalog and the queue) holds it around
+        all three: it is re-entrant in one `Store`. flock on the data folder itself (no lock
+        file to commit); a crashed holder's lock goes with its process. Two `Store` objects of
+        one folder in one thread must not nest it (flock would wait on itself)."""
+        with self._mutex:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._depth = 1
+                try:
+                    yield
+                finally:
+                    self._depth = 0
+            finally:
+                os.close(fd)  # releases the lock
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -865,11 +1257,23 @@ class Store:
         writer.writerows(rows)
         atomic_write_text(self.path(name), buf.getvalue())
 
-    def _read_jsonl(self, name: str, record: type) -> list[Any]:
+    def _read_jsonl(self, name: str, record: type, kept: list[KeptLine] | None = None) -> list[Any]:
+        """The records of a JSON Lines file of the store; the lines kept as written (a newer
+        schema, out of range) go to `kept` with a warning (a list is made when none is given:
+        a store's own file never fails on one)."""
         text = self._read_text(name, required=False)
         if text is None:
             return []
-        return [r for _, r in parse_jsonl(self.path(name), text, record)]
+        kept = [] if kept is None else kept
+        return [r for _, r in parse_jsonl(self.path(name), text, record, kept=kept)]
+
+    def _kept_lines(self, name: str, record: type) -> list[KeptLine]:
+        """The lines of a file of the store that a rewrite must write back (`KeptLine`)."""
+        kept: list[KeptLine] = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", KeptLineWarning)  # the reads warn about them
+            self._read_jsonl(name, record, kept)
+        return kept
 
     def _checked(self, name: str, record: type, records: Iterable[Any]) -> list[Any]:
         """`records` as a list, each shown to read back as itself; else StoreError, no write."""
@@ -882,9 +1286,15 @@ class Store:
             _check_round_trip(path, r)
         return out
 
-    def _write_jsonl(self, name: str, records: Iterable[Any]) -> None:
+    def _write_jsonl(self, name: str, record: type, records: Iterable[Any]) -> None:
+        """Replace a JSON Lines file of the store with `records` (in order), then the lines it
+        keeps as written (`_keep`). The caller holds the lock."""
+        records = list(records)
+        kept = _keep(self._kept_lines(name, record), (r.key for r in records))
         lines = [json.dumps(r.to_dict(), sort_keys=True, ensure_ascii=False) for r in records]
-        atomic_write_text(self.path(name), "".join(line + "\n" for line in lines))
+        atomic_write_text(
+            self.path(name), "".join(line + "\n" for line in lines) + _kept_text(kept)
+        )
 
     # -- architectures -------------------------------------------------------------------------
 
@@ -1032,7 +1442,9 @@ class Store:
     def write_catalog(self, entries: Iterable[CatalogEntry]) -> None:
         """Replace the catalog; a record that would not read back raises StoreError, unwritten."""
         checked = self._checked(CATALOG, CatalogEntry, entries)
-        self._write_jsonl(CATALOG, sorted(checked, key=lambda e: (e.architecture, e.model_id)))
+        ordered = sorted(checked, key=lambda e: (e.architecture, e.model_id))
+        with self.lock():
+            self._write_jsonl(CATALOG, CatalogEntry, ordered)
 
     # -- evaluation results: RESULTS_DIR/<bucket>.jsonl -----------------------------------------
     #
@@ -1059,18 +1471,10 @@ class Store:
         model = getattr(record, "model_id", None)
         return self.results_file(model) if isinstance(model, str) else self.results_dir
 
-    @contextlib.contextmanager
-    def _results_lock(self) -> Iterator[None]:
-        """Hold the results' write lock: flock on the results folder itself (no lock file to
-        commit), so writers in several processes (or threads) take turns. Not re-entrant:
-        only the public methods take it. A crashed holder's lock goes with its process."""
+    def _results_lock(self) -> contextlib.AbstractContextManager[None]:
+        """The store's write lock (`lock`), with the results folder made."""
         self.results_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.results_dir, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
+        return self.lock()
 
     def _bucket_files(self) -> list[Path]:
         try:
@@ -1089,21 +1493,22 @@ class Store:
             out.append(path)
         return out
 
-    def _load_results(self) -> tuple[dict[str, tuple[str, dict[Any, EvalResult]]], list[Any]]:
-        """({bucket: (file text, {key: result})}, results of the old single file).
+    def _load_results(self) -> tuple[dict[str, _Bucket], list[Any]]:
+        """({bucket: (file text, {key: result}, kept lines)}, results of the old single file).
 
         In a bucket the last line of a key wins; each line must be in its model's bucket (else
         a later line could not supersede it). Every line is validated (`parse_jsonl`)."""
         with _gc_paused():
             return self._load_results_now()
 
-    def _load_results_now(self) -> tuple[dict[str, tuple[str, dict[Any, EvalResult]]], list]:
-        buckets: dict[str, tuple[str, dict[Any, EvalResult]]] = {}
+    def _load_results_now(self) -> tuple[dict[str, _Bucket], list]:
+        buckets: dict[str, _Bucket] = {}
         for path in self._bucket_files():
             text = _read_appended(path)
             if text is None:
                 continue  # emptied and removed since listed
-            numbers, results = _parse_jsonl(path, text, EvalResult, torn_tail=True)
+            kept: list[KeptLine] = []
+            numbers, results = _parse_jsonl(path, text, EvalResult, torn_tail=True, kept=kept)
             bucket, sha256 = path.stem, hashlib.sha256  # `result_bucket`, for a file at once
             firsts = [
                 sha256(model.encode("utf-8")).digest()[0] for model in map(_MODEL_ID, results)
@@ -1115,13 +1520,14 @@ class Store:
                                        f"{self.results_file(model).name}",
                                  line=numbers[n], field="model_id")  # fmt: skip
             # the last line of a key wins (at the place of its first)
-            buckets[bucket] = (text, dict(zip(map(_RESULT_KEY, results), results, strict=True)))
+            records = dict(zip(map(_RESULT_KEY, results), results, strict=True))
+            buckets[bucket] = (text, records, kept)
         return buckets, self._read_jsonl(RESULTS, EvalResult)
 
     @staticmethod
-    def _merged(buckets: dict[str, tuple[str, dict[Any, EvalResult]]], old: list[Any]) -> dict:
+    def _merged(buckets: dict[str, _Bucket], old: list[Any]) -> dict:
         merged = {r.key: r for r in old}
-        for _, records in buckets.values():
+        for _, records, _ in buckets.values():
             merged.update(records)
         return merged
 
@@ -1154,7 +1560,7 @@ class Store:
     def _commit_results(
         self,
         results: Iterable[EvalResult],
-        loaded: tuple[dict[str, tuple[str, dict[Any, EvalResult]]], list[Any]],
+        loaded: tuple[dict[str, _Bucket], list[Any]],
         *,
         only: set[str] | None = None,
     ) -> int:
@@ -1178,13 +1584,14 @@ class Store:
         writes, removals = [], []
         for name in sorted(names):
             path = self.results_dir / f"{name}.jsonl"
-            text, records = buckets.get(name, ("", {}))
+            text, records, kept = buckets.get(name, ("", {}, []))
             new = by_bucket.get(name, [])
-            if not new:
+            kept = _keep(kept, (r.key for r in new))  # lines this version keeps as written
+            if not new and not kept:
                 if name in buckets:
                     removals.append(path)
                 continue
-            content = results_text(new)
+            content = results_text(new) + _kept_text(kept)
             if content != text:
                 loses = bool(records.keys() - {r.key for r in new})
                 writes.append((loses, path, content))
@@ -1195,6 +1602,8 @@ class Store:
         if self.path(RESULTS).exists():
             self.path(RESULTS).unlink()
             removals.append(self.path(RESULTS))
+        for folder in {p.parent for p in removals}:
+            _fsync_dir(folder)
         return len(writes) + len(removals)
 
     def compact(self) -> int:
@@ -1255,7 +1664,49 @@ class Store:
         if not re.fullmatch(r"[0-9a-f]{40}", sha):
             raise StoreError(self.path(PROBE_PIN), f"not a commit sha: {sha!r}")
         text = json.dumps({"mnli_revision": sha}, indent=2, sort_keys=True) + "\n"
-        atomic_write_text(self.path(PROBE_PIN), text)
+        with self.lock():
+            atomic_write_text(self.path(PROBE_PIN), text)
+
+    # -- where the crawl resumes (a hint: anything odd in it is ignored, never fatal) -----------
+
+    CRAWL_STATE = CRAWL_STATE
+
+    def crawl_state(self) -> dict[str, Any]:
+        """The crawl's resumption state (`{"cursors": {listing tag: next page URL}}`), or {}.
+
+        Only a hint for the next crawl (a listing that failed midway resumes at its failed
+        page): a missing file is {}, and a malformed one is ignored with a `CrawlStateWarning`
+        rather than stopping every later crawl."""
+        text = self._read_text(CRAWL_STATE, required=False)
+        if text is None:
+            return {}
+        from ranker import jsonlimits
+
+        try:
+            data = jsonlimits.loads(text, what=CRAWL_STATE, max_bytes=_CRAWL_STATE_MAX)
+            problem = _crawl_state_problem(data)
+        except jsonlimits.JsonRefused as exc:
+            problem = str(exc)
+        if problem is not None:
+            warnings.warn(
+                f"{self.path(CRAWL_STATE)}: ignored ({problem}); the crawl starts its listings "
+                "from the first page",
+                CrawlStateWarning,
+                stacklevel=2,
+            )
+            return {}
+        return data
+
+    def write_crawl_state(self, state: dict[str, Any]) -> None:
+        """Replace the crawl's resumption state (checked as `crawl_state` reads it)."""
+        problem = _crawl_state_problem(state)
+        if problem is not None:
+            raise StoreError(self.path(CRAWL_STATE), f"refused: {problem}")
+        text = json.dumps(state, indent=1, sort_keys=True, ensure_ascii=True) + "\n"
+        if len(text) > _CRAWL_STATE_MAX:
+            raise StoreError(self.path(CRAWL_STATE), f"refused: over {_CRAWL_STATE_MAX} bytes")
+        with self.lock():
+            atomic_write_text(self.path(CRAWL_STATE), text)
 
     def save_result(self, result: EvalResult) -> None:
         """Store one result, replacing any earlier one for the same (model, revision, protocol).
@@ -1275,7 +1726,9 @@ class Store:
                 return
             append_line(self.results_file(checked.model_id), result_line(checked))
 
-    def merge_results(self, records: Iterable[EvalResult]) -> MergeCounts:
+    def merge_results(
+        self, records: Iterable[EvalResult], *, keep_settled: bool = False
+    ) -> MergeCounts:
         """Fold `records` (e.g. one shard's `ranker update --results-out` file) into the results,
         and count what each did. Only the files of the buckets it changes are rewritten, each
         atomically and sorted (a crash midway leaves some merged, and merging again is safe).
@@ -1287,7 +1740,9 @@ class Store:
         so the store's bytes do not depend on the order files are merged in. Merging the same
         records again changes nothing and writes nothing. Every record is checked first (as
         `write_results` does, plus a parseable `evaluated_at`, and no key twice with different
-        content); one bad record raises StoreError and nothing is written.
+        content); one bad record raises StoreError and nothing is written. With `keep_settled`
+        (`ranker merge --plan`), a stored settled result (ok, or a permanent failure) is never
+        replaced: it counts as `older`, so one shard cannot overwrite another's result.
         """
         incoming: dict[tuple[str, str, str], EvalResult] = {}
         for result in self._checked_results(records):
@@ -1307,9 +1762,11 @@ class Store:
                     field=_first_difference(earlier, result),
                 )
         with self._results_lock():
-            return self._merge_locked(incoming)
+            return self._merge_locked(incoming, keep_settled=keep_settled)
 
-    def _merge_locked(self, incoming: dict[tuple[str, str, str], EvalResult]) -> MergeCounts:
+    def _merge_locked(
+        self, incoming: dict[tuple[str, str, str], EvalResult], *, keep_settled: bool = False
+    ) -> MergeCounts:
         """`merge_results` once its records are checked, under the results lock: the files
         of the buckets it changes are rewritten (sorted, superseded lines dropped)."""
         loaded = self._load_results()
@@ -1323,7 +1780,9 @@ class Store:
             elif have == result:
                 counts.unchanged += 1
                 continue
-            elif _precedence(result) > _precedence(have):
+            elif _precedence(result) > _precedence(have) and not (
+                keep_settled and (have.status == "ok" or have.failure == "permanent")
+            ):
                 counts.replaced += 1
             else:
                 counts.older += 1
@@ -1334,6 +1793,65 @@ class Store:
             stored.update(taken)
             changed = {result_bucket(model) for model, _, _ in taken}
             self._commit_results(stored.values(), loaded, only=changed)
+        return counts
+
+    def merge_catalog(self, entries: Iterable[CatalogEntry]) -> MergeCounts:
+        """Fold another copy's catalog (the night's crawl) into this one, keyed by model id.
+
+        Why keyed, not copied over: while the night ran, main may have gained entries (a
+        request's check adds its model) that a copy would drop. Per model the entry seen more
+        recently wins (`last_seen`, which a crawl moves only when an entry changes; then the
+        greater canonical JSON, so the result does not depend on the order of merges); an entry
+        on one side only is kept; `first_seen` is the earlier of the two. Merging the same
+        catalog again changes nothing and writes nothing. Every entry is checked first (as
+        `write_catalog` does; one model twice with different content is refused): one bad
+        entry raises StoreError and nothing is written.
+        """
+        path = self.path(CATALOG)
+        incoming: dict[str, CatalogEntry] = {}
+        for entry in self._checked(CATALOG, CatalogEntry, entries):
+            earlier = incoming.setdefault(entry.model_id, entry)
+            if earlier != entry:
+                raise StoreError(path, f"model {entry.model_id!r} is listed twice, differently",
+                                 field=_first_difference(earlier, entry))  # fmt: skip
+        with self.lock():
+            stored = {e.model_id: e for e in self.catalog()}
+            for model, entry in incoming.items():  # the earlier first sighting, either side's
+                have = stored.get(model)
+                if (
+                    have is not None
+                    and have.first_seen
+                    and (entry.first_seen is None or have.first_seen < entry.first_seen)
+                ):
+                    incoming[model] = dataclasses.replace(entry, first_seen=have.first_seen)
+            counts, merged = _merge_keyed(stored, incoming, _seen_precedence)
+            if counts.changed:
+                ordered = sorted(merged.values(), key=lambda e: (e.architecture, e.model_id))
+                self._write_jsonl(CATALOG, CatalogEntry, ordered)
+        return counts
+
+    def merge_requests(self, requests: Iterable[ModelRequest]) -> MergeCounts:
+        """Fold another copy's request queue into this one, keyed by (issue, model id).
+
+        A request only on one side is kept (one asked on main during the night survives); for
+        one on both sides, a replied request wins over a queued one (a reply is never undone),
+        then the later `replied_at`, then the greater canonical JSON. Idempotent; each request
+        checked as `write_requests` checks it, nothing written when one is bad."""
+        incoming: dict[tuple[int, str], ModelRequest] = {}
+        for request in requests:
+            if type(request) is not ModelRequest:
+                kind = type(request).__name__
+                raise StoreError(self.path(self.REQUESTS), f"expected a ModelRequest, got {kind}")
+            earlier = incoming.setdefault(request.key, request)
+            if earlier != request:
+                raise StoreError(self.path(self.REQUESTS),
+                                 f"request {request.key!r} is listed twice, differently",
+                                 field=_first_difference(earlier, request))  # fmt: skip
+        with self.lock():
+            stored = {r.key: r for r in self.requests()}
+            counts, merged = _merge_keyed(stored, incoming, _request_precedence)
+            if counts.changed:
+                self.write_requests(merged.values())
         return counts
 
     # -- evaluation requests (data/requests.jsonl) ---------------------------------------------
@@ -1349,7 +1867,7 @@ class Store:
         path = self.path(self.REQUESTS)
         text = self._read_text(self.REQUESTS, required=False)
         out: dict[tuple[int, str], ModelRequest] = {}
-        for number, request in parse_jsonl(path, text or "", ModelRequest):
+        for number, request in parse_jsonl(path, text or "", ModelRequest, kept=[]):
             if request.key in out:
                 raise StoreError(path, f"request {request.key} is listed twice", line=number)
             out[request.key] = request
@@ -1366,17 +1884,21 @@ class Store:
                 back = ModelRequest.from_dict(json.loads(json.dumps(r.to_dict())))
             except (RecordError, TypeError, ValueError) as exc:
                 raise StoreError(path, f"request {r.key!r}: {exc}") from None
-            problem = _request_problem(back)
+            problem = _request_problem(back) or limits_problem(r.to_dict())
             if back != r or problem is not None:
                 field, why = problem or ("issue", "would not read back as itself")
                 raise StoreError(path, f"request {r.key!r}: {why}", field=field)
             checked[r.key] = r
-        self._write_jsonl(self.REQUESTS, sorted(checked.values(), key=lambda r: r.key))
+        with self.lock():
+            self._write_jsonl(
+                self.REQUESTS, ModelRequest, sorted(checked.values(), key=lambda r: r.key)
+            )
 
     def save_request(self, request: ModelRequest) -> None:
         """Add one request, replacing the stored one with the same (issue, model_id)."""
-        kept = [r for r in self.requests() if r.key != request.key]
-        self.write_requests([*kept, request])
+        with self.lock():  # the read and the write as one
+            kept = [r for r in self.requests() if r.key != request.key]
+            self.write_requests([*kept, request])
 
 
 REQUEST_STATUSES: tuple[str, ...] = ("queued", "replied")

@@ -65,18 +65,25 @@ def update_command(args: argparse.Namespace) -> int:
     store = Store(args.data)
     store.check()
     cache = Path(args.cache_dir or os.environ.get("RANKER_CACHE") or DEFAULT_CACHE)
-    hub = Hub(endpoint=args.endpoint)  # the run's one door: crawl, models and MNLI alike
+    # The run's one door: crawl, models and MNLI alike. `--no-token`: anonymous (no
+    # Authorization header), for jobs that load untrusted weights; public models need none.
+    token = False if getattr(args, "no_token", False) else None
+    hub = Hub(endpoint=args.endpoint, token=token, quota_share=quota_share(token, shard))
 
     def crawl_step():
-        from ranker.crawl import crawl
+        from ranker.crawl import CrawlStopped, crawl
 
-        summary = crawl(
-            store,
-            hub,
-            architectures=args.arch,
-            max_params=args.max_params,
-            max_configs=args.max_configs,
-        )
+        try:
+            summary = crawl(
+                store,
+                hub,
+                architectures=args.arch,
+                max_params=args.max_params,
+                max_configs=args.max_configs,
+            )
+        except CrawlStopped as exc:  # what it learned is written: say what, then stop
+            print(exc.summary.text(), flush=True)
+            raise
         print(summary.text(), flush=True)
         return summary
 
@@ -125,7 +132,7 @@ def update_command(args: argparse.Namespace) -> int:
         shard=shard,
         results_out=results_out,
     )
-    text = summary.text()
+    text = summary.text() + "\n" + hub.counts_text()
     report = getattr(executor, "report", None)
     if report is not None and report():
         text += "\n" + report()
@@ -143,6 +150,17 @@ def update_command(args: argparse.Namespace) -> int:
         args.summary_file.write_text(text + "\n", encoding="utf-8")
     crawl_failed = summary.crawl is not None and bool(summary.crawl.failed)
     return 1 if crawl_failed or summary.bugs or summary.lost else 0
+
+
+def quota_share(token: str | bool | None, shard: tuple[int, int] | None) -> float:
+    """The share of the hub's quota window this run may spend: 1/N for a shard of N that sends
+    the run's token (the quota is the token's user's, shared by every shard); 1 when anonymous
+    (each runner has its own per-IP quota) or unsharded."""
+    from huggingface_hub import get_token
+
+    if shard is None or token is False or get_token() is None:
+        return 1.0
+    return 1.0 / shard[1]
 
 
 def pinned_mnli_revision(store: Store, hub) -> str:

@@ -8,29 +8,43 @@
 #   plan                 check RANKER_SHARDS and RANKER_MAX_MODELS; print shards=N,
 #                        indexes=[0,...,N-1] and max_models=M (per shard) to $GITHUB_OUTPUT
 #                        (stdout when unset)
-#   crawl [ARGS]         ranker crawl, then pin the MNLI commit (data/probe.json) so that every
-#                        shard reads the same one; the data files it changed, and its summary,
-#                        in $RANKER_WORK/crawl/ (the workflow passes that folder on)
+#   crawl [ARGS]         (RANKER_UPSTREAM set: data/ as the upstream branch has it now, so a
+#                        second night from the same trigger commit sees the first night's
+#                        results) ranker crawl, then pin the MNLI commit (data/probe.json) so
+#                        that every shard reads the same one, and ranker plan the RANKER_SHARDS
+#                        shards (which shard may return which model); the data files the
+#                        shards need, the plan and the summary in $RANKER_WORK/crawl/ (the
+#                        workflow passes that folder on)
 #   evaluate I/N [ARGS]  take the crawl's data files; ranker update --no-crawl --no-build
 #                        --shard I/N: the shard's results in $RANKER_WORK/shards/shard-I.jsonl,
 #                        its summary in shard-I.txt
-#   merge                take the crawl's data files; ranker merge the RANKER_SHARDS shard
-#                        files into data/, build the site, commit data/ when it changed
+#   merge                fold the night into data/ by key: the crawl's catalog (keyed merge)
+#                        and results, and the RANKER_SHARDS shard files (ranker merge --plan:
+#                        only the results the plan gave each shard), then
+#                        the replies owed, build the site, commit data/ when it changed. With
+#                        RANKER_UPSTREAM and RANKER_PUSH=1: on the upstream branch's newest
+#                        commit, fetched afresh, pushed; a refused push fetches again and
+#                        merges again (at most RANKER_PUSH_TRIES times), so a push to main
+#                        during the night (a queued request) is kept, never overwritten
 #   reply                post each $RANKER_WORK/replies/<issue>.md (the merge stage's replies
-#                        to evaluation requests) on its issue with `gh issue comment`
+#                        to evaluation requests, only those of the commit that landed) on its
+#                        issue with `gh issue comment`
 # Evaluation requests (.github/workflows/request.yml, one issue at a time):
 #   request              ranker request check the issue RANKER_ISSUE whose body is
 #                        RANKER_ISSUE_BODY (read as data, never run): the reply in
 #                        $RANKER_WORK/request/reply.md, an accepted request in request.json;
 #                        queued=true|false and replied=true|false to $GITHUB_OUTPUT
 #   queue                ranker request add that request.json to data/, commit (RANKER_PUSH=1:
-#                        push; a refused push takes the new upstream and queues again)
+#                        push to RANKER_UPSTREAM, default the branch's upstream; a refused push
+#                        takes the new upstream and queues again)
 # The stages read only those files of $RANKER_WORK, as data: never a script, never a link.
 #
 # Environment (all optional): RANKER_ARCHITECTURES (space-separated ids), RANKER_MAX_MODELS,
 # RANKER_TIME_BUDGET_MINUTES (default 270), RANKER_FORCE=1, RANKER_SITE_URL, RANKER_COMMIT=1
 # (commit data/), RANKER_PUSH=1 (push that commit), RANKER_PYTHON (default: python),
-# RANKER_SHARDS (plan, merge; default 1), RANKER_WORK (the stages' files; default: nightly).
+# RANKER_SHARDS (plan, crawl, merge; default 1), RANKER_WORK (the stages' files; default: nightly),
+# RANKER_UPSTREAM (REMOTE/BRANCH, e.g. origin/main: the branch the night starts from and lands
+# on), RANKER_PUSH_TRIES (default 5).
 # Extra arguments go to `ranker update` (no stage, evaluate) or `ranker crawl` (crawl).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,9 +54,11 @@ summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
 status=0
 MAX_SHARDS=256  # GitHub's limit on the jobs of one matrix
-# The files of data/ a crawl stage changes (a rename moves results), and the results folder
-# (data/results/<bucket>.jsonl), carried whole: a bucket a rename emptied is gone from it.
-CRAWLED=(catalog.jsonl results.jsonl probe.json)
+# The files of data/ the shards need from the crawl stage (the catalog it wrote, the results it
+# started from and moved by renames, the MNLI pin, the queued requests, where a listing that
+# failed midway resumes), and the results folder (data/results/<bucket>.jsonl), carried whole: a
+# bucket a rename emptied is gone from it.
+CRAWLED=(catalog.jsonl results.jsonl probe.json requests.jsonl crawl_state.json)
 CRAWLED_DIRS=(results)
 
 read -r -a archs <<<"${RANKER_ARCHITECTURES:-}"  # words, never globs
@@ -59,6 +75,7 @@ shard_count() {
 }
 
 # Commit data/ when it changed (RANKER_COMMIT=1), with the summary in $summary as the message.
+# Returns 1 when only the push failed (the caller may fetch and merge again).
 commit_data() {
   # appends leave superseded lines behind; the committed store is sorted and has none
   "$py" -m ranker compact || status=1
@@ -72,8 +89,32 @@ Nightly update $(date -u +%Y-%m-%d)
 
 $(cat "$summary")
 MSG
-    if [ "${RANKER_PUSH:-}" = 1 ]; then git push -q || status=1; fi
+    if [ "${RANKER_PUSH:-}" = 1 ]; then push_upstream || return 1; fi
   fi
+  return 0
+}
+
+# RANKER_UPSTREAM as REMOTE and BRANCH (empty when unset); dies on a malformed value.
+upstream() {
+  local up=${RANKER_UPSTREAM:-}
+  [ -z "$up" ] && return 0
+  [[ $up =~ ^([A-Za-z0-9_.-]+)/([A-Za-z0-9_./-]+)$ ]] && [[ $up != *..* ]] \
+    || die "RANKER_UPSTREAM must be REMOTE/BRANCH (e.g. origin/main), got '$up'"
+  echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
+}
+
+# The upstream branch's newest commit, fetched now, into FETCH_HEAD.
+fetch_upstream() {
+  local remote branch
+  read -r remote branch <<<"$(upstream)"
+  [ -n "$remote" ] || return 0
+  git fetch -q "$remote" "refs/heads/$branch" || { echo "nightly: cannot fetch $remote $branch" >&2; return 1; }
+}
+
+push_upstream() {
+  local remote branch
+  read -r remote branch <<<"$(upstream)"
+  if [ -n "$remote" ]; then git push -q "$remote" "HEAD:refs/heads/$branch"; else git push -q; fi
 }
 
 # Printable text only, and not too much: for a commit message, from a file another job wrote.
@@ -98,12 +139,17 @@ take_crawl() {
 }
 
 # The replies owed to evaluation requests whose model now has a result, into $work/replies/
-# (marked replied in data/, so committed with the night); their count to $GITHUB_OUTPUT.
+# (marked replied in data/, so committed with the night: made again on every merge try, so the
+# replies are those of the commit that lands).
 request_replies() {
-  [ -f data/requests.jsonl ] || return 0
   rm -rf "$work/replies"
+  [ -f data/requests.jsonl ] || return 0
   "$py" -m ranker request replies --out-dir "$work/replies" \
     ${RANKER_SITE_URL:+--site-url "$RANKER_SITE_URL"} | tee -a "$summary" || status=1
+}
+
+# Their count to $GITHUB_OUTPUT (once, for what landed).
+replies_output() {
   local count=0
   [ -d "$work/replies" ] && count=$(find "$work/replies" -name '*.md' -type f | wc -l)
   if [ -n "${GITHUB_OUTPUT:-}" ]; then echo "replies=$count" >>"$GITHUB_OUTPUT"; fi
@@ -127,29 +173,41 @@ stage_all() {
     build_site
   fi
   request_replies
-  commit_data
+  commit_data || status=1
+  replies_output
+}
+
+# RANKER_MAX_MODELS (the run's most models) shared out among $1 shards, rounded up; empty: no cap.
+per_shard() {
+  local n=$1 max=${RANKER_MAX_MODELS:-}
+  [ -z "$max" ] && return 0
+  [[ $max =~ ^[0-9]{1,9}$ ]] || die "RANKER_MAX_MODELS must be a whole number, got '$max'"
+  echo $(((10#$max + n - 1) / n))
 }
 
 stage_plan() {
-  local n max=${RANKER_MAX_MODELS:-} per="" indexes
+  local n per indexes
   n=$(shard_count) || exit 2
-  if [ -n "$max" ]; then
-    [[ $max =~ ^[0-9]{1,9}$ ]] || die "RANKER_MAX_MODELS must be a whole number, got '$max'"
-    per=$(((10#$max + n - 1) / n))  # the run's most models, shared out (rounded up)
-  fi
+  per=$(per_shard "$n") || exit 2
   indexes=$(seq -s, 0 $((n - 1)))
   if [ -n "${GITHUB_OUTPUT:-}" ]; then exec >>"$GITHUB_OUTPUT"; fi
   printf 'shards=%s\nindexes=[%s]\nmax_models=%s\n' "$n" "$indexes" "$per"
 }
 
 stage_crawl() {
-  local endpoint=${HF_ENDPOINT:-} prev=""
+  local endpoint=${HF_ENDPOINT:-} prev="" n per
+  n=$(shard_count) || exit 2
+  per=$(per_shard "$n") || exit 2
   for arg in "$@"; do  # the pin asks the hub that the crawl asked
     [ "$prev" = --endpoint ] && endpoint=$arg
     [[ $arg == --endpoint=* ]] && endpoint=${arg#--endpoint=}
     prev=$arg
   done
   rm -rf "$work/crawl" && mkdir -p "$work/crawl/data" || die "cannot make $work/crawl"
+  if [ -n "$(upstream)" ]; then  # the data as it is now, not as the trigger commit had it
+    fetch_upstream && git restore -q --source=FETCH_HEAD --worktree -- data \
+      || die "cannot take data/ from ${RANKER_UPSTREAM}"
+  fi
   "$py" -m ranker crawl "${arch_args[@]}" "$@" | tee "$work/crawl/crawl.txt"
   status=${PIPESTATUS[0]}
   # the pin every shard reads (each would otherwise pin its own, and none would be kept)
@@ -166,6 +224,13 @@ try:
 except RankerError as exc:
     sys.exit(f"nightly: {exc}")
 PY
+  "$py" -m ranker compact >/dev/null || status=1  # one line a key: the merge reads them as one
+  # which shard may return which model: the merge takes nothing else from a shard's file
+  local plan=(plan --shards "$n" --out "$work/crawl/plan.json" "${arch_args[@]}")
+  [ -n "$per" ] && plan+=(--max-models "$per")
+  [ "${RANKER_FORCE:-}" = 1 ] && plan+=(--force)
+  "$py" -m ranker "${plan[@]}" | tee -a "$work/crawl/crawl.txt"
+  [ "${PIPESTATUS[0]}" = 0 ] || status=1
   local name
   for name in "${CRAWLED[@]}"; do
     [ -f "data/$name" ] && { cp -- "data/$name" "$work/crawl/data/$name" || status=1; }
@@ -184,7 +249,9 @@ stage_evaluate() {
   local out="$work/shards/shard-$((10#${BASH_REMATCH[1]}))"
   take_crawl
   mkdir -p "$work/shards"  # a shard file already there is kept: a rerun resumes from it
-  local args=(update --no-crawl --no-build --no-progress --shard "$shard"
+  # --no-token: a job that loads untrusted weights sends no token, even one left in the
+  # environment; public models need none, and each runner has its own per-IP quota
+  local args=(update --no-crawl --no-build --no-progress --no-token --shard "$shard"
               --results-out "$out.jsonl" --summary-file "$out.txt"
               --time-budget "${RANKER_TIME_BUDGET_MINUTES:-270}m" "${arch_args[@]}")
   [ -n "${RANKER_MAX_MODELS:-}" ] && args+=(--max-models "$RANKER_MAX_MODELS")
@@ -196,31 +263,91 @@ stage_evaluate() {
   [ $status -eq 0 ] && [ ! -e "$out.jsonl" ] && : >"$out.jsonl"
 }
 
+# The crawl's files into data/ by key (never copied over whole: data/ may be a newer main).
+merge_crawl() {
+  local src="$work/crawl/data" files=() file
+  [ -L "$src" ] && die "$src is a link; the crawl stage writes plain folders"
+  if [ -f "$src/catalog.jsonl" ] && [ ! -L "$src/catalog.jsonl" ]; then
+    "$py" -m ranker merge --catalog "$src/catalog.jsonl" | tee -a "$summary"
+    [ "${PIPESTATUS[0]}" = 0 ] || status=1
+  fi
+  for file in "$src/results.jsonl" "$src"/results/*.jsonl; do
+    [ -e "$file" ] || continue
+    [ -L "$file" ] && die "$file is a link; the crawl stage writes plain files"
+    files+=("$file")
+  done
+  if [ ${#files[@]} -gt 0 ]; then
+    "$py" -m ranker merge "${files[@]}" >/dev/null || status=1
+  fi
+  if [ ! -e data/probe.json ] && [ -f "$src/probe.json" ] && [ ! -L "$src/probe.json" ]; then
+    cp -- "$src/probe.json" data/probe.json || status=1
+  fi
+  # where tonight's listings stopped: a resumption hint, the night's own (the store ignores a
+  # malformed one with a warning)
+  if [ -f "$src/crawl_state.json" ] && [ ! -L "$src/crawl_state.json" ]; then
+    cp -- "$src/crawl_state.json" data/crawl_state.json || status=1
+  fi
+}
+
 stage_merge() {
-  local n i files=() missing=()
+  local n i files=() missing=() tries=${RANKER_PUSH_TRIES:-5} try head
   n=$(shard_count) || exit 2
-  take_crawl
-  [ -f "$work/crawl/crawl.txt" ] && [ ! -L "$work/crawl/crawl.txt" ] \
-    && text_of "$work/crawl/crawl.txt" >>"$summary"
+  [[ $tries =~ ^[1-9][0-9]?$ ]] || die "RANKER_PUSH_TRIES must be a whole number from 1 to 99"
+  upstream >/dev/null || exit 2
   for ((i = 0; i < n; i++)); do
     local shard="$work/shards/shard-$i"
     [ -L "$shard.jsonl" ] && die "$shard.jsonl is a link; a shard writes a plain file"
     if [ -f "$shard.jsonl" ]; then files+=("$shard.jsonl"); else missing+=("$i"); fi
+  done
+  [ -n "$(upstream)" ] && [ "${RANKER_PUSH:-}" = 1 ] || tries=1
+  local plan="$work/crawl/plan.json"
+  if [ ${#files[@]} -gt 0 ] && { [ ! -f "$plan" ] || [ -L "$plan" ]; }; then
+    die "$plan: missing or a link; the crawl stage writes the plan the shards are checked against"
+  fi
+  head=$(git rev-parse HEAD)
+  for ((try = 1; try <= tries; try++)); do
+    : >"$summary"
+    status=0
+    if [ -n "$(upstream)" ]; then  # the newest main, whatever was pushed during the night
+      fetch_upstream || { status=1; continue; }
+      git reset -q --hard FETCH_HEAD || die "cannot move to the upstream's commit"
+    fi
+    merge_summary "$n" "${missing[@]}"
+    merge_crawl
+    if [ ${#files[@]} -gt 0 ]; then  # untrusted files: only what the plan gave each shard
+      "$py" -m ranker merge --plan "$plan" "${files[@]}" | tee -a "$summary"
+      [ "${PIPESTATUS[0]}" = 0 ] || status=1
+    fi
+    request_replies
+    commit_data && break
+    echo "nightly: merge: push refused (try $try of $tries); merging again on the new upstream" >&2
+    rm -rf "$work/replies"  # none of them landed
+    status=1
+  done
+  if ((try > tries)); then
+    echo "nightly: merge: the night did not land after $tries tries; its shards are kept" >&2
+    git reset -q --hard "$head"
+  fi
+  build_site
+  replies_output
+}
+
+# The night's summary: the crawl's, each shard's, the shards that are missing.
+merge_summary() {
+  local n=$1 i
+  shift
+  [ -f "$work/crawl/crawl.txt" ] && [ ! -L "$work/crawl/crawl.txt" ] \
+    && text_of "$work/crawl/crawl.txt" >>"$summary"
+  for ((i = 0; i < n; i++)); do
+    local shard="$work/shards/shard-$i"
     if [ -f "$shard.txt" ] && [ ! -L "$shard.txt" ]; then
       { echo "shard $i/$n:"; text_of "$shard.txt"; } >>"$summary"
     fi
   done
-  if [ ${#missing[@]} -gt 0 ]; then
+  if [ $# -gt 0 ]; then
     echo "shards without results (their jobs failed; the queue keeps their models):" \
-         "${missing[*]}" | tee -a "$summary" >&2
+         "$*" | tee -a "$summary" >&2
   fi
-  if [ ${#files[@]} -gt 0 ]; then
-    "$py" -m ranker merge "${files[@]}" | tee -a "$summary"
-    status=${PIPESTATUS[0]}
-  fi
-  request_replies
-  build_site
-  commit_data
 }
 
 stage_reply() {
@@ -267,12 +394,18 @@ stage_queue() {
         commit -q -m "Queue an evaluation request" -m "$(text_of "$summary")" \
       || { status=1; return; }
     [ "${RANKER_PUSH:-}" = 1 ] || return 0
-    git push -q && return 0
+    push_upstream && return 0
     echo "nightly: queue: push refused (try $try); queueing again on the new upstream" >&2
-    { git fetch -q && git reset -q --hard '@{upstream}'; } || { status=1; return; }
+    if [ -n "$(upstream)" ]; then
+      { fetch_upstream && git reset -q --hard FETCH_HEAD; } || { status=1; return; }
+    else
+      { git fetch -q && git reset -q --hard '@{upstream}'; } || { status=1; return; }
+    fi
   done
   status=1
 }
+
+upstream >/dev/null || exit 2  # a malformed RANKER_UPSTREAM stops every stage, up front
 
 case "${1:-}" in
   plan) shift; stage_plan "$@" ;;

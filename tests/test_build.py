@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import gzip
 import html
 import io
@@ -14,23 +15,28 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from markupsafe import escape
 
 from conftest import REPO, make_baselines, make_legacy_model
 from ranker.build import MARKER, BuildReport, build_site, charts
 from ranker.build.badges import badge_svg, markdown_snippet, shields_endpoint
 from ranker.build.fidelity import rank_correlation
-from ranker.build.site import CHUNK_ROWS, FIRST_ROWS, csv_safe
+from ranker.build.inputs import RecordWarning
+from ranker.build.site import CHUNK_ROWS, FIRST_ROWS
 from ranker.build.tables import COLUMNS, architecture_table, rank_history, rankable
 from ranker.errors import RankerError
 from ranker.evaluate.protocol import PROTOCOL_VERSION
-from ranker.records import CatalogEntry, EvalResult
+from ranker.records import CatalogEntry, EvalResult, LegacyModel
 from ranker.store import Store
 from ranker.testing.synthetic import pack, synthetic_models
 
@@ -512,7 +518,14 @@ def test_csv_downloads_neutralise_formulas_but_keep_numbers(
     store.write_legacy_models(
         [make_legacy_model("a/legacy", score=0.4, flags=("-2+3",), shifted_from="@SUM(A1)")]
     )
-    store.write_catalog([_entry("b/new", license=formula), _entry("c/tab", license="\t=1+1")])
+    store.write_catalog(
+        [
+            _entry("b/new", license=formula),
+            _entry("c/tab", license="\t=1+1"),
+            _entry("d/crlf", license="mit\r\n=1+1", detail="x"),  # a row break inside a cell
+            _entry("e/wide", license="\u200f \uff1dSUM(A1)"),  # an RTL mark, a fullwidth =
+        ]
+    )
     store.write_results([_result("b/new", 0.59, gain=-0.0123), _result("c/tab", 0.61)])
     out = tmp_path / "site"
     build_site(store_dir, out)
@@ -526,29 +539,13 @@ def test_csv_downloads_neutralise_formulas_but_keep_numbers(
         assert rows["a/legacy"]["flags"] == "'-2+3"
         assert rows["a/legacy"]["shifted_from"] == "'@SUM(A1)"
         assert rows["c/tab"]["probe_accuracy"] == "0.61"
+        assert rows["d/crlf"]["license"] == "mit  =1+1"  # one row: the break is a space
+        assert rows["e/wide"]["license"] == "'\u200f \uff1dSUM(A1)"
+        raw = gzip.decompress((out / "downloads" / name).read_bytes()).decode()
+        assert raw.count("\n") == len(rows) + 1 and "\r" not in raw
+        assert ",-0.0123," in raw and ',"mit  =1+1",' in raw  # numbers bare, text quoted
     data = _downloaded(out / "downloads/roberta-base.json.gz")
     assert {m["model_id"]: m["license"] for m in data["models"]}["b/new"] == formula  # JSON as is
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("=1+1", "'=1+1"),
-        ("+1", "'+1"),
-        ("-1", "'-1"),
-        ("@x", "'@x"),
-        ("\tx", "'\tx"),
-        ("\rx", "'\rx"),
-        ("mit", "mit"),
-        ("a=b", "a=b"),
-        ("", ""),
-        (-0.5, -0.5),
-        (-3, -3),
-        (None, None),
-    ],
-)
-def test_csv_safe(value, expected) -> None:
-    assert csv_safe(value) == expected
 
 
 # -- a site with many models: row chunks, lean pages, bounded files ---------------------------
@@ -657,3 +654,212 @@ def test_the_signal_handler_is_restored(store_dir: Path, tmp_path: Path) -> None
     before = signal.getsignal(signal.SIGTERM)
     build_site(store_dir, tmp_path / "site")
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+# -- whatever the store holds, the build goes on: one odd record is left out, named ------------
+
+FAR = "\u202e</script><script>alert(1)</script>\x00\x1b\r\n=1+1 \u200f" * 200  # 10,000+ chars
+
+
+def _hold(monkeypatch: pytest.MonkeyPatch, legacy=(), catalog=(), results=(), meta=None) -> None:
+    """Make every Store read return these records as they are: values an older store version
+    wrote, or that a hand edit left, which today's store would refuse to write."""
+    monkeypatch.setattr(Store, "has_legacy", lambda self: True)
+    monkeypatch.setattr(Store, "legacy_models", lambda self: list(legacy))
+    monkeypatch.setattr(Store, "legacy_baselines", lambda self: make_baselines())
+    monkeypatch.setattr(Store, "legacy_meta", lambda self: dict(meta or {}))
+    monkeypatch.setattr(Store, "catalog", lambda self: list(catalog))
+    monkeypatch.setattr(Store, "results", lambda self: list(results))
+
+
+def test_records_no_page_can_show_are_left_out_and_named(
+    store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    legacy = [make_legacy_model("a/old", last_modified=FAR, params=2**64 - 1, avg=1e308,
+                                flags=(FAR,), shifted_from=FAR, tokenizer=FAR)]  # fmt: skip
+    catalog = [
+        _entry("b/future", downloads=2**63 - 1, likes=-(2**63), params=2**63, license=FAR,
+               last_modified="9999-12-31T23:59:59Z", tags=(FAR, "base_model:finetune:" + FAR)),
+        _entry("c/past", downloads=7, license="nan", last_modified="0001-01-01T00:00:00Z"),
+        _entry("d/good", downloads=3, license="mit"),
+    ]  # fmt: skip
+    results = [
+        _result("b/future", 0.70, evaluated_at="9999-12-31T23:59:59Z", logme=1e308),
+        _result("c/past", 0.65, evaluated_at="0001-01-01T00:00:00Z"),
+        _result("d/good", 0.60, day="2026-11-20"),
+        _result("e/nan", 0.55, evaluated_at="NaN", gain=-1e308, accuracy_high=1e308),
+        _result("f/long", 0.50, evaluated_at=FAR, tokenizer=FAR, device=FAR),
+        dataclasses.replace(_error("g/error"), error=FAR, reason=FAR, failure=FAR,
+                            evaluated_at="9999-01-01"),
+    ]  # fmt: skip
+    _hold(monkeypatch, legacy, catalog, results, meta={"as_of": "9999-01-01"})
+    out = tmp_path / "site"
+    with pytest.warns(RecordWarning) as caught:
+        build_site(store_dir, out)
+    messages = [str(w.message) for w in caught]
+    for model, field in [("a/old", "last_modified"), ("a/old", "params"), ("a/old", "avg"),
+                         ("b/future", "evaluated_at"), ("b/future", "downloads"),
+                         ("b/future", "likes"), ("b/future", "last_modified"),
+                         ("c/past", "evaluated_at"), ("e/nan", "evaluated_at"),
+                         ("e/nan", "gain"), ("f/long", "evaluated_at"), ("g/error", "evaluated_at")]:  # fmt: skip
+        assert any(m.startswith(f"{field} of ") and f"{model!r} (" in m for m in messages), (
+            model,
+            field,
+        )
+
+    # every model is still listed, with its score; what could not be used is missing
+    _, parts = _table(out, "roberta-base")
+    rows = {r["model_id"]: r for part in parts for r in part}
+    assert set(rows) == {"a/old", "b/future", "c/past", "d/good", "e/nan", "f/long"}
+    assert rows["b/future"]["probe_accuracy"] == 0.7 and rows["b/future"]["probe_rank"] == 1
+    assert rows["b/future"]["evaluated_at"] is None and rows["b/future"]["downloads"] is None
+    assert rows["d/good"]["evaluated_at"] == "2026-11-20"
+    assert rows["b/future"]["license"] == FAR  # text as it is, inert in the page's JSON
+    assert rows["e/nan"]["probe_gain"] is None
+    data = _downloaded(out / "downloads/roberta-base.json.gz")
+    by_id = {m["model_id"]: m for m in data["models"]}
+    assert by_id["b/future"]["evaluated_at"] is None and by_id["b/future"]["likes"] is None
+    assert by_id["a/old"]["params"] is None and by_id["a/old"]["avg"] is None
+
+    # dated things use only usable dates
+    page = _parse(out / "arch/roberta-base.html")
+    timeline = json.loads(page.json["fig-timeline"])
+    assert timeline["data"][0]["x"] == ["2026-11-20"]  # the one usable date
+    assert "Data last updated: <strong>2026-11-20</strong>" in (out / "index.html").read_text()
+    changelog = (out / "changelog.html").read_text()
+    assert "9999" not in changelog and "0001-01-01" not in changelog
+    feed = ET.parse(out / "feeds/roberta-base.xml").getroot()
+    updated = [e.text for e in feed.iter("{http://www.w3.org/2005/Atom}updated")]
+    assert updated and all(u and u.startswith("2026-") for u in updated)
+
+    # the CSV: one row a model, every row as wide as the header, nothing a spreadsheet runs
+    raw = gzip.decompress((out / "downloads/roberta-base.csv.gz").read_bytes()).decode()
+    table = list(csv.reader(io.StringIO(raw, newline="")))
+    assert len(table) == 1 + len(rows) and {len(r) for r in table} == {len(COLUMNS)}
+    assert all(not cell.startswith(("=", "+", "@", "\t", "\r")) for r in table for cell in r)
+
+
+def test_a_store_holding_out_of_window_lines_still_builds(store_dir: Path, tmp_path: Path) -> None:
+    """Through the store's own reader: lines written by hand (or by an older version) with
+    dates the build does not show; whatever the reader makes of them, the build goes on."""
+    store = Store(store_dir)
+    store.write_results([_result("a/good", 0.6)])
+    lines = []
+    for model_id, when in (("b/late", "2199-12-31T00:00:00Z"), ("c/early", "1970-01-01T00:00:00Z"),
+                           ("d/far", "9999-12-31T23:59:59Z")):  # fmt: skip
+        record = dataclasses.replace(_result(model_id, 0.7), evaluated_at=when)
+        lines.append((store.results_file(model_id), json.dumps(record.to_dict()) + "\n"))
+    for path, line in lines:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+    out = tmp_path / "site"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the store's and the build's warnings alike
+        build_site(store_dir, out)
+    _, parts = _table(out, "roberta-base")
+    rows = {r["model_id"]: r for part in parts for r in part}
+    assert rows["a/good"]["evaluated_at"] == "2026-11-20"
+    assert all(r["evaluated_at"] in (None, "2026-11-20") for r in rows.values())
+
+
+# -- property: generated records, through the record classes, always build a site ------------
+
+_ids = st.sampled_from(["a/x", "b/y", "c", "nan", "None", "d-e/f.g", "roberta-base"])
+_texts = st.one_of(
+    st.text(st.characters(codec="utf-8"), max_size=12),
+    st.sampled_from([FAR, "</script>", "\u202e\u200f", "nan", "NaN", "-inf", "=1+1", ""]),
+)
+_dates = st.one_of(
+    st.sampled_from(["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2262-04-12T00:00:00Z",
+                     "1970-01-01", "2026-11-20T10:00:00Z", "2026-11-21", "NaT", "20261120"]),
+    st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31)).map(
+        lambda d: d.isoformat() + "Z"
+    ),
+    _texts,
+)  # fmt: skip
+_ints = st.one_of(st.none(), st.integers(-(2**63), 2**64 - 1), st.sampled_from([0, 2**63 - 1]))
+_floats = st.one_of(st.none(), st.floats(0, 1), st.floats(allow_nan=False, allow_infinity=False))
+_n_eval = st.sampled_from([None, 0, -1, 8, 200, 2**63 - 1])
+
+
+@st.composite
+def _results(draw: st.DrawFn) -> EvalResult:
+    n = draw(_n_eval)
+    bits = draw(st.lists(st.booleans(), min_size=200, max_size=200))
+    accuracy = draw(_floats)
+    return EvalResult.from_dict(
+        {
+            "schema_version": 1, "model_id": draw(_ids),
+            "architecture": draw(st.sampled_from(["roberta-base", "bert-base-uncased", "zz"])),
+            "revision": draw(st.sampled_from(["c" * 40, "d" * 40, "main"])),
+            "protocol_version": draw(st.sampled_from([PROTOCOL_VERSION, "lp-1", "x"])),
+            "status": draw(st.sampled_from(["ok", "error"])), "evaluated_at": draw(_dates),
+            "error": draw(st.none() | _texts), "reason": draw(st.none() | _texts),
+            "failure": draw(st.sampled_from([None, "permanent", "transient", "resource", "?"])),
+            "accuracy": accuracy, "accuracy_low": draw(_floats), "accuracy_high": draw(_floats),
+            "gain": draw(_floats), "gain_low": draw(_floats), "gain_high": draw(_floats),
+            "n_eval": n, "n_train": draw(_ints), "seed": draw(_ints),
+            "data_fingerprint": draw(st.sampled_from([None, "f" * 64, "g"])),
+            "correct": draw(st.sampled_from([None, pack(np.array(bits)), "!!", ""])),
+            "logme": draw(_floats), "hscore": draw(_floats), "tokenizer": draw(st.none() | _texts),
+            "timings": {draw(_texts): draw(st.floats(allow_nan=False, allow_infinity=False))},
+            "versions": {draw(_texts): draw(_texts)},
+        }
+    )  # fmt: skip
+
+
+@st.composite
+def _entries(draw: st.DrawFn) -> CatalogEntry:
+    status = draw(st.sampled_from(["ok", "excluded", "unclassified", "removed"]))
+    return CatalogEntry.from_dict(
+        {
+            "schema_version": 1, "model_id": draw(_ids), "architecture": "roberta-base",
+            "sha": draw(st.sampled_from(["c" * 40, "d" * 40])), "status": status,
+            "reason": draw(st.none() | _texts), "last_modified": draw(st.none() | _dates),
+            "downloads": draw(_ints), "likes": draw(_ints), "params": draw(_ints),
+            "license": draw(st.none() | _texts), "tags": draw(st.lists(_texts, max_size=3)),
+            "detail": draw(st.none() | _texts),
+            "renamed_to": draw(st.sampled_from([None, "b/y"])) if status == "removed" else None,
+        }
+    )  # fmt: skip
+
+
+@st.composite
+def _legacy(draw: st.DrawFn) -> LegacyModel:
+    return make_legacy_model(
+        draw(_ids), last_modified=draw(_dates), params=draw(_ints), mnli_lp=draw(_floats),
+        avg=draw(_floats), gain=draw(_floats), score=draw(st.floats(-1, 1)),
+        flags=tuple(draw(st.lists(_texts, max_size=2))), shifted_from=draw(st.none() | _texts),
+    )  # fmt: skip
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    legacy=st.lists(_legacy(), max_size=3),
+    catalog=st.lists(_entries(), max_size=4),
+    results=st.lists(_results(), max_size=5),
+    as_of=_dates,
+)
+def test_generated_records_always_build(
+    store_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    legacy,
+    catalog,
+    results,
+    as_of,
+) -> None:
+    _hold(monkeypatch, legacy, catalog, results, meta={"as_of": as_of})
+    out = tmp_path / "site"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RecordWarning)
+        build_site(store_dir, out)
+    raw = gzip.decompress((out / "downloads/all.csv.gz").read_bytes()).decode()
+    table = list(csv.reader(io.StringIO(raw, newline="")))
+    assert {len(r) for r in table} == {len(COLUMNS)}
+    json.loads(gzip.decompress((out / "downloads/all.json.gz").read_bytes()))  # strict JSON

@@ -54,3 +54,20 @@ def test_task_gain_chart_has_room_for_the_longest_task_name() -> None:
     layout = fig["layout"]
     assert layout["xaxis"]["automargin"] is True
     assert layout["margin"]["b"] >= 150  # 20 characters at -60 degrees in 12 px type
+
+
+def test_charts_leave_out_what_they_cannot_place() -> None:
+    """Pure functions that never stop on a value: a day past pandas' last timestamp, text that
+    is not a day, a score whose percentage overflows to infinity."""
+    timeline = charts.evaluated_over_time(
+        pd.Series(["9999-12-31T00:00:00Z", "0001-01-01", "nan", None, "2026-11-20T10:00:00Z"])
+    )
+    assert timeline is not None and timeline["data"][0]["x"] == ["2026-11-20"]
+    assert charts.evaluated_over_time(pd.Series(["9999-12-31", "x"])) is None
+    fig = charts.score_distribution(pd.Series([1e308, 0.5, 0.6]), None, label="p", base_label="b")
+    assert fig["data"][0]["type"] == "bar"  # drawn from the finite scores only
+    table = pd.DataFrame({"model_id": ["a/b", "c/d"], "gain": [1e308, 0.01],
+                          "downloads": [10, 20]})  # fmt: skip
+    assert charts.gain_vs_downloads(table, "gain", "gain") is not None
+    assert charts.overview(table.assign(architecture="R")) is not None
+    assert charts.task_gains({"rte": 1e308, "cola": 0.6}, {"rte": -1e308, "cola": 0.5}) is not None

@@ -161,11 +161,25 @@ def test_evaluate_refuses_a_folder_that_is_not_a_model_before_loading_data(
     (tmp_path / "not-a-model" / "README.md").write_text("hi")
     (tmp_path / "weights.bin").write_bytes(b"x")
     for model, message in [
-        ("not-a-model", "not-a-model: not a model folder: it has no config.json"),
         ("./not-a-model", "./not-a-model: not a model folder: it has no config.json"),
         ("./weights.bin", "./weights.bin: not a folder"),
+        ("--path=not-a-model", "./not-a-model: not a model folder: it has no config.json"),
     ]:
         code = main(["evaluate", model, "--data", str(store_dir)])
         err = capsys.readouterr().err
         assert code == 1 and err.startswith(f"ranker evaluate: error: {message}"), err
         assert err.count("\n") == 1
+
+
+def test_a_bare_name_is_a_hub_id_even_when_a_folder_has_that_name(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """Only the form decides (`./x` or --path: a folder), never what the disk holds: the same
+    command means the same model on every machine. The folder's owner is told how to name it."""
+    from ranker.evaluate.cli import check_local
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "not-a-model").mkdir()
+    assert check_local("not-a-model") is None
+    assert "not-a-model is read as a hub id" in capsys.readouterr().err
+    assert check_local("org/model") is None and capsys.readouterr().err == ""

@@ -17,6 +17,7 @@ from ranker.testing.hub import FakeHub
 from ranker.testing.models import register
 from ranker.testing.world import (
     BERT,
+    DEBERTA,
     EXPECTED,
     MAX_PARAMS,
     REJECTED,
@@ -24,9 +25,11 @@ from ranker.testing.world import (
     populate_world,
     world_toml,
 )
+from ranker.testing.world import T5 as T5_ID
 
 T0, T1 = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"
-CONFIG = "GET /{repo}/resolve"  # a config.json read (small file at a pinned sha: no redirect)
+CONFIG = "GET /{repo}/resolve"  # a config.json read (a small file: 307 to the resolve-cache)
+CACHE = "GET /api/resolve-cache/models/{repo}"  # ... and its second request
 # What needs a config read on a first crawl: every candidate the listing does not decide and
 # the 2023 data does not vouch for.
 NEEDS_CONFIG = {m for m, (_, s, r, _) in EXPECTED.items() if s == "ok" or r in (
@@ -75,7 +78,7 @@ def test_first_crawl_classifies_from_listings_and_configs(store: Store, world: F
     assert all(f"/resolve/{world.model(m).sha}/" in p for m in NEEDS_CONFIG for p in pinned
                if p.startswith(f"/{m}/"))  # fmt: skip
     # No model_info, tree or weight request: listings and configs only, all counted.
-    assert set(world.counts) == {"GET /api/models", CONFIG}
+    assert set(world.counts) == {"GET /api/models", CONFIG, CACHE}
     assert summary.requests == sum(world.counts.values())
     ft = catalog["org/bert-ft"]
     assert ft.sha == world.model("org/bert-ft").sha and len(ft.sha) == 40
@@ -109,8 +112,8 @@ def test_config_budget_leaves_the_rest_unclassified_for_the_next_run(
     waiting = {m for m, e in catalog.items() if e.status == "unclassified"}
     assert first.config_requests == 3 and len(waiting) == len(NEEDS_CONFIG) - 3
     assert all(catalog[m].reason == "config-pending" for m in waiting)
-    lineage_first = {m for m in NEEDS_CONFIG if EXPECTED[m][3] == "lineage"}
-    assert NEEDS_CONFIG - waiting <= lineage_first  # lineage candidates are read first
+    bases = {BERT, ROBERTA, DEBERTA, T5_ID}
+    assert NEEDS_CONFIG - waiting < bases  # the architectures' bases are read first
     second = _crawl(store, world, now=T1)
     assert second.config_requests == len(waiting)
     got = {e.model_id: (e.architecture, e.status, e.reason, e.found_by) for e in store.catalog()}
@@ -132,6 +135,7 @@ def test_a_transient_config_failure_is_retried_next_run_not_excluded(
 
 
 def test_private_repos_are_seen_with_a_token_and_excluded(store: Store, world: FakeHub) -> None:
+    world.add_token("hf_test_token")
     summary = _crawl(store, world, token="hf_test_token")
     catalog = {e.model_id: e for e in store.catalog()}
     assert catalog["x/roberta-private"].reason == "private"
@@ -143,6 +147,7 @@ def test_crawl_honours_hf_endpoint_and_hf_token(
     store: Store, world: FakeHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world.patch_endpoint(monkeypatch)
+    world.add_token("hf_from_env")
     monkeypatch.setenv("HF_TOKEN", "hf_from_env")
     summary = crawl(store, Hub(), max_params=MAX_PARAMS, now=T0)
     assert summary.requests == sum(world.counts.values()) > 0
@@ -246,6 +251,293 @@ def test_2023_models_are_members_without_tags_or_config(store: Store, world: Fak
     assert summary.config_requests == len(NEEDS_CONFIG) - 1
 
 
+# -- listings that survive a bad page, budgets, whose fault a stop is --------------------------
+
+
+def _bulk(world: FakeHub, files: dict[str, dict[str, bytes]], n: int = 30) -> None:
+    """`n` untagged RoBERTa finetunes: with 16 rows a page, only the `roberta` model_type
+    listing then has more than two pages (rows come sorted by id: `bulk/` first)."""
+    for i in range(n):
+        register(world, f"bulk/roberta-{i:02d}", files["roberta-cls"], model_type="roberta")
+    world.page_size = 16
+
+
+def _roberta_listing(world: FakeHub) -> list[str]:
+    """The query strings of the `roberta` model_type listing's requests."""
+    return [p for _, p, _ in world.log if p.startswith("/api/models?filter=roberta&")]
+
+
+def test_a_listing_whose_third_page_fails_keeps_what_it_read_and_resumes_there(
+    store: Store, world: FakeHub, tiny_files: dict[str, dict[str, bytes]]
+) -> None:
+    _bulk(world, tiny_files)
+    third = world.fail(500, route="GET /api/models", query="cursor=32", times=4)  # every try
+    summary = _crawl(store, world)
+    assert third.fired == 4 and set(summary.failed) == {ROBERTA}
+    assert "500" in summary.failed[ROBERTA] and "FAILED tiny/roberta-base" in summary.text()
+    catalog = {e.model_id: e for e in store.catalog()}
+    # pages 1-2 (the bulk models), every lineage result, the base (on page 3: asked for by id)
+    assert {f"bulk/roberta-{i:02d}" for i in range(30)} <= set(catalog)
+    lineage = {m for m, v in EXPECTED.items() if v[0] == ROBERTA and v[3] == "lineage"}
+    assert lineage <= set(catalog) and catalog[ROBERTA].status == "ok"
+    assert {e.status for e in catalog.values()} == {"ok", "excluded"}
+    cursor = store.crawl_state()["cursors"]["roberta"]
+    assert cursor.startswith(world.url) and "cursor=32" in cursor
+    assert "the next run resumes them" in summary.text()
+
+    # the next night: that listing starts at the failed page, and nothing is marked removed
+    # for not being on the pages it did not read
+    world.faults.remove(third)  # (clear_faults would also drop the malformed rows' values)
+    world.reset_counts()
+    register(world, "zz/roberta-new", tiny_files["roberta-cls"], model_type="roberta")
+    world.remove("bulk/roberta-00")
+    second = _crawl(store, world, now=T1)
+    assert second.resumed == ["roberta"] and not second.failed
+    assert all("cursor=32" in q for q in _roberta_listing(world))
+    catalog = {e.model_id: e for e in store.catalog()}
+    assert catalog["zz/roberta-new"].status == "ok" and second.new == ["zz/roberta-new"]
+    assert catalog["bulk/roberta-00"].status == "ok" and not second.removed
+    assert store.crawl_state() == {"cursors": {}}
+    # the night after: a whole listing again, so the removal is seen
+    third_night = _crawl(store, world, now="2026-01-03T00:00:00Z")
+    assert third_night.removed == ["bulk/roberta-00"] and not third_night.resumed
+
+
+def test_a_cursor_the_hub_refuses_starts_the_listing_over(
+    store: Store, world: FakeHub, tiny_files: dict[str, dict[str, bytes]]
+) -> None:
+    _bulk(world, tiny_files)
+    _crawl(store, world)
+    world.remove("bulk/roberta-05")
+    world.reset_counts()
+    stale = f"{world.url}/api/models?filter=roberta&limit=1000&cursor=32"
+    store.write_crawl_state({"cursors": {"roberta": stale}})
+    world.fail(400, route="GET /api/models", query="cursor=32", times=1)  # e.g. expired
+    summary = _crawl(store, world, now=T1)
+    assert not summary.failed and not summary.resumed
+    assert store.crawl_state() == {"cursors": {}}
+    assert any("cursor" not in q for q in _roberta_listing(world))
+    assert summary.removed == ["bulk/roberta-05"]  # read in full after all: removals are seen
+
+
+def test_a_malformed_crawl_state_is_ignored_with_a_warning(store: Store, world: FakeHub) -> None:
+    from ranker.store import CrawlStateWarning
+
+    store.path("crawl_state.json").write_text('{"cursors": {"roberta": "file:///etc/passwd"}}')
+    with pytest.warns(CrawlStateWarning, match="expected an http"):
+        summary = _crawl(store, world)
+    assert not summary.resumed and not summary.failed
+
+
+@pytest.mark.parametrize(
+    "state",
+    [{"cursors": {"roberta": "javascript:alert(1)"}}, {"cursors": {"": "https://x/api"}},
+     {"cursors": []}, {"other": 1}, {"cursors": {"a": "https://x/" + "y" * 3000}}],
+)  # fmt: skip
+def test_the_store_refuses_a_crawl_state_it_would_not_read_back(store: Store, state) -> None:
+    from ranker.errors import StoreError
+
+    with pytest.raises(StoreError, match=r"crawl_state\.json: refused"):
+        store.write_crawl_state(state)
+    assert not store.path("crawl_state.json").exists()
+
+
+def test_the_base_is_classified_before_anything_else(store: Store, world: FakeHub) -> None:
+    """On a big hub the config budget runs out long before the listings do: the bases first,
+    then the 2023 models, then lineage-tagged ones, then by downloads."""
+    from conftest import make_legacy_model
+
+    store.write_legacy_models([make_legacy_model("old/roberta-untagged", ROBERTA)])
+    _crawl(store, world, max_configs=4)
+    catalog = {e.model_id: e for e in store.catalog()}
+    assert all(catalog[b].status == "ok" for b in (BERT, ROBERTA, DEBERTA, T5_ID))
+    assert catalog["old/roberta-untagged"].status == "ok"  # a 2023 member: no request
+    assert all(catalog[m].status == "unclassified" for m in NEEDS_CONFIG - {BERT, ROBERTA,
+               DEBERTA, T5_ID, "old/roberta-untagged"})  # fmt: skip
+
+
+def test_a_base_no_listing_reached_is_asked_for_by_id(store: Store, world: FakeHub) -> None:
+    world.fail(500, route="GET /api/models", query="filter=bert&", times=None)
+    summary = _crawl(store, world, architectures=[BERT])
+    assert set(summary.failed) == {BERT}
+    catalog = {e.model_id: e for e in store.catalog()}
+    assert catalog[BERT].status == "ok"  # its model_type listing failed: found by id
+    assert world.per_repo("GET /api/models/{repo}") == {BERT: 1}
+
+
+def test_the_time_budget_ends_the_crawl_and_keeps_what_it_learned(
+    store: Store, world: FakeHub
+) -> None:
+    now = [0.0]
+    door = Hub(endpoint=world.url, token=False, sleep=lambda s: None, clock=lambda: now[0])
+    read = door.config
+
+    def slow_config(repo_id: str, sha: str) -> dict:
+        now[0] += 10.0  # each config read takes 10 s on the door's clock
+        return read(repo_id, sha)
+
+    door.config = slow_config  # type: ignore[method-assign]
+    summary = crawl(store, door, max_params=MAX_PARAMS, now=T0, time_budget=25)
+    assert door.deadline == 25
+    assert summary.config_requests == 3 and summary.out_of_time
+    assert "the time budget was spent" in summary.text() and not summary.failed
+    catalog = {e.model_id: e for e in store.catalog()}
+    assert len(catalog) == len(EXPECTED)  # everything listed is kept, the rest pending
+    pending = {m for m, e in catalog.items() if e.reason == "config-pending"}
+    assert len(pending) == len(NEEDS_CONFIG) - 3
+
+
+def test_no_time_left_sends_nothing_and_changes_nothing(store: Store, world: FakeHub) -> None:
+    _crawl(store, world)
+    before = store.path("catalog.jsonl").read_bytes()
+    world.reset_counts()
+    summary = _crawl(store, world, now=T1, time_budget=0)
+    assert not world.log and summary.out_of_time and not summary.removed
+    assert store.path("catalog.jsonl").read_bytes() == before
+
+
+def test_a_hub_that_stalls_config_reads_stops_the_crawl_early(
+    store: Store, world: FakeHub, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Issue 22: a hub that answers listings but never a config read kept the crawl going
+    for days, then exited 0. Now: most of the last reads unanswered stops it, non-zero."""
+    from ranker.crawl import CrawlStopped, classifier
+    from ranker.errors import Reason
+
+    monkeypatch.setattr(classifier, "STALL_WINDOW", 6)  # the default is 20; the rule the same
+    world.stall(route=CONFIG, times=None)
+    door = _door(world, timeout=0.3, attempts=1)
+    with pytest.raises(CrawlStopped) as stopped:
+        crawl(store, door, max_params=MAX_PARAMS, now=T0)
+    assert stopped.value.reason is Reason.HUB_DOWN
+    assert "the hub is not answering config reads: 4 of the last 4 timed out" in str(stopped.value)
+    summary = stopped.value.summary
+    assert summary.config_requests == 4 and summary.config_timeouts == 4
+    catalog = {e.model_id: e for e in store.catalog()}  # what was learned is kept
+    assert len(catalog) == len(EXPECTED)
+    assert {m for m, e in catalog.items() if e.status == "unclassified"} == NEEDS_CONFIG
+
+    # the command says so in one line and exits non-zero (the same stop, without the wait)
+    def stops(*args: object, **kwargs: object) -> None:
+        raise stopped.value
+
+    monkeypatch.setattr("ranker.crawl.crawl", stops)
+    code = main(["--data", str(store.root), "crawl", "--endpoint", world.url])
+    err = capsys.readouterr().err
+    assert code == 1 and "not answering config reads" in err and err.count("\n") == 1
+
+
+def test_a_rate_limit_never_skips_a_candidate(
+    store: Store, world: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ranker.testing.quota import Quota
+
+    # every config read is two resolver requests (the 307 to the resolve-cache): 5 a window
+    monkeypatch.setattr(world, "quota", Quota(api=1000, resolvers=10, pages=100, window=1.0))
+    door = Hub(endpoint=world.url, token=False)  # the pacer really waits for the window
+    summary = crawl(store, door, max_params=MAX_PARAMS, now=T0)
+    assert {e.model_id: e.status for e in store.catalog()} == {
+        m: s for m, (_, s, _, _) in EXPECTED.items()
+    }
+    assert summary.config_requests == len(NEEDS_CONFIG) and summary.unclassified == 0
+    assert world.rate_limited * 100 < door.requests  # paced: fewer than 1% answered 429
+
+
+def test_a_rate_limit_that_outlasts_the_run_stops_it_in_order_keeping_what_it_learned(
+    store: Store, world: FakeHub
+) -> None:
+    from ranker.crawl import CrawlStopped
+    from ranker.errors import Reason
+
+    world.fail(429, route=CONFIG, repo="org/bert-ft", times=None)
+    with pytest.raises(CrawlStopped) as stopped:
+        _crawl(store, world)
+    assert stopped.value.reason is Reason.QUOTA
+    catalog = {e.model_id: e for e in store.catalog()}
+    assert len(catalog) == len(EXPECTED)
+    assert catalog["org/bert-ft"].status == "unclassified"  # never held against the model
+    # nothing after it in the order was read: no skipping ahead to the next candidate
+    read = {m for m in NEEDS_CONFIG if catalog[m].status != "unclassified"}
+    assert read and all(catalog[m].status == "unclassified" for m in NEEDS_CONFIG - read)
+    assert _configs_read(world).keys() - {"org/bert-ft"} == read
+    world.faults.clear()  # (clear_faults would also drop the malformed rows' values)
+    _crawl(store, world, now=T1)
+    got = {e.model_id: (e.architecture, e.status, e.reason, e.found_by) for e in store.catalog()}
+    assert got == EXPECTED
+
+
+def test_a_bad_token_stops_the_crawl_and_stores_nothing(store: Store, world: FakeHub) -> None:
+    from ranker.errors import Reason, RunFailure
+
+    world.add_token("hf_good")
+    _crawl(store, world, token="hf_good", max_configs=2)
+    before = {n: store.path(n).read_bytes() for n in ("catalog.jsonl",)}
+    # the token is revoked in the middle of the next run's config reads
+    door = _door(world, token="hf_good")
+    read = door.config
+
+    def revoked(repo_id: str, sha: str) -> dict:
+        world.tokens.pop("hf_good", None)
+        return read(repo_id, sha)
+
+    door.config = revoked  # type: ignore[method-assign]
+    with pytest.raises(RunFailure) as failed:
+        crawl(store, door, max_params=MAX_PARAMS, now=T1)
+    assert failed.value.reason is Reason.BAD_TOKEN
+    assert {n: store.path(n).read_bytes() for n in before} == before  # no exclusion cached
+    assert not store.path("crawl_state.json").exists()
+    # and from the first request on: the same
+    with pytest.raises(RunFailure):
+        _crawl(store, world, token="hf_unknown", now=T1)
+    assert {n: store.path(n).read_bytes() for n in before} == before
+
+
+def test_a_config_damaged_in_transit_waits_it_is_never_excluded(
+    store: Store, world: FakeHub
+) -> None:
+    world.corrupt_bytes("org/roberta-ft", "config.json", times=None)
+    _crawl(store, world, token=False)
+    entry = {e.model_id: e for e in store.catalog()}["org/roberta-ft"]
+    assert (entry.status, entry.reason) == ("unclassified", "config-pending")
+    world.clear_faults()
+    _crawl(store, world, now=T1)
+    entry = {e.model_id: e for e in store.catalog()}["org/roberta-ft"]
+    assert (entry.status, entry.reason) == ("ok", None)
+
+
+def test_a_row_with_one_odd_tag_is_listed_and_reported(store: Store, world: FakeHub) -> None:
+    tags = [*world.model("org/roberta-ft").hub_tags(), "odd tag\u202e"]
+    world.set_listing_field("org/roberta-ft", "tags", tags)
+    summary = _crawl(store, world)
+    entry = {e.model_id: e for e in store.catalog()}["org/roberta-ft"]
+    assert entry.status == "ok" and "odd tag\u202e" not in entry.tags
+    assert "org/roberta-ft" in summary.repaired and "without values" in summary.text()
+
+
+def test_a_value_the_store_refuses_fails_its_row_alone(store: Store, world: FakeHub) -> None:
+    """The door takes dates up to 2099; the store writes none past tomorrow. Before, one such
+    row made `write_catalog` refuse the whole catalog: the crawl wrote nothing at all."""
+    world.set_listing_field("org/roberta-ft", "lastModified", "2090-01-01T00:00:00.000Z")
+    summary = _crawl(store, world)
+    entries = {e.model_id: e for e in store.catalog()}
+    assert entries["org/roberta-ft"].status == "ok"
+    assert entries["org/roberta-ft"].last_modified is None
+    assert "last_modified" in summary.repaired["org/roberta-ft"]
+    assert len(entries) > 1
+
+
+def test_sizes_that_disagree_send_the_model_to_its_config(store: Store, world: FakeHub) -> None:
+    """`safetensors.total` is not a stable number: when it disagrees with the per-dtype sum,
+    config.json decides, never the count (here a count far over the cap)."""
+    world.set_listing_field(
+        "old/roberta-untagged", "safetensors", {"parameters": {"F32": 10**11}, "total": 20_000}
+    )
+    _crawl(store, world)
+    entry = {e.model_id: e for e in store.catalog()}["old/roberta-untagged"]
+    assert (entry.status, entry.reason) == ("ok", None)
+    assert "old/roberta-untagged" in _configs_read(world)
+
+
 def _result(model_id: str, sha: str) -> EvalResult:
     return EvalResult(schema_version=SCHEMA_VERSION, model_id=model_id, architecture="x",
                       revision=sha, protocol_version="lp-1", status="ok",
@@ -300,6 +592,8 @@ def test_one_dimension_rule_reads_t5_names() -> None:
         ({"params": 223_000_000}, None),
         ({"params": 110_000_000}, None),  # an encoder-only export
         ({"params": None}, None),  # pickle-only: the listing cannot tell
+        ({"params": 2_000_000_000, "params_disagree": True}, None),  # config.json decides
+        ({"params": 30_000_000, "params_disagree": True}, None),
     ],
 )
 def test_listing_reasons(fields: dict, reason: str | None) -> None:

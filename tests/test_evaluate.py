@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from ranker.cli import main
-from ranker.errors import StoreError
+from ranker.errors import ModelFailure, Reason, StoreError
 from ranker.evaluate import probe, protocol, transfer
 from ranker.evaluate.bits import decode_correct
 from ranker.evaluate.data import (
@@ -34,7 +34,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 REPO = Path(__file__).resolve().parents[1]
-SNLI = REPO.parent / "shared" / "data" / "snli"
+SNLI = REPO / "tests" / "data" / "snli" / "snli_train.jsonl.gz"  # real SNLI pairs (NOTICE)
 WORDS = [
     "man",
     "woman",
@@ -258,11 +258,15 @@ def test_mnli_is_read_at_its_pinned_revision_through_the_door(hub, tmp_path: Pat
     assert all(f"/tree/{first}" in p for _, p, _ in hub.log if "/tree/" in p)
 
 
-def test_unreachable_base_is_an_error_naming_the_base(models, data, tmp_path) -> None:
-    result = evaluate_model(
-        str(models["tiny-bert"]), data, base=str(tmp_path / "nowhere"), options=_opts(tmp_path)
-    )
-    assert result.status == "error" and "base model" in result.error
+def test_unreachable_base_is_not_the_finetunes_fault(models, data, tmp_path) -> None:
+    """The finetune gets no record: `BaseUnavailable` names the base and its typed reason."""
+    from ranker.evaluate.run import BaseUnavailable
+
+    with pytest.raises(BaseUnavailable, match=r"base model .*nowhere cannot be scored") as info:
+        evaluate_model(
+            str(models["tiny-bert"]), data, base=str(tmp_path / "nowhere"), options=_opts(tmp_path)
+        )
+    assert info.value.reason is Reason.NOT_FOUND and not isinstance(info.value, ModelFailure)
 
 
 def test_samples_are_stratified_seeded_and_order_free(probe_files: Path) -> None:
@@ -364,9 +368,25 @@ def test_unconverged_fit_is_a_typed_error_not_a_score(monkeypatch, models, data,
     with pytest.raises(probe.ProbeNotConverged, match="did not converge") as info:
         probe.fit_probe(x_tr, y_tr, x_ev, seed=0)
     assert info.value.gradient > protocol.GRADIENT_TOL and info.value.iterations == 1
-    result = evaluate_model(str(models["tiny-bert"]), data, options=_opts(tmp_path))
-    assert result.status == "error" and "did not converge" in result.error
-    assert result.accuracy is None and result.failure == "permanent"
+    # On finite features the solver is ours: no record for the model, the error propagates
+    # (the pipeline counts it as a bug), never a score and never the model's fault.
+    with pytest.raises(probe.ProbeNotConverged):
+        evaluate_model(str(models["tiny-bert"]), data, options=_opts(tmp_path))
+
+
+def test_non_finite_features_are_the_models_own_fault(models, data, tmp_path) -> None:
+    """Weights that give NaN features: a permanent NON_FINITE record, not a solver failure."""
+    from safetensors.numpy import load_file, save_file
+
+    folder = tmp_path / "nan-bert"
+    shutil.copytree(models["tiny-bert"], folder)
+    tensors = load_file(folder / "model.safetensors")
+    name = next(n for n in tensors if n.endswith("LayerNorm.weight"))
+    tensors[name] = np.full_like(tensors[name], np.nan)
+    save_file(tensors, folder / "model.safetensors")
+    result = evaluate_model(str(folder), data, options=_opts(tmp_path))
+    assert (result.status, result.reason, result.failure) == ("error", "non-finite", "permanent")
+    assert "non-finite features" in result.error and result.accuracy is None
 
 
 def test_binary_probe_is_checked_on_its_own_objective() -> None:
@@ -484,7 +504,7 @@ def test_known_good_model_scores(models, data, tmp_path: Path) -> None:
     assert result.protocol_version == protocol.PROTOCOL_VERSION
     assert result.data_fingerprint == data.fingerprint and result.n_train == 300
     assert {"download", "tokenise", "forward", "fit"} <= set(result.timings)
-    assert {"torch", "transformers", "scikit-learn"} <= set(result.versions)
+    assert {"torch", "transformers", "tokenizers", "scikit-learn"} <= set(result.versions)
     assert result.tokenizer == "tiny-bert" and result.device.startswith("cpu")
     assert result.precision == "fp32" and "transfer" in result.timings
     correct = decode_correct(result.correct, result.n_eval)
@@ -716,12 +736,135 @@ def _minilm() -> Path:
 
 
 def test_real_minilm_on_snli_beats_the_majority_class(tmp_path: Path) -> None:
-    train = SNLI / "snli_train_100k.jsonl.gz"
-    if not train.is_file():
-        pytest.skip(f"{SNLI} is not here")
     folder = _minilm()
-    data = load_probe_data(train, train_size=2000, eval_size=1000, seed=0)
+    data = load_probe_data(SNLI, train_size=2000, eval_size=1000, seed=0)
     result = evaluate_model(str(folder), data, model_id="all-MiniLM-L6-v2", options=_opts(tmp_path))
     assert result.status == "ok", result.error
     majority = np.bincount(data.eval.labels).max() / len(data.eval)
     assert result.accuracy_low > majority + 0.08
+
+
+@pytest.mark.parametrize("damage", ["torn", "garbage", "other rows"])
+def test_a_damaged_base_feature_cache_is_discarded_and_recomputed(
+    damage, models, data, tmp_path, monkeypatch, capsys
+) -> None:
+    """A cache file restored from elsewhere (the Actions cache) may be torn: recomputed, never
+    a bug, and the gain is the same as from a sound cache."""
+    from ranker.evaluate import run
+
+    opts = _opts(tmp_path)
+    ft, base = str(models["tiny-bert-ft"]), str(models["tiny-bert"])
+    monkeypatch.setattr(run, "_BASE_CORRECT", {})  # the base's features go to the disk cache
+    first = evaluate_model(ft, data, base=base, options=opts)
+    (cached,) = (tmp_path / "cache" / "features").glob("*.npz")
+    whole = cached.read_bytes()
+    if damage == "torn":
+        cached.write_bytes(whole[: len(whole) // 2])
+    elif damage == "garbage":
+        cached.write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    else:
+        with np.load(cached) as npz:
+            np.savez(cached, train=npz["train"][:-1], eval=npz["eval"])
+    monkeypatch.setattr(run, "_BASE_CORRECT", {})  # a new process: only the disk cache
+    again = evaluate_model(ft, data, base=base, options=opts)
+    assert again.status == "ok", again.error
+    assert (again.gain, again.gain_low, again.gain_high) == (
+        first.gain, first.gain_low, first.gain_high,
+    )  # fmt: skip
+    assert "discarding a damaged feature cache" in capsys.readouterr().err
+    with np.load(cached) as npz:  # rewritten whole
+        assert npz["train"].shape[0] == len(data.train) and npz["eval"].shape[0] == len(data.eval)
+
+
+def test_the_token_id_cache_keeps_a_bounded_number_of_tokenizers(
+    models, data, tmp_path, monkeypatch
+) -> None:
+    """Token ids are kept per tokenizer for the most recently used `MAX_TOKENIZERS` only."""
+    from ranker.evaluate import features as F
+    from ranker.evaluate import run
+
+    monkeypatch.setattr(run, "_TOKENS", run.OrderedDict())
+    monkeypatch.setattr(run, "MAX_TOKENIZERS", 2)
+    loads: list[str] = []
+    real = F.load_tokenizer
+    monkeypatch.setattr(
+        F, "load_tokenizer", lambda folder: loads.append(folder.name) or real(folder)
+    )
+    bert, roberta = models["tiny-bert"], models["tiny-roberta-cls"]
+    other = shutil.copytree(bert, tmp_path / "other-tok")  # another tokenizer's content
+    config = json.loads((other / "tokenizer_config.json").read_text())
+    (other / "tokenizer_config.json").write_text(json.dumps({**config, "model_max_length": 99}))
+    for folder in (bert, roberta, bert, other, bert, roberta):
+        run._token_ids(folder, data)
+    assert len(run._TOKENS) == 2
+    # bert stays (used again before `other` came), roberta was evicted and loaded again
+    assert loads == ["tiny-bert", "tiny-roberta-cls", "other-tok", "tiny-roberta-cls"]
+
+
+def test_memory_running_out_while_loading_is_a_resource_failure(
+    models, data, tmp_path, monkeypatch
+) -> None:
+    """MemoryError while loading the body is OUT_OF_MEMORY (re-queued, with the figure), and an
+    exception the model's bytes did not cause is our bug, never "unreadable weights"."""
+    from ranker.evaluate import features as F
+
+    def no_memory(*args, **kw):
+        raise MemoryError
+
+    monkeypatch.setattr(F, "_from_pretrained", no_memory)
+    result = evaluate_model(str(models["tiny-bert"]), data, options=_opts(tmp_path))
+    assert (result.reason, result.failure) == ("out-of-memory", "resource")
+    assert "needs more than" in result.error and "GiB" in result.error
+
+    def our_bug(*args, **kw):
+        raise AttributeError("a bug of ours")
+
+    monkeypatch.setattr(F, "_from_pretrained", our_bug)
+    with pytest.raises(AttributeError, match="a bug of ours"):
+        evaluate_model(str(models["tiny-bert"]), data, options=_opts(tmp_path))
+
+
+def test_a_missing_device_is_the_runs_fault(models, data, tmp_path, monkeypatch) -> None:
+    from ranker.errors import RunFailure
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    opts = Options(device="cuda", cache_dir=tmp_path / "cache")
+    with pytest.raises(RunFailure, match="no CUDA device") as info:
+        evaluate_model(str(models["tiny-bert"]), data, options=opts)
+    assert info.value.reason is Reason.NO_DEVICE
+
+
+def test_a_folder_named_like_a_hub_id_is_never_read_for_it(tmp_path, monkeypatch) -> None:
+    """Issue 22: hub ids and local paths never meet; a path says it is one."""
+    from ranker.evaluate.fetch import is_local
+    from ranker.evaluate.run import model_key
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "legacy").mkdir(parents=True)
+    (tmp_path / "data" / "legacy" / "config.json").write_text('{"model_type": "bert"}')
+    assert not is_local("data/legacy") and model_key("data/legacy") == "data/legacy"
+    assert is_local("./data/legacy") and model_key("./data/legacy") == "legacy"
+    assert is_local(str(tmp_path / "data" / "legacy")) and is_local("~/x") and is_local(".")
+
+
+def test_cli_reads_a_folder_only_when_told_it_is_one(
+    models, probe_files, hub, tmp_path, capsys, monkeypatch
+) -> None:
+    """`--path DIR` (or a ./ prefix) is a folder; a bare id is a hub id even when the working
+    directory holds a folder of that name (here the hub has no such repo: not found)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "org").mkdir()
+    _copy(models["tiny-bert"], tmp_path / "org" / "tiny-bert")
+    store = tmp_path / "data"
+    common = ["--probe-data", str(probe_files), "--train-size", "150", "--eval-size", "120",
+              "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--no-progress",
+              "--json"]  # fmt: skip
+    assert main(["--data", str(store), "evaluate", "--path", "org/tiny-bert", *common]) == 0
+    assert json.loads(capsys.readouterr().out)["model_id"] == "tiny-bert"  # the folder's name
+    hub.patch_endpoint(monkeypatch)
+    assert main(["--data", str(store), "evaluate", "org/tiny-bert", *common]) == 1
+    assert "org/tiny-bert is read as a hub id; for the folder" in capsys.readouterr().err
+    assert {r.model_id for r in Store(store).results()} == {"tiny-bert", "org/tiny-bert"}
+    stored = next(r for r in Store(store).results() if r.model_id == "org/tiny-bert")
+    assert (stored.status, stored.reason) == ("error", "not-found")  # asked of the hub
+    assert hub.log  # and the hub was asked

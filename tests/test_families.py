@@ -45,3 +45,9 @@ def test_lineage_parents_reads_the_hubs_base_model_tags() -> None:
     tags = ["base_model:finetune:FacebookAI/roberta-base", "base_model:a/b", "license:mit",
             "base_model:quantized:x/y:z"]  # fmt: skip
     assert lineage_parents(tags) == ["FacebookAI/roberta-base", "a/b"]
+
+
+def test_lineage_parents_ignore_what_is_not_a_repo_id() -> None:
+    tags = ["base_model:Finetune:a/b", "base_model:finetune:" + "a/" * 30_000, "base_model:/b",
+            "base_model:a/", "base_model:a/b\u202e", "base_model:x:y:a/b", "base_model:c/d"]  # fmt: skip
+    assert lineage_parents(tags) == ["c/d"]

@@ -417,3 +417,128 @@ def test_spm_tokenizer_without_sentencepiece_is_our_error_not_the_models(
     with pytest.raises(RankerError, match="needs sentencepiece") as info:
         F.load_tokenizer(folder)
     assert not isinstance(info.value, ModelFailure)
+
+
+# -- whose fault a failed conversion is ---------------------------------------------------------
+
+
+def _child_instead(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
+    """Run `code` as the conversion child instead of the converter (same arguments to run)."""
+    import subprocess
+    import sys
+
+    real = subprocess.run
+    monkeypatch.setattr(
+        pickles.subprocess, "run", lambda cmd, **kw: real([sys.executable, "-c", code], **kw)
+    )
+
+
+@needs_torch
+def test_a_killed_conversion_child_is_a_resource_failure_with_the_figure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _pickle_model(tmp_path / "rp")
+    _child_instead(monkeypatch, "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    with pytest.raises(
+        ModelFailure, match=r"killed by SIGKILL.*needs more than \d+\.\d GiB"
+    ) as info:
+        pickles.convert_pickle(folder)
+    assert info.value.reason is Reason.CHILD_KILLED and info.value.kind is FailureKind.RESOURCE
+
+
+@needs_torch
+def test_a_conversion_child_over_its_time_is_a_resource_failure(tmp_path: Path) -> None:
+    folder = _pickle_model(tmp_path / "rp")
+    with pytest.raises(ModelFailure, match="took more than") as info:
+        pickles.convert_pickle(folder, timeout=0.01)
+    assert info.value.reason is Reason.CHILD_TIMEOUT and info.value.kind is FailureKind.RESOURCE
+
+
+@needs_torch
+def test_a_conversion_child_that_dies_without_a_report_is_our_bug(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E.g. its scrubbed environment broke its imports: never the model's unreadable weights."""
+    folder = _pickle_model(tmp_path / "rp")
+    _child_instead(monkeypatch, "raise ImportError('no module named ranker')")
+    with pytest.raises(pickles.ConverterBroken, match=r"without a report.*ImportError") as info:
+        inspect(folder, "rp", "r", 10**9)
+    assert not isinstance(info.value, ModelFailure)
+
+
+def _declaring(numel: int) -> bytes:
+    """A legacy-format torch checkpoint of one 4-element tensor whose pickle DECLARES `numel`
+    elements for its storage (the raw data that follows still holds 4)."""
+    import io
+    import pickletools
+    import struct
+
+    buf = io.BytesIO()
+    torch.save({"w": torch.zeros(4)}, buf, _use_new_zipfile_serialization=False)
+    data = buf.getvalue()
+    fh = io.BytesIO(data)
+    for _ in range(3):  # magic number, protocol version, system info
+        list(pickletools.genops(fh))
+    ops = list(pickletools.genops(fh))  # the main pickle, with the storage's persistent id
+    at = next(i for i, (op, _, _) in enumerate(ops) if op.name == "BINPERSID")
+    op, arg, pos = next(o for o in reversed(ops[:at]) if o[0].name.startswith("BININT"))
+    assert arg == 4
+    size = {"BININT1": 2, "BININT2": 3, "BININT": 5}[op.name]
+    return data[:pos] + b"J" + struct.pack("<i", numel) + data[pos + size :]
+
+
+@needs_torch
+def test_a_pickle_declaring_huge_storages_is_refused_before_any_allocation(tmp_path) -> None:
+    """Issue 22: a tiny pickle must not make the child allocate what it declares. The child
+    runs from a fresh process, so that process's largest child is the converter alone."""
+    import subprocess
+    import sys
+
+    numel = 2_000_000_000  # 8 GB of float32 declared, in a file of about 1 KB
+    files = tiny_model("roberta", seed=2, head="classification", pickle_only=True)
+    folder = _write(tmp_path / "liar", {**files, "pytorch_model.bin": _declaring(numel)})
+    assert (folder / "pytorch_model.bin").stat().st_size < 4_000
+    assert pickles.declared_bytes(folder / "pytorch_model.bin") == 4 * numel
+    code = (
+        "import resource, sys; from pathlib import Path; from ranker.evaluate import pickles\n"
+        "try:\n    pickles.convert_pickle(Path(sys.argv[1]), max_params=10**8)\n"
+        "except Exception as exc:\n    print(exc.reason.value, str(exc))\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True,
+                         text=True, timeout=300, check=True).stdout.splitlines()  # fmt: skip
+    assert out[0].startswith("too-large ") and "declare 8,000,000,000 bytes" in out[0], out
+    assert int(out[-1]) * 1024 < 2 * 2**30  # the child's peak RSS: far below the 8 GB declared
+    assert not (tmp_path / "liar-from-pickle").exists()
+
+
+@needs_torch
+def test_a_sound_pickle_declares_what_it_holds(tmp_path: Path) -> None:
+    folder = _pickle_model(tmp_path / "rp")
+    state = torch.load(folder / "pytorch_model.bin", weights_only=True)
+    held = sum(t.untyped_storage().nbytes() for t in state.values())
+    assert 0 < pickles.declared_bytes(folder / "pytorch_model.bin") <= held
+
+
+@needs_torch
+@pytest.mark.parametrize(("package", "runs_fault"), [("sentencepiece", True), ("jieba", False)])
+def test_a_missing_package_is_the_runs_fault_only_when_it_is_ours(
+    package: str, runs_fault: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A package of ranker's stack missing stops the run; one that only this model's tokenizer
+    asks for (outside the stack) refuses that model alone."""
+    from ranker.errors import RunFailure
+    from ranker.evaluate import features as F
+
+    class Missing:
+        @staticmethod
+        def from_pretrained(*args, **kw):
+            raise ImportError(f"this tokenizer needs {package}\nsecond line", name=package)
+
+    monkeypatch.setattr(F, "AutoTokenizer", Missing)
+    folder = _write(tmp_path / "m", {"tokenizer.json": b"{}"})
+    expected = RunFailure if runs_fault else ModelRefused
+    with pytest.raises(expected, match=f"needs {package}") as info:
+        F.load_tokenizer(folder)
+    assert info.value.reason is (Reason.DEPENDENCY if runs_fault else Reason.TOKENIZER)
+    assert "\n" not in str(info.value)

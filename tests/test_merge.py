@@ -369,3 +369,262 @@ def test_a_shard_file_with_a_torn_last_line_merges_the_rest(
     assert code == 0, err
     assert "2 new" in out
     assert sorted(r.model_id for r in Store(store_dir).results()) == ["org/a", "org/b"]
+
+
+# -- shards are untrusted: a plan made before they run, and what the merge refuses --------------
+
+PLANNED = [f"org/m{i}" for i in range(12)]
+
+
+def _sha1(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _data_hashes(store_dir: Path) -> dict[str, str]:
+    """sha256 of every file under the store, by relative path (the byte-identical check)."""
+    import hashlib
+
+    return {
+        str(p.relative_to(store_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(store_dir.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def planned(store_dir: Path, tmp_path: Path, capsys) -> tuple[Path, Path, dict[str, int]]:
+    """A store with 12 catalogued roberta-base models and one results file; the plan of 2
+    shards made by `ranker plan`; {model: its shard}."""
+    from ranker.records import CatalogEntry
+
+    store = Store(store_dir)
+    entry = {"schema_version": 1, "architecture": "roberta-base", "status": "ok"}
+    store.write_catalog(
+        CatalogEntry(**entry, model_id=m, sha=_sha1(m), downloads=i) for i, m in enumerate(PLANNED)
+    )
+    store.save_result(_planned_result("org/stored-elsewhere"))
+    plan = tmp_path / "plan.json"
+    code = main(["--data", str(store_dir), "plan", "--shards", "2", "--out", str(plan)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "plan: 12 models in 2 shards" in out
+    data = json.loads(plan.read_text())
+    shard_of = {m: a["shard"] for m, a in data["models"].items()}
+    assert sorted(shard_of) == sorted(PLANNED) and set(shard_of.values()) == {0, 1}
+    return store_dir, plan, shard_of
+
+
+def _planned_result(model_id: str, **kw) -> EvalResult:
+    from ranker.evaluate.protocol import PROTOCOL_VERSION
+
+    values = {"revision": _sha1(model_id), "protocol_version": PROTOCOL_VERSION, **kw}
+    return _result(model_id, **values)
+
+
+def _plan_merge(store_dir: Path, plan: Path, *files: Path, capsys) -> tuple[int, str, str]:
+    args = ["--data", str(store_dir), "merge", "--plan", str(plan), *map(str, files)]
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_plan_is_each_shards_queue(planned) -> None:
+    from ranker.evaluate.protocol import PROTOCOL_VERSION
+    from ranker.pipeline import pending
+
+    store_dir, _, shard_of = planned
+    for index in (0, 1):
+        queue = pending(Store(store_dir), PROTOCOL_VERSION, shard=(index, 2))
+        assert sorted(e.model_id for e in queue) == sorted(
+            m for m, s in shard_of.items() if s == index
+        )
+
+
+def test_a_planned_shard_is_merged(planned, tmp_path: Path, capsys) -> None:
+    store_dir, plan, shard_of = planned
+    files = []
+    for index in (0, 1):
+        mine = [_planned_result(m) for m, s in shard_of.items() if s == index]
+        files.append(_shard(tmp_path / f"shard-{index}.jsonl", *mine))
+    code, out, err = _plan_merge(store_dir, plan, *files, capsys=capsys)
+    assert code == 0, err
+    assert "12 new" in out
+    assert {r.model_id for r in Store(store_dir).results()} == {*PLANNED, "org/stored-elsewhere"}
+
+
+def _tampered(kind: str, shard_of: dict[str, int], path: Path) -> tuple[Path, str]:
+    """A shard-0 file tampered in one way, and what the refusal must name."""
+    ours = [m for m, s in shard_of.items() if s == 0]
+    theirs = next(m for m, s in shard_of.items() if s == 1)
+    good = [_planned_result(m) for m in ours]
+    if kind == "another shard's model":
+        return _shard(path, *good, _planned_result(theirs)), theirs
+    if kind == "a model no plan knows":
+        return _shard(path, *good, _planned_result("org/unknown")), "org/unknown"
+    if kind == "an unknown architecture":
+        bad = _planned_result(ours[0], architecture="evil/arch")
+        return _shard(path, bad, *good[1:]), "evil/arch"
+    assert kind == "a line of 110 MB"
+    _shard(path, *good[1:])
+    with path.open("a") as fh:  # a result of this shard's, its error 110 MB, a MB at a time
+        fh.write(_line(good[0])[:-1] + ', "error": "')
+        for _ in range(110):
+            fh.write("x" * (1 << 20))
+        fh.write('"}\n')
+    return path, f"{path}:{len(good)}: a line of more than 1,048,576 bytes"
+
+
+TAMPERED = ["another shard's model", "a model no plan knows", "an unknown architecture",
+            "a line of 110 MB"]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", TAMPERED)
+def test_a_tampered_shard_is_refused_and_the_store_is_unchanged(
+    planned, tmp_path: Path, capsys, kind: str
+) -> None:
+    store_dir, plan, shard_of = planned
+    shard, named = _tampered(kind, shard_of, tmp_path / "shard-0.jsonl")
+    before = _data_hashes(store_dir)
+    code, out, err = _plan_merge(store_dir, plan, shard, capsys=capsys)
+    assert code == 1
+    assert f"refused {shard}" in err and named in err
+    assert "nothing of them merged" in out
+    assert _data_hashes(store_dir) == before
+    if kind == "an unknown architecture":  # refused without a plan too
+        code, _, err = _merge(store_dir, shard, capsys=capsys)
+        assert code == 1 and "unknown architecture 'evil/arch'" in err
+        assert _data_hashes(store_dir) == before
+
+
+def test_the_default_line_cap_is_one_mebibyte() -> None:
+    from ranker.store import MAX_LINE
+
+    assert MAX_LINE == 1024 * 1024  # a bucket file of 100 lines stays far under GitHub's 100 MB
+
+
+def test_a_line_over_a_lower_cap_is_refused(store_dir: Path, tmp_path: Path) -> None:
+    from ranker.merge import merge_files
+
+    shard = _shard(tmp_path / "shard-0.jsonl", *SHARD)
+    size = max(len(line) + 1 for line in shard.read_bytes().split(b"\n"))
+    report = merge_files(Store(store_dir), [shard], max_line=size - 1)
+    assert report.refused and "a line of more than" in str(report.refused[0].error)
+    assert _results_bytes(store_dir) is None
+    assert not merge_files(Store(store_dir), [shard], max_line=size).refused
+
+
+def test_with_a_plan_a_shard_file_must_be_named_by_its_index(
+    planned, tmp_path: Path, capsys
+) -> None:
+    store_dir, plan, shard_of = planned
+    ours = [_planned_result(m) for m, s in shard_of.items() if s == 0]
+    for name in ("results.jsonl", "shard-2.jsonl", "shard-00.jsonl"):
+        code, _, err = _plan_merge(store_dir, plan, _shard(tmp_path / name, *ours), capsys=capsys)
+        assert code == 1 and f"refused {tmp_path / name}" in err
+
+
+def test_a_shard_never_replaces_a_settled_result(planned, tmp_path: Path, capsys) -> None:
+    store_dir, plan, shard_of = planned
+    model = next(m for m, s in shard_of.items() if s == 0)
+    settled = _planned_result(model, evaluated_at="2026-11-20T00:00:00Z")
+    Store(store_dir).save_result(settled)  # e.g. merged from another shard first
+    later = _planned_result(model, accuracy=0.99, accuracy_high=0.995)
+    code, out, err = _plan_merge(
+        store_dir, plan, _shard(tmp_path / "shard-0.jsonl", later), capsys=capsys
+    )
+    assert code == 0, err
+    assert "0 new, 0 replaced, 0 unchanged, 1 older" in out
+    assert [r for r in Store(store_dir).results() if r.model_id == model] == [settled]
+
+
+def test_a_malformed_plan_is_refused_naming_the_field(planned, tmp_path: Path, capsys) -> None:
+    store_dir, plan, _ = planned
+    data = json.loads(plan.read_text())
+    data["models"]["org/m0"]["shard"] = 7
+    bad = tmp_path / "bad-plan.json"
+    bad.write_text(json.dumps(data))
+    shard = _shard(tmp_path / "shard-0.jsonl", _planned_result("org/m0"))
+    before = _data_hashes(store_dir)
+    code, _, err = _plan_merge(store_dir, bad, shard, capsys=capsys)
+    assert code == 1 and "models.org/m0" in err and "shard 7" in err
+    assert _data_hashes(store_dir) == before
+
+
+# -- the catalog and the request queue: merged by key into the current main ---------------------
+
+
+def _entry(model: str, last_seen: str, **kw):
+    from ranker.records import CatalogEntry
+
+    values = dict(schema_version=1, model_id=model, architecture="roberta-base",
+                  sha=_sha1(model + last_seen), status="ok", first_seen=last_seen,
+                  last_seen=last_seen)  # fmt: skip
+    return CatalogEntry(**{**values, **kw})
+
+
+def _request(issue: int, model: str, status: str = "queued", **kw):
+    from ranker.store import ModelRequest
+
+    values = dict(schema_version=1, issue=issue, model_id=model, architecture="roberta-base",
+                  sha=_sha1(model), status=status, requested_at="2026-11-26T01:00:00Z")  # fmt: skip
+    return ModelRequest(**{**values, **kw})
+
+
+def test_the_nights_catalog_and_requests_merge_into_main_by_key(
+    store_dir: Path, tmp_path: Path, capsys
+) -> None:
+    main_store, night = Store(store_dir), Store(tmp_path / "night")
+    shutil.copytree(store_dir, night.root)
+    # both start from the same trigger commit
+    base = [_entry("org/a", "2026-11-20T00:00:00Z"), _entry("org/b", "2026-11-20T00:00:00Z")]
+    main_store.write_catalog(base)
+    night.write_catalog(base)
+    main_store.write_requests([_request(5, "org/a")])
+    night.write_requests([_request(5, "org/a")])
+    # the night: org/a gets a new sha, org/n is found, org/a's request is answered
+    night.write_catalog([
+        _entry("org/a", "2026-11-26T03:00:00Z"), base[1], _entry("org/n", "2026-11-26T03:00:00Z"),
+    ])  # fmt: skip
+    night.write_requests([_request(5, "org/a", "replied", replied_at="2026-11-26T06:00:00Z",
+                                   outcome="ok")])  # fmt: skip
+    # meanwhile on main: a request for org/q is queued (its check adds it to the catalog)
+    main_store.write_catalog([*base, _entry("org/q", "2026-11-26T02:00:00Z")])
+    main_store.save_request(_request(9, "org/q", requested_at="2026-11-26T02:00:00Z"))
+
+    args = ["--data", str(store_dir), "merge", "--catalog", str(night.path("catalog.jsonl")),
+            "--requests", str(night.path("requests.jsonl"))]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    catalog = {e.model_id: e for e in main_store.catalog()}
+    assert sorted(catalog) == ["org/a", "org/b", "org/n", "org/q"]
+    assert catalog["org/a"].sha == _sha1("org/a2026-11-26T03:00:00Z")  # the later sighting
+    assert catalog["org/a"].first_seen == "2026-11-20T00:00:00Z"
+    requests = {r.key: r for r in main_store.requests()}
+    assert requests[(5, "org/a")].status == "replied"
+    assert requests[(9, "org/q")].status == "queued"  # queued on main during the night
+
+    before = _data_hashes(store_dir)
+    assert main(args) == 0  # idempotent
+    assert "0 new, 0 replaced" in capsys.readouterr().out
+    assert _data_hashes(store_dir) == before
+    # an older copy never undoes what is merged: the trigger commit's catalog again
+    old = tmp_path / "old-catalog.jsonl"
+    old.write_text("".join(json.dumps(e.to_dict(), sort_keys=True) + "\n" for e in base))
+    assert main(["--data", str(store_dir), "merge", "--catalog", str(old)]) == 0
+    assert _data_hashes(store_dir) == before
+
+
+def test_a_bad_catalog_file_is_refused_and_nothing_is_written(
+    store_dir: Path, tmp_path: Path, capsys
+) -> None:
+    Store(store_dir).write_catalog([_entry("org/a", "2026-11-20T00:00:00Z")])
+    before = _data_hashes(store_dir)
+    night = tmp_path / "catalog.jsonl"
+    good = _entry("org/b", "2026-11-20T00:00:00Z").to_dict()
+    night.write_text(json.dumps(good) + "\n" + json.dumps({**good, "model_id": "org/c",
+                                                           "downloads": 2**64}) + "\n")  # fmt: skip
+    code = main(["--data", str(store_dir), "merge", "--catalog", str(night)])
+    err = capsys.readouterr().err
+    assert code == 1 and f"{night}:2" in err and "downloads" in err
+    assert _data_hashes(store_dir) == before

@@ -36,6 +36,7 @@ def _rows() -> dict[str, dict[str, str]]:
         _entry("a/moved", "removed", renamed_to="b/moved"),
         _entry("a/pickle", reason=None),
         _entry("a/flaky"),
+        _entry("a/big"),
         _entry("a/new"),
         _entry("a/old-protocol"),
         _entry("a/new-commit"),
@@ -44,6 +45,7 @@ def _rows() -> dict[str, dict[str, str]]:
         _result("a/scored", accuracy=0.6),
         _result("a/pickle", "error", reason="unsafe-pickle", failure="permanent"),
         _result("a/flaky", "error", reason="timeout", failure="transient"),
+        _result("a/big", "error", reason="out-of-memory", failure="resource"),
         _result("a/old-protocol", accuracy=0.6, protocol="lp-1"),
         _result("a/new-commit", accuracy=0.6, revision=OLD),
     ]
@@ -55,7 +57,7 @@ def test_scored_models_are_not_missing_and_every_other_one_is() -> None:
     rows = _rows()
     assert "a/scored" not in rows
     assert set(rows) == {"a/custom", "a/pending", "a/gone", "a/moved", "a/pickle", "a/flaky",
-                         "a/new", "a/old-protocol", "a/new-commit"}  # fmt: skip
+                         "a/big", "a/new", "a/old-protocol", "a/new-commit"}  # fmt: skip
     assert all(r["architecture"] == "RoBERTa-base" for r in rows.values())
 
 
@@ -69,6 +71,10 @@ def test_each_row_says_why_in_words_and_what_the_owner_can_do() -> None:
     assert rows["a/pickle"]["status"] == "failed" and "pickle" in rows["a/pickle"]["why"]
     assert rows["a/pickle"]["advice"] == advice("unsafe-pickle")
     assert rows["a/flaky"]["status"] == "queued" and "tried again" in rows["a/flaky"]["why"]
+    assert "hub's side" in rows["a/flaky"]["why"]
+    # a model that needed more memory than the run had: not the hub's fault, tried again
+    big = rows["a/big"]
+    assert big["status"] == "queued" and "more memory" in big["why"] and "hub" not in big["why"]
     assert rows["a/pending"]["status"] == "pending"
     assert rows["a/moved"]["why"] == "renamed to b/moved"
     # a result of another protocol or commit is not the current score: still waiting

@@ -204,6 +204,7 @@ def test_the_evaluator_fits_on_the_features_device(monkeypatch) -> None:
     assert record.seen[-1] == ("meta", torch.float64)
 
 
+@pytest.mark.gpu  # the one skip RANKER_REQUIRE_ALL allows, and only without CUDA (conftest)
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 def test_cuda_fit_agrees_with_the_cpu_fit_and_scikit_learn() -> None:
     (x_tr, y_tr), (x_ev, y_ev) = _mixture(3000, 384, seed=12)

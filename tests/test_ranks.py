@@ -14,6 +14,7 @@ from conftest import make_baselines, make_legacy_model
 from ranker.build import build_site
 from ranker.build.badges import badge_message
 from ranker.build.ranks import (
+    MAX_PAIRS,
     RESAMPLES,
     SEED,
     Relation,
@@ -265,6 +266,24 @@ def test_bits_decode_like_the_evaluator_packs_them() -> None:
     assert np.array_equal(_decode_correct(pack(bits), len(bits)), bits)
     with pytest.raises(ValueError):
         _decode_correct(pack(bits), 17)
+    with pytest.raises(ValueError):  # exactly the pairs it claims: not fewer, not more
+        _decode_correct(pack(bits), 5)
+    with pytest.raises(ValueError):
+        _decode_correct(pack(bits), -1)
+
+
+def test_a_result_with_more_pairs_than_the_bootstrap_takes_is_not_ranked() -> None:
+    """A stored record could claim 400,000 pairs (50 KB of bits): 3 GB of resample counts.
+    Such results are left out of the probe rank, as malformed bits are."""
+    rng = np.random.default_rng(0)
+    big = [rng.random(MAX_PAIRS + 8) < p for p in (0.7, 0.65, 0.6)]
+    small = correctness(np.array([0.7, 0.6]), 1_000, seed=1)
+    results = [_result(f"big/m{i}", bits) for i, bits in enumerate(big)]  # the larger group
+    results += [_result(f"small/m{i}", bits) for i, bits in enumerate(small)]
+    assert compare_probe_results(results).ranks() == {"small/m0": 1, "small/m1": 2}
+    # nor do bits of another size than their pair count make a group that ranks nobody
+    short = [_result(f"short/m{i}", small[0], n_eval=2_000) for i in range(3)]
+    assert compare_probe_results(short + results[3:]).ranks() == {"small/m0": 1, "small/m1": 2}
 
 
 def test_badge_wording() -> None:

@@ -19,7 +19,15 @@ def test_readme_opens_with_build_and_test_commands() -> None:
     assert build.endswith("python -m ranker.build")
     assert test == "bash scripts/test.sh"
     script = (REPO / "scripts" / "test.sh").read_text()
-    assert "torch==2.13.0" in script and "python -m pytest" in script
+    assert "TORCH=2.13.0" in script and '"torch==$TORCH"' in script
+    assert "python -m pytest -ra" in script  # the skip summary, printed
+
+
+def test_one_torch_version_everywhere() -> None:
+    """scripts/test.sh, the lock's pin and the locked CPU build name the same torch."""
+    assert "torch==2.13.0\n" in (REPO / "requirements" / "torch.txt").read_text()
+    for lock in ("eval.txt", "test.txt"):
+        assert "\ntorch==2.13.0+cpu \\\n" in (REPO / "requirements" / lock).read_text()
 
 
 def test_ci_runs_the_readme_test_command() -> None:

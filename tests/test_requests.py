@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import REPO
 from ranker.cli import main
@@ -19,8 +21,17 @@ from ranker.errors import StoreError
 from ranker.evaluate import protocol
 from ranker.hub import Hub
 from ranker.pipeline import pending
-from ranker.records import SCHEMA_VERSION, CatalogEntry, EvalResult
-from ranker.requests import check_request, due_replies, model_id_from_body
+from ranker.records import SCHEMA_VERSION, CatalogEntry, EvalResult, is_valid_repo_id
+from ranker.requests import (
+    EXIT_UNCHECKED,
+    ID_RULE,
+    MAX_BODY_BYTES,
+    check_body,
+    check_request,
+    due_replies,
+    model_id_from_body,
+    read_body,
+)
 from ranker.store import ModelRequest, Store
 from ranker.testing.hub import FakeHub
 from ranker.testing.models import (
@@ -134,10 +145,12 @@ def test_a_valid_id_is_queued_with_its_catalog_entry_and_a_reply(data: Path, wor
     (entry,) = Store(data).catalog()
     assert (entry.model_id, entry.status, entry.sha) == ("org/roberta-ft", "ok", request.sha)
     assert entry.first_seen is not None
-    # one info request, one config.json read at the listed commit; no weights, no tree
-    assert door.requests == 2
+    # one info request, one config.json read at the listed commit (a small file: its 307 to
+    # the resolve-cache is a second request); no weights, no tree
+    assert door.requests == 3
     assert world.counts["GET /api/models/{repo}"] == 1
     assert world.counts["GET /{repo}/resolve"] == 1
+    assert world.counts["GET /api/resolve-cache/models/{repo}"] == 1
     assert not world.counts["GET cdn"] and not world.counts["GET /api/models/{repo}/tree"]
     # the stored file reads back as it was written
     line = json.loads((data / "requests.jsonl").read_text())
@@ -296,16 +309,140 @@ def test_add_refuses_a_tampered_export(
     assert sorted(p.name for p in fresh.iterdir()) == ["architectures.toml"]
 
 
-def test_a_hub_that_fails_gives_an_error_reply_and_exit_1(
+def test_a_hub_that_fails_says_the_request_could_not_be_checked_and_exits_3(
     data: Path, world, tmp_path: Path
 ) -> None:
     world.fail(503, times=None, route="GET /api/models/{repo}", retry_after=0)
     reply = tmp_path / "reply.md"
     code = main(["request", "check", "--data", str(data), "--issue", "12", "--model",
                  "org/roberta-ft", "--reply-file", str(reply), "--endpoint", world.url])  # fmt: skip
-    assert code == 1
-    assert "could not be asked" in reply.read_text()
+    assert code == EXIT_UNCHECKED == 3  # not 0: the workflow run fails and is seen
+    text = reply.read_text()
+    assert "could not be checked" in text and "nothing is needed from you" in text
+    assert "no public model" not in text and "not ranked" not in text  # no verdict
     assert not (data / "requests.jsonl").exists()
+
+
+def test_a_bad_token_is_never_an_answer_about_the_model(
+    data: Path, world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Issue 22: an expired HF_TOKEN made the check tell the author that the model does not
+    exist, and exit 0, so the workflow posted it."""
+    door = Hub(endpoint=world.url, token="hf_expired", attempts=1)
+    decision = check_request(Store(data), door, 12, "org/roberta-ft")
+    assert (decision.outcome, decision.reason) == ("unchecked", "bad-token")
+    assert "could not be checked" in decision.reply and "nothing is needed" in decision.reply
+    assert "no public model" not in decision.reply
+    assert _files(data) == {"architectures.toml": (data / "architectures.toml").read_bytes()}
+    monkeypatch.setenv("HF_TOKEN", "hf_expired")
+    reply = tmp_path / "reply.md"
+    code = main(["request", "check", "--data", str(data), "--issue", "12", "--model",
+                 "org/roberta-ft", "--reply-file", str(reply), "--endpoint", world.url])  # fmt: skip
+    assert code == EXIT_UNCHECKED and "credentials" in reply.read_text()
+    assert "issue 12: unchecked (bad-token)" in capsys.readouterr().err
+
+
+def test_a_config_read_that_fails_is_unchecked_not_refused(data: Path, world) -> None:
+    world.fail(503, times=None, route="GET /{repo}/resolve", repo="org/roberta-ft")
+    decision, _ = _check(data, world, "org/roberta-ft")
+    assert (decision.outcome, decision.reason) == ("unchecked", "config-pending")
+    assert "config.json" in decision.reply and "nothing is needed" in decision.reply
+    assert not (data / "catalog.jsonl").exists()
+
+
+def test_a_look_alike_id_is_refused_with_a_hint_and_never_looked_up(data: Path, world) -> None:
+    for id_ in ("org/rоberta-ft", "org／roberta-ft", "org/roberta-ft\u200b", "org/\x00x"):
+        decision, door = _check(data, world, id_)
+        assert decision.reason == "invalid-id" and "only look like" in decision.reply
+        assert id_ not in decision.reply and door.requests == 0
+
+
+def test_a_body_longer_than_an_issue_can_be_is_refused_unread(
+    data: Path, world, tmp_path: Path
+) -> None:
+    body = tmp_path / "body.md"
+    body.write_text("### Model id\n\norg/roberta-ft\n\n### More\n\n" + "x" * (MAX_BODY_BYTES * 2))
+    assert len(read_body(body)) == MAX_BODY_BYTES + 1  # read with a limit, never whole
+    reply = tmp_path / "reply.md"
+    code = main(["request", "check", "--data", str(data), "--issue", "12", "--body-file",
+                 str(body), "--reply-file", str(reply), "--endpoint", world.url])  # fmt: skip
+    assert code == 0 and "longer than an issue can hold" in reply.read_text()
+    assert world.log == [] and not (data / "requests.jsonl").exists()
+    # bytes that are not UTF-8 are not an error: the id they are in is invalid
+    body.write_bytes(b"### Model id\n\norg/rob\xfferta\n")
+    code = main(["request", "check", "--data", str(data), "--issue", "12", "--body-file",
+                 str(body), "--reply-file", str(reply), "--endpoint", world.url])  # fmt: skip
+    assert code == 0 and "not a valid Hugging Face model id" in reply.read_text()
+
+
+def test_an_export_nested_too_deep_is_refused_in_one_line(
+    data: Path, tmp_path: Path, capsys
+) -> None:
+    export = tmp_path / "request.json"
+    export.write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["request", "add", "--data", str(data), str(export)]) == 1
+    err = capsys.readouterr().err
+    assert "nested deeper" in err and err.count("\n") == 1
+    assert sorted(p.name for p in data.iterdir()) == ["architectures.toml"]
+
+
+# -- property tests: any issue text is accepted or refused with a reason ------------------------
+
+_LOOK_ALIKES = "оОаеіѕ／⁄∕⧸．\u200b\u200d\u202e\ufeff\u00a0\u3000ＡＢ𝐚"
+_CONTROL = "".join(map(chr, range(0, 32))) + "\x7f\x85\u2028\u2029"
+_ID_PARTS = st.sampled_from(
+    [
+        "org/roberta-ft",
+        "old/roberta-untagged",
+        "x/roberta-custom",
+        "nobody/none",
+        ROBERTA,
+        "a",
+        "-",
+        "/",
+        "..",
+        "https://huggingface.co/",
+    ]
+)
+_TEXT = st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(_LOOK_ALIKES + _CONTROL),
+                max_size=60)  # fmt: skip
+
+
+@st.composite
+def _bodies(draw: st.DrawFn) -> str:
+    """Issue bodies as the form writes them and as people and tools mangle them."""
+    parts = draw(st.lists(st.one_of(_ID_PARTS, _TEXT), min_size=0, max_size=4))
+    id_line = "".join(parts)
+    heading = draw(st.sampled_from(["### Model id", "###Model id", "# model ID", "", "### Other"]))
+    filler = draw(st.sampled_from(["", "_No response_", "x" * 10, "y" * 70_000]))
+    newline = draw(st.sampled_from(["\n", "\r\n", "\r", "\u2028"]))
+    return newline.join([heading, "", id_line, "", "### More", filler])
+
+
+OUTCOMES = {"queued", "already-queued", "answered", "rejected", "unchecked"}
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=_bodies())
+def test_any_issue_text_is_accepted_or_refused_with_a_reason(data: Path, world, body: str) -> None:
+    store = Store(data)
+    door = Hub(endpoint=world.url, attempts=1)
+    decision = check_body(store, door, 7, body)
+    assert decision.outcome in OUTCOMES
+    if decision.outcome == "rejected":
+        assert decision.reason and decision.reply.strip()
+    if decision.outcome == "queued":
+        assert decision.request is not None and is_valid_repo_id(decision.request.model_id)
+    raw = model_id_from_body(body)
+    if raw is not None and not is_valid_repo_id(raw) and len(raw) > 3:
+        assert raw not in decision.reply.replace(ID_RULE, "")  # never quoted back
+    assert decision.reply.count("`") % 2 == 0
+    # the store still reads, whatever was asked
+    store.requests(), store.catalog()
 
 
 # -- the nightly run: requested models first, then the replies -----------------------------------

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from ranker.cli import main
 from ranker.errors import RankerError, StoreError
@@ -184,3 +188,76 @@ def test_results_file_validates_as_the_store_does(tmp_path: Path) -> None:
     (tmp_path / "r.jsonl").write_text('{"model_id": "org/a"}\n')
     with pytest.raises(StoreError, match=r"r\.jsonl:1: field .schema_version.: is missing"):
         out.results()
+
+
+# -- property: any shard record is merged or refused with a reason, and the store still works ---
+
+_LOOKALIKE = "\u0430\u0435\u043e\u0440\u0441\u0445\u0410\u0415\u041e\uff0d\uff0b\u2212\u2028\u2029"
+_TEXT = st.text(
+    alphabet=st.sampled_from(["a", "/", "-", ".", "\x00", "\x1f", "\x7f", "\ufeff", "\u202e",
+                              "=", "+", "@", "\ud7ff", "\U0001f600", *_LOOKALIKE]),
+    max_size=40,
+)  # fmt: skip
+_NUMBERS = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([2**63 - 1, 2**63, 2**64 - 1, 2**64, -1, 0]),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), _NUMBERS, _TEXT),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_TEXT, inner, max_size=3)),
+    max_leaves=12,
+)
+_DATES = st.one_of(
+    st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31)).map(
+        lambda d: d.isoformat() + "Z"
+    ),
+    _TEXT,
+)
+_FIELDS = ["model_id", "architecture", "revision", "protocol_version", "status", "accuracy",
+           "n_train", "seed", "schema_version", "evaluated_at", "timings", "versions", "tokenizer",
+           "error", "brand_new"]  # fmt: skip
+
+
+@st.composite
+def _shard_line(draw: st.DrawFn) -> str:
+    """A shard line: a valid result with some fields replaced by hostile values, or raw junk."""
+    model = draw(st.sampled_from([f"org/m{i}" for i in range(4)]))
+    data = _result(model, BERT, _sha(model), evaluated_at="2026-11-26T00:00:00Z").to_dict()
+    for name in draw(st.lists(st.sampled_from(_FIELDS), max_size=3, unique=True)):
+        data[name] = draw(
+            _DATES if name == "evaluated_at"
+            else st.one_of(_JSON, st.just("x" * 70_000), st.just([[[[[[[[1]]]]]]]]))
+        )  # fmt: skip
+    text = json.dumps(data, ensure_ascii=draw(st.booleans()))
+    return draw(st.sampled_from([text, text, text[: len(text) // 2], "[" * 3000 + "]" * 3000]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(_shard_line(), min_size=1, max_size=3))
+def test_any_shard_record_is_merged_or_refused_and_the_store_still_works(lines) -> None:
+    import pandas as pd
+
+    from ranker.merge import merge_files
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "data"
+        root.mkdir()
+        (root / "architectures.toml").write_text(world_toml())
+        store = Store(root)
+        store.save_result(_result(BERT, BERT, _sha(BERT)))
+        shard = Path(folder) / "shard-0.jsonl"
+        shard.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+        report = merge_files(store, [shard])
+        event("refused" if report.refused else "merged")
+        if report.refused:
+            error = report.refused[0].error
+            assert isinstance(error, StoreError) and error.path == shard and error.reason
+            assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+        results = store.results()  # the store still reads, compacts, and a build can date it
+        store.compact()
+        assert Store(root).results() == results
+        for r in results:
+            pd.Timestamp(r.evaluated_at)
+            assert r.extra_fields == {}

@@ -1,27 +1,35 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import make_baselines, make_legacy_model
 from ranker.errors import StoreError, UnknownArchitectureError
-from ranker.records import CatalogEntry, EvalResult, is_valid_repo_id
+from ranker.records import SCHEMA_VERSION, CatalogEntry, EvalResult, is_valid_repo_id
 from ranker.store import (
     CATALOG,
     LEGACY_MODELS,
+    MAX_DEPTH,
+    MAX_INT,
     RESULT_BUCKETS,
     RESULTS,
     STALE_TEMP_AGE,
     STALE_TEMP_GRACE,
+    KeptLineWarning,
+    ModelRequest,
     Store,
     TornLineWarning,
     _bulk_records,
@@ -814,3 +822,190 @@ def test_a_result_in_the_wrong_bucket_is_named_by_its_line(store_dir: Path) -> N
         line = 3 if blank else 2
         with pytest.raises(StoreError, match=rf"{path.name}:{line}: field 'model_id': model "):
             store.results()
+
+
+# -- limits at the store's boundary: only what reads back, and what later stages can use --------
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"downloads": 2**64}, "downloads"),  # orjson would read it back as a float
+        ({"downloads": 2**63}, "downloads"),
+        ({"likes": -1}, "likes"),
+        ({"detail": "x" * (64 * 1024 + 1)}, "detail"),
+        ({"last_seen": "9999-12-31T00:00:00Z"}, "last_seen"),
+        ({"first_seen": "2017-12-31T23:59:59Z"}, "first_seen"),
+        ({"last_modified": "yesterday"}, "last_modified"),
+    ],
+)
+def test_a_value_out_of_the_limits_is_refused_naming_the_record(
+    store_dir: Path, change: dict, field: str
+) -> None:
+    store = Store(store_dir)
+    store.write_catalog([_entry("a/kept")])
+    before = store.path(CATALOG).read_bytes()
+    with pytest.raises(StoreError) as info:
+        store.write_catalog([_entry("a/kept"), _entry("a/bad", **change)])
+    assert info.value.field == field and "'a/bad'" in str(info.value)
+    assert store.path(CATALOG).read_bytes() == before
+
+
+def test_the_largest_count_and_a_date_a_day_ahead_read_back(store_dir: Path) -> None:
+    store = Store(store_dir)
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=12)).isoformat()
+    entry = _entry(downloads=MAX_INT, likes=0, last_seen=soon)
+    store.write_catalog([entry])
+    assert store.catalog() == [entry] and type(store.catalog()[0].downloads) is int
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).isoformat()
+    with pytest.raises(StoreError, match="evaluated_at"):
+        store.save_result(_result("a/m", evaluated_at=later))
+    assert _results_files(store) == {}
+
+
+def test_a_line_over_the_cap_and_deep_nesting_are_refused(store_dir: Path) -> None:
+    store = Store(store_dir)
+    big = _entry(tags=tuple("t" * 60_000 for _ in range(20)))  # 1.2 MB, each tag in range
+    with pytest.raises(StoreError, match="more than 1,048,576"):
+        store.write_catalog([big])
+    nested: Any = 1
+    for _ in range(MAX_DEPTH):
+        nested = [nested]
+    deep = EvalResult.from_dict({**_result("a/m").to_dict(), "future": nested})
+    with pytest.raises(StoreError, match="nested more than") as info:
+        store.save_result(deep)
+    assert info.value.field == "future"
+    assert not store.path(CATALOG).exists() and _results_files(store) == {}
+
+
+def _line_of(record: Any, **changes: Any) -> str:
+    return json.dumps({**record.to_dict(), **changes}, sort_keys=True, ensure_ascii=False)
+
+
+def test_an_old_line_out_of_range_is_kept_reported_and_replaced_by_a_valid_record(
+    store_dir: Path,
+) -> None:
+    store = Store(store_dir)
+    bad = _line_of(_entry("a/huge"), downloads=2**64)  # as an old version wrote it
+    store.path(CATALOG).write_text(_line_of(_entry("a/one")) + "\n" + bad + "\n")
+    with pytest.warns(KeptLineWarning, match=r"catalog.jsonl:2: field 'downloads'"):
+        assert [e.model_id for e in store.catalog()] == ["a/one"]
+    store.write_catalog([_entry("a/one"), _entry("a/two")])  # a write does not warn
+    assert bad + "\n" in store.path(CATALOG).read_text()  # not lost by a rewrite
+    store.write_catalog([_entry("a/one"), _entry("a/huge", downloads=5)])  # crawled again
+    assert bad not in store.path(CATALOG).read_text()
+    assert {e.model_id: e.downloads for e in store.catalog()} == {"a/one": 3, "a/huge": 5}
+
+
+def test_a_newer_schema_line_is_kept_byte_for_byte(store_dir: Path) -> None:
+    store = Store(store_dir)
+    model = "org/m"
+    newer = _line_of(_result(model), schema_version=SCHEMA_VERSION + 1, accuracy="0.61±0.01",
+                     brand_new={"a": [1, 2]})  # fmt: skip
+    path = store.results_file(model)
+    path.parent.mkdir(parents=True)
+    path.write_text(newer + "\n" + _line_of(_result(model, revision="b" * 40)) + "\n")
+    with pytest.warns(KeptLineWarning, match=r":1: field 'schema_version'"):
+        assert [r.revision for r in store.results()] == ["b" * 40]
+    with pytest.warns(KeptLineWarning):
+        assert store.compact() == 1  # the line this version reads is rewritten, not the other
+        store.merge_results([_result(model, revision="c" * 40)])
+        store.save_result(_result(model, revision="d" * 40))
+        store.compact()
+    lines = path.read_text().splitlines()
+    assert newer in lines and len(lines) == 4
+    # the catalog and the request queue keep theirs too
+    text = _line_of(_entry("b/newer"), schema_version=SCHEMA_VERSION + 1) + "\n"
+    store.path(CATALOG).write_text(text)
+    store.write_catalog([_entry("b/newer"), _entry("b/other")])  # kept even then
+    assert store.path(CATALOG).read_text().endswith(text)
+    request = ModelRequest(schema_version=1, issue=3, model_id="b/newer", architecture="x",
+                           sha="f" * 40, status="queued", requested_at="2026-11-26T00:00:00Z")  # fmt: skip
+    text = _line_of(request, schema_version=SCHEMA_VERSION + 1, asked_by="someone") + "\n"
+    store.path("requests.jsonl").write_text(text)
+    with pytest.warns(KeptLineWarning):  # the read of the queue before the write
+        store.save_request(dataclasses.replace(request, issue=4))
+    assert store.path("requests.jsonl").read_text().endswith(text)
+    with pytest.warns(KeptLineWarning, match="requests.jsonl:2"):
+        assert [r.issue for r in store.requests()] == [4]
+
+
+def test_unknown_fields_of_this_schema_round_trip(store_dir: Path) -> None:
+    store = Store(store_dir)
+    line = _line_of(_result("org/m"), new_metric=0.5, notes={"by": "v2"})
+    path = store.results_file("org/m")
+    path.parent.mkdir(parents=True)
+    path.write_text(line + "\n" + line + "\n")  # a superseded line, so compact rewrites
+    (result,) = store.results()
+    assert result.extra_fields == {"new_metric": 0.5, "notes": {"by": "v2"}}
+    assert store.compact() == 1
+    assert path.read_text() == line + "\n"
+    store.path(CATALOG).write_text(_line_of(_entry(), seen_by="v2") + "\n")
+    store.write_catalog(store.catalog())
+    assert '"seen_by": "v2"' in store.path(CATALOG).read_text()
+
+
+def _write_pin(root: str) -> None:
+    Store(root).write_mnli_revision("c" * 40)
+
+
+def test_every_writer_waits_for_the_one_lock(store_dir: Path) -> None:
+    import multiprocessing
+
+    store = Store(store_dir)
+    with store.lock():
+        with store.lock():  # re-entrant in one Store: a read-modify-write around a writer
+            store.write_catalog([_entry()])
+        child = multiprocessing.get_context("spawn").Process(
+            target=_write_pin, args=(str(store_dir),)
+        )
+        child.start()  # spawned, not forked: a fork would inherit this lock's open file
+        child.join(3)  # time to start and reach the lock
+        assert child.is_alive() and not store.path("probe.json").exists()
+    child.join(30)
+    assert child.exitcode == 0 and store.mnli_revision() == "c" * 40
+
+
+def test_a_rename_is_followed_by_a_folder_fsync(tmp_path: Path, monkeypatch) -> None:
+    import ranker.store as store_module
+
+    synced: list[Path] = []
+    monkeypatch.setattr(store_module, "_fsync_dir", synced.append)
+    atomic_write_text(tmp_path / "x.json", "{}")
+    assert synced == [tmp_path]
+
+
+_HOSTILE_TEXT = st.text(
+    alphabet=st.sampled_from(["a", "/", ".", "\x00", "\x1b", "\u2028", "\u202e", "\ufeff",
+                              "\u0430", "\uff0b", "=", "\U0001f600", "\udc80"]),
+    max_size=30,
+)  # fmt: skip
+_HOSTILE_VALUE = st.one_of(
+    st.none(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([2**63 - 1, 2**63, 2**64, -1]),
+    _HOSTILE_TEXT,
+    st.just("y" * 70_000),
+    st.datetimes(min_value=dt.datetime(1, 1, 1)).map(lambda d: d.isoformat()),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    changes=st.dictionaries(
+        st.sampled_from(["model_id", "downloads", "likes", "params", "license", "detail",
+                         "last_modified", "first_seen", "last_seen", "reason"]),
+        _HOSTILE_VALUE, max_size=3,
+    )
+)  # fmt: skip
+def test_any_catalog_entry_is_written_or_refused_and_the_catalog_still_reads(changes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(folder)
+        store.write_catalog([_entry("a/kept")])
+        before = store.path(CATALOG).read_bytes()
+        try:
+            store.write_catalog([_entry("a/kept"), _entry(**{"model_id": "a/new", **changes})])
+        except StoreError as exc:
+            assert exc.reason and exc.path == store.path(CATALOG)
+            assert store.path(CATALOG).read_bytes() == before
+        assert "a/kept" in {e.model_id for e in Store(folder).catalog()}

@@ -27,8 +27,9 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import hf_raise_for_status
 
-from ranker.testing.hub import FakeHub, safetensors_params
+from ranker.testing.hub import ANONYMOUS, FakeHub, Quota, safetensors_params
 from ranker.testing.models import TINY_BERT, TINY_ROBERTA, fake_model, register, with_config
+from ranker.testing.quota import Limiter
 
 # Keys of config.json the API never carries (the dimensions, whatever a family calls them).
 DIMENSION_KEYS = {
@@ -249,7 +250,9 @@ def test_error_codes(hub: FakeHub) -> None:
     register(hub, "a/private", fake_model(TINY_BERT), model_type="bert", private=True)
     register(hub, "a/gated", fake_model(TINY_BERT), model_type="bert", gated="auto")
     register(hub, "a/disabled", fake_model(TINY_BERT), model_type="bert", disabled=True)
+    hub.add_token("hf_x")
     token = {"Authorization": "Bearer hf_x"}
+    bad = {"Authorization": "Bearer hf_expired"}
     cases = [
         ("/api/models/no/such", {}, 401, "RepoNotFound", RepositoryNotFoundError),
         ("/api/models/no/such", token, 404, "RepoNotFound", RepositoryNotFoundError),
@@ -257,7 +260,15 @@ def test_error_codes(hub: FakeHub) -> None:
         ("/a/private/resolve/main/config.json", {}, 401, "RepoNotFound", RepositoryNotFoundError),
         ("/a/gated/resolve/main/config.json", {}, 401, "GatedRepo", GatedRepoError),
         ("/a/gated/resolve/main/config.json", token, 403, "GatedRepo", GatedRepoError),
-        ("/a/disabled/resolve/main/config.json", {}, 403, "DisabledRepo", DisabledRepoError),
+        # Disabled: 403 on API and resolve routes, named only by the message.
+        ("/a/disabled/resolve/main/config.json", {}, 403, None, DisabledRepoError),
+        ("/api/models/a/disabled", {}, 403, None, DisabledRepoError),
+        ("/api/models/a/disabled/tree/main", {}, 403, None, DisabledRepoError),
+        # A token the hub does not know: 401 on a public repo too, no error code, and not
+        # mistaken for a missing repo by huggingface_hub.
+        ("/api/models/a/m", bad, 401, None, HfHubHTTPError),
+        ("/a/m/resolve/main/config.json", bad, 401, None, HfHubHTTPError),
+        ("/api/models", bad, 401, None, HfHubHTTPError),
         ("/a/m/resolve/main/nothing.json", {}, 404, "EntryNotFound", EntryNotFoundError),
         ("/a/m/resolve/" + "f" * 40 + "/config.json", {}, 404, "RevisionNotFound",
          RevisionNotFoundError),
@@ -269,16 +280,23 @@ def test_error_codes(hub: FakeHub) -> None:
         response = httpx2.get(hub.url + path, headers=headers)
         assert (response.status_code, response.headers.get("X-Error-Code")) == (status, code), path
         assert response.headers.get("X-Error-Message"), path
-        with pytest.raises(error):
+        with pytest.raises(error) as raised:
             hf_raise_for_status(response)
-    # Metadata of gated and disabled repos is public; their files are not.
+        if code is None and status == 401:
+            assert not isinstance(raised.value, RepositoryNotFoundError), path
+            assert response.headers["X-Error-Message"] == (
+                "Invalid credentials in Authorization header"
+            )
+    # Metadata of gated repos is public, their files are not; a disabled repo is only listed.
     assert _api(hub).model_info("a/gated").gated == "auto"
-    assert _api(hub).model_info("a/disabled").disabled is True
+    listed = {m.id: m for m in _api(hub).list_models(expand=["disabled"])}
+    assert listed["a/disabled"].disabled is True
 
 
 def test_private_and_gated_repos(hub: FakeHub, tmp_path: Path) -> None:
     register(hub, "me/private", fake_model(TINY_BERT), model_type="bert", private=True)
     register(hub, "corp/gated", fake_model(TINY_BERT), model_type="bert", gated="manual")
+    hub.add_token("hf_x")
     assert [m.id for m in _api(hub).list_models()] == ["corp/gated"]
     assert {m.id for m in _api(hub, "hf_x").list_models()} == {"corp/gated", "me/private"}
     with pytest.raises(RepositoryNotFoundError):
@@ -332,27 +350,50 @@ def test_lfs_files_redirect_to_the_cdn(hub: FakeHub, tmp_path: Path) -> None:
     assert hub.counts["GET /{repo}/resolve"] == 0
 
 
-def test_small_files_redirect_to_the_commit(hub: FakeHub, tmp_path: Path) -> None:
+def test_small_files_redirect_through_the_resolve_cache(hub: FakeHub, tmp_path: Path) -> None:
     repo = register(hub, "org/m", fake_model(TINY_BERT), model_type="bert")
     config = repo.files["config.json"]
-    head = httpx2.head(f"{hub.url}/org/m/resolve/main/config.json")
-    assert head.status_code == 307
-    assert head.headers["Location"] == f"/org/m/resolve/{repo.sha}/config.json"  # relative
-    pinned = httpx2.head(f"{hub.url}/org/m/resolve/{repo.sha}/config.json")
-    assert pinned.status_code == 200 and pinned.headers["X-Repo-Commit"] == repo.sha
     blob = hashlib.sha1(b"blob %d\0" % len(config) + config).hexdigest()
-    assert pinned.headers["ETag"] == f'"{blob}"' and "X-Linked-Etag" not in pinned.headers
+    cache = f"/api/resolve-cache/models/org/m/{repo.sha}/config.json"
+    for revision in ("main", repo.sha):  # a pinned sha redirects too
+        head = httpx2.head(f"{hub.url}/org/m/resolve/{revision}/config.json")
+        assert head.status_code == 307, revision
+        assert head.headers["Location"].startswith(cache + "?")  # relative, same host
+        cached = httpx2.head(hub.url + head.headers["Location"])
+        assert cached.status_code == 200 and cached.headers["X-Repo-Commit"] == repo.sha
+        assert cached.headers["ETag"] == f'"{blob}"' and "X-Linked-Etag" not in cached.headers
+        assert cached.headers["RateLimit"].startswith('"resolvers"')
+    assert httpx2.get(hub.url + cache).content == config
+    # The cache answers only by commit sha, and keeps the access rules.
+    assert httpx2.get(f"{hub.url}/api/resolve-cache/models/org/m/main/config.json"
+                      ).status_code == 404  # fmt: skip
+    assert httpx2.get(hub.url + cache.replace("config.json", "nope.json")).status_code == 404
 
     hub.reset_counts()
     assert _download(hub, "org/m", "config.json", tmp_path).read_bytes() == config
-    assert hub.counts == {"HEAD /{repo}/resolve": 2, "GET /{repo}/resolve": 1}
-    assert hub.log[-1] == ("GET", f"/org/m/resolve/{repo.sha}/config.json", 200)
+    assert hub.counts == {"HEAD /{repo}/resolve": 1,
+                          "HEAD /api/resolve-cache/models/{repo}": 1,
+                          "GET /api/resolve-cache/models/{repo}": 1}  # fmt: skip
+    assert hub.bucket_counts == {"resolvers": 3}
+    assert hub.log[-1][0] == "GET" and hub.log[-1][1].startswith(cache)
+    # The door's way, a GET that follows: two resolver hits.
+    hub.reset_counts()
+    assert httpx2.get(f"{hub.url}/org/m/resolve/{repo.sha}/config.json",
+                      follow_redirects=True).content == config  # fmt: skip
+    assert hub.bucket_counts == {"resolvers": 2}
     # An old commit still serves its own bytes.
     first = repo.sha
     assert hub.commit("org/m", {"config.json": b'{"model_type": "bert", "v": 2}'}) != first
     old = _download(hub, "org/m", "config.json", tmp_path / "old", revision=first)
     assert old.read_bytes() == config
     assert _download(hub, "org/m", "config.json", tmp_path / "new").read_bytes().endswith(b"2}")
+    # Datasets likewise.
+    data = hub.add_dataset("org/d", {"README.md": b"# d"})
+    head = httpx2.head(f"{hub.url}/datasets/org/d/resolve/main/README.md")
+    assert head.headers["Location"].startswith(f"/api/resolve-cache/datasets/org/d/{data.sha}/")
+    got = hf_hub_download("org/d", "README.md", repo_type="dataset", cache_dir=tmp_path / "d",
+                          endpoint=hub.url, token=False)  # fmt: skip
+    assert Path(got).read_bytes() == b"# d"
 
 
 def test_download_and_load_a_tiny_model_with_transformers(
@@ -373,7 +414,8 @@ def test_download_and_load_a_tiny_model_with_transformers(
         out = model(**batch).last_hidden_state
     assert out.shape[-1] == TINY_ROBERTA.hidden_size
     assert model.config.intermediate_size == TINY_ROBERTA.intermediate_size
-    assert hub.counts["GET /{repo}/resolve"] >= 2  # config, tokenizer files
+    # config, tokenizer files: a HEAD on the resolver, the GET from the resolve cache
+    assert hub.counts["GET /api/resolve-cache/models/{repo}"] >= 2
     assert hub.counts["GET cdn"] == 1  # the weights
     bert = register(hub, "org/bert", tiny_files["bert"], model_type="bert")
     assert (
@@ -396,6 +438,8 @@ def test_rate_limits_on_every_route(hub: FakeHub, tmp_path: Path, no_sleep: None
                                                f"{hub.url}/api/models/org/m/paths-info/main"),
         "HEAD /{repo}/resolve": ("HEAD", f"{hub.url}/org/m/resolve/main/config.json"),
         "GET /{repo}/resolve": ("GET", f"{hub.url}/org/m/resolve/{repo.sha}/config.json"),
+        "GET /api/resolve-cache/models/{repo}": (
+            "GET", f"{hub.url}/api/resolve-cache/models/org/m/{repo.sha}/config.json"),
         "GET /api/datasets": ("GET", f"{hub.url}/api/datasets"),
         "GET /api/datasets/{repo}": ("GET", f"{hub.url}/api/datasets/org/d"),
         "HEAD /datasets/{repo}/resolve": ("HEAD",
@@ -589,7 +633,9 @@ def test_renamed_repos_redirect(hub: FakeHub, tmp_path: Path) -> None:
     register(hub, "me/secret", fake_model(TINY_BERT), model_type="bert", private=True)
     hub.rename("me/secret", "me/hidden")
     assert httpx2.get(f"{hub.url}/api/models/me/secret").status_code == 401
-    authorized = httpx2.get(f"{hub.url}/api/models/me/secret", headers={"Authorization": "x"})
+    hub.add_token("hf_me")
+    authorized = httpx2.get(f"{hub.url}/api/models/me/secret",
+                            headers={"Authorization": "Bearer hf_me"})  # fmt: skip
     assert authorized.status_code == 307
 
 
@@ -627,6 +673,15 @@ def test_reset_forgets_renames_overrides_and_blobs(hub: FakeHub) -> None:
     assert httpx2.get(cdn).status_code == 403
     register(hub, "b/m", fake_model(TINY_BERT), model_type="bert")
     assert httpx2.get(f"{hub.url}/api/models/b/m", timeout=5).json()["downloads"] == 0
+    # Tokens added and quotas changed are forgotten, and the windows open afresh.
+    hub.add_token("hf_t")
+    hub.quota = Quota(api=1, resolvers=1, pages=1, window=60)
+    assert httpx2.get(f"{hub.url}/api/models/b/m").status_code == 429  # the window's spent
+    hub.reset()
+    assert hub.quota == ANONYMOUS and hub.bucket_counts == {} and hub.rate_limited == 0
+    fresh = httpx2.get(f"{hub.url}/api/models", headers={"Authorization": "Bearer hf_t"})
+    assert fresh.status_code == 401
+    assert _limit(fresh)[1] == ANONYMOUS.api - 1  # counted as the IP's, in a new window
 
 
 def test_dataset_files(hub: FakeHub, tmp_path: Path) -> None:
@@ -641,13 +696,15 @@ def test_dataset_files(hub: FakeHub, tmp_path: Path) -> None:
     info = _api(hub).dataset_info("probe/sst2-mini")
     assert info.sha == ds.sha and {s.rfilename for s in info.siblings} == {
         "train.jsonl", "README.md", "data/train.parquet"}  # fmt: skip
-    assert hub.counts["HEAD /datasets/{repo}/resolve"] == 2  # main, then 307 to the commit
-    assert hub.counts["GET /datasets/{repo}/resolve"] == 1
+    # main: 307 to the resolve cache, where the HEAD and the GET land
+    assert hub.counts["HEAD /datasets/{repo}/resolve"] == 1
+    assert hub.counts["HEAD /api/resolve-cache/datasets/{repo}"] == 1
+    assert hub.counts["GET /api/resolve-cache/datasets/{repo}"] == 1
     # Parquet is LFS: a 302 to the CDN.
     got = hf_hub_download("probe/sst2-mini", "data/train.parquet", repo_type="dataset",
                           cache_dir=tmp_path, endpoint=hub.url, token=False)  # fmt: skip
     assert Path(got).read_bytes() == parquet
-    assert hub.counts["HEAD /datasets/{repo}/resolve"] == 3 and hub.counts["GET cdn"] == 1
+    assert hub.counts["HEAD /datasets/{repo}/resolve"] == 2 and hub.counts["GET cdn"] == 1
     assert hub.per_repo("GET cdn") == {"probe/sst2-mini": 1}
     head = httpx2.head(f"{hub.url}/datasets/probe/sst2-mini/resolve/main/data/train.parquet")
     assert head.status_code == 302 and head.headers["X-Linked-Size"] == str(len(parquet))
@@ -682,3 +739,170 @@ def test_tiny_t5_and_deberta_are_served_and_loaded(
         body = model.encoder if repo == "old/t5-ft" else model
         assert body(**batch).last_hidden_state.shape[-1] == 32
     assert hub.per_repo("GET cdn") == {"old/t5-ft": 1, "org/deberta-ft": 1}
+
+
+# -- quotas (hub-contract.md, "Rate limits") -------------------------------------------------
+
+QUICK = Quota(api=3, resolvers=4, pages=2, window=1.0)
+
+
+def _frozen(hub: FakeHub) -> list[float]:
+    """Run the hub's rate-limit windows on a clock the test moves (`clock[0] += seconds`), so
+    a slow machine cannot close a window between two requests."""
+    clock = [0.0]
+    hub.limiter = Limiter(clock=lambda: clock[0])
+    return clock
+
+
+def _limit(response: httpx2.Response) -> tuple[str, int, int]:
+    """(bucket, remaining, reset) from a RateLimit header."""
+    bucket, remaining, reset = response.headers["RateLimit"].split(";")
+    return bucket.strip('"'), int(remaining[2:]), int(reset[2:])
+
+
+def test_every_answer_carries_its_buckets_rate_limit(hub: FakeHub) -> None:
+    repo = register(hub, "org/m", fake_model(TINY_BERT), model_type="bert")
+    cases = {
+        "/api/models": "api",
+        "/api/models/org/m": "api",
+        "/api/models/org/m/tree/main": "api",
+        "/api/models/no/such": "api",  # errors too
+        "/org/m/resolve/main/config.json": "resolvers",
+        "/org/m/resolve/main/model.safetensors": "resolvers",
+        f"/api/resolve-cache/models/org/m/{repo.sha}/config.json": "resolvers",
+        "/org/m": "pages",  # no such route here: still counted, still told
+    }
+    for n, (path, bucket) in enumerate(cases.items(), start=1):
+        response = httpx2.get(hub.url + path)
+        name, remaining, reset = _limit(response)
+        quota = getattr(ANONYMOUS, bucket)
+        assert name == bucket and 0 < reset <= 300, path
+        assert remaining == quota - hub.bucket_counts[bucket], path
+        policy = f'"fixed window";"{bucket}";q={quota};w=300'
+        assert response.headers["RateLimit-Policy"] == policy, path
+        assert sum(hub.bucket_counts.values()) == n
+    # The CDN is not counted in the hub's buckets.
+    cdn = httpx2.head(hub.url + "/org/m/resolve/main/model.safetensors").headers["Location"]
+    before = dict(hub.bucket_counts)
+    assert "RateLimit" not in httpx2.get(cdn).headers
+    assert hub.bucket_counts == before
+
+
+def test_a_quota_spent_answers_429_until_its_window_resets() -> None:
+    with FakeHub(quota=QUICK) as hub:
+        clock = _frozen(hub)
+        register(hub, "org/m", fake_model(TINY_BERT), model_type="bert")
+        info = f"{hub.url}/api/models/org/m"
+        answers = [httpx2.get(info) for _ in range(5)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+        assert [_limit(a)[1] for a in answers] == [2, 1, 0, 0, 0]
+        limited = answers[-1]
+        assert "Retry-After" not in limited.headers  # undocumented: not sent
+        assert "X-Error-Code" not in limited.headers
+        assert hub.rate_limited == 2 and hub.bucket_counts == {"api": 5}
+        with pytest.raises(HfHubHTTPError) as err:
+            hf_raise_for_status(limited)
+        assert "rate limit" in str(err.value)  # huggingface_hub read the headers as the reason
+        # Other buckets have their own quota.
+        assert httpx2.head(f"{hub.url}/org/m/resolve/main/config.json").status_code == 307
+        # Fixed windows: after `t` seconds the quota is whole again, not before.
+        assert _limit(limited)[2] == 1
+        clock[0] += 0.9
+        assert httpx2.get(info).status_code == 429
+        clock[0] += 0.1
+        fresh = httpx2.get(info)
+        assert fresh.status_code == 200 and _limit(fresh)[1] == QUICK.api - 1
+
+
+def test_quotas_per_token_and_per_ip() -> None:
+    pro = Quota(api=5, resolvers=4, pages=2, window=60)
+    with FakeHub(quota=QUICK, token_quota=Quota(api=4, resolvers=4, pages=2, window=60),
+                 tokens={"hf_a": QUICK, "hf_pro": pro}) as hub:  # fmt: skip
+        _frozen(hub)
+        hub.add_token("hf_b")  # the default token quota
+        register(hub, "org/m", fake_model(TINY_BERT), model_type="bert")
+        url = f"{hub.url}/api/models/org/m"
+
+        def statuses(token: str | None, n: int) -> list[int]:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            return [httpx2.get(url, headers=headers).status_code for _ in range(n)]
+
+        assert statuses(None, 4) == [200, 200, 200, 429]  # anonymous: the IP's quota
+        assert statuses("hf_a", 4) == [200, 200, 200, 429]  # a token's own quota...
+        assert statuses("hf_a", 1) == [429]  # ...shared by every job that uses it
+        assert statuses("hf_b", 5) == [200] * 4 + [429]
+        assert statuses("hf_pro", 6) == [200] * 5 + [429]
+        assert statuses("hf_nobody", 1) == [401]  # never a token's quota
+        assert hub.rate_limited == 5
+        hub.quota = None  # no limits, no headers (tokens are still checked)
+        answers = [httpx2.get(url) for _ in range(QUICK.api + 1)]
+        assert {a.status_code for a in answers} == {200}
+        assert "RateLimit" not in answers[0].headers
+        assert statuses("hf_nobody", 1) == [401]
+    with pytest.raises(ValueError, match="window"):
+        Quota(api=1, resolvers=1, pages=1, window=0)
+
+
+def test_retry_after_only_when_asked_for() -> None:
+    with FakeHub(quota=QUICK, retry_after=True) as hub:
+        _frozen(hub)
+        for _ in range(QUICK.api):
+            httpx2.get(f"{hub.url}/api/models")
+        limited = httpx2.get(f"{hub.url}/api/models")
+        assert limited.status_code == 429
+        assert limited.headers["Retry-After"] == str(_limit(limited)[2])
+
+
+def test_trees_paginate(hub: FakeHub) -> None:
+    files = {f"data/{i:04d}.json": b"{}" for i in range(1001)}
+    hub.add_model("org/many", {"config.json": b"{}", **files})
+    first = httpx2.get(f"{hub.url}/api/models/org/many/tree/main?recursive=true")
+    assert len(first.json()) == 1000 and 'rel="next"' in first.headers["Link"]
+    expanded = httpx2.get(f"{hub.url}/api/models/org/many/tree/main?recursive=true&expand=true")
+    assert len(expanded.json()) == 50
+    hub.reset_counts()
+    tree = list(_api(hub).list_repo_tree("org/many", recursive=True))
+    assert len(tree) == 1002 and hub.counts["GET /api/models/{repo}/tree"] == 2
+    hub.reset_counts()
+    tree = list(_api(hub).list_repo_tree("org/many", recursive=True, expand=True))
+    assert len(tree) == 1002 and hub.counts["GET /api/models/{repo}/tree"] == 21
+    bad = httpx2.get(f"{hub.url}/api/models/org/many/tree/main?cursor=zz")
+    assert bad.status_code == 400
+
+
+def test_an_unknown_expand_name_fails_the_request(hub: FakeHub) -> None:
+    register(hub, "org/m", fake_model(TINY_BERT), model_type="bert")
+    for path in ("/api/models", "/api/models/org/m"):
+        bad = httpx2.get(hub.url + path, params=[("expand[]", "sha"), ("expand[]", "dims")])
+        assert bad.status_code == 400 and "dims" in bad.headers["X-Error-Message"], path
+        assert "X-Error-Code" not in bad.headers
+        ok = httpx2.get(hub.url + path, params=[("expand[]", "sha"), ("expand[]", "config")])
+        assert ok.status_code == 200, path
+    with pytest.raises(HfHubHTTPError):
+        _api(hub).model_info("org/m", expand=["sha", "dims"])  # type: ignore[list-item]
+    hub.add_dataset("org/d", {"README.md": b"# d"})
+    assert httpx2.get(hub.url + "/api/datasets/org/d?expand=config").status_code == 400
+
+
+def test_xet_backed_files(hub: FakeHub, tmp_path: Path) -> None:
+    files = fake_model(TINY_BERT, params=5)
+    files["pytorch_model.bin"] = b"pickle bytes"
+    repo = hub.add_model("org/x", files, xet={"model.safetensors"})  # per file
+    weights = files["model.safetensors"]
+    head = httpx2.head(f"{hub.url}/org/x/resolve/main/model.safetensors")
+    assert head.status_code == 302 and len(head.headers["X-Xet-Hash"]) == 64
+    assert head.headers["X-Xet-Hash"] != hashlib.sha256(weights).hexdigest()
+    assert head.headers["X-Linked-Etag"] == f'"{hashlib.sha256(weights).hexdigest()}"'
+    assert "/xet-bridge/" in head.headers["Location"]
+    assert "X-Xet-Hash" not in httpx2.head(f"{hub.url}/org/x/resolve/main/pytorch_model.bin"
+                                           ).headers  # fmt: skip
+    tree = {f.path: f for f in _api(hub).list_repo_tree("org/x")}
+    assert tree["model.safetensors"].xet_hash == head.headers["X-Xet-Hash"]
+    assert tree["model.safetensors"].lfs.sha256 == hashlib.sha256(weights).hexdigest()
+    assert tree["pytorch_model.bin"].xet_hash is None
+    assert _download(hub, "org/x", "model.safetensors", tmp_path).read_bytes() == weights
+    every = hub.add_model("org/all", files, xet=True)
+    raw = httpx2.get(f"{hub.url}/api/models/org/all/tree/{every.sha}").json()
+    assert {e["path"] for e in raw if "xetHash" in e} == {"model.safetensors",
+                                                          "pytorch_model.bin"}  # fmt: skip
+    assert repo.is_xet("model.safetensors") and not repo.is_xet("config.json")

@@ -14,21 +14,25 @@ import pytest
 
 from conftest import REPO
 from ranker.crawl import crawl
+from ranker.errors import HubFailure, ModelFailure, Reason, RunFailure
 from ranker.evaluate import protocol
 from ranker.evaluate.data import load_probe_data
 from ranker.evaluate.run import Options
 from ranker.hub import Hub
-from ranker.pipeline import pending, update
+from ranker.pipeline import MAX_RESOURCE_NIGHTS, pending, update
 from ranker.store import Store
 from ranker.testing.hub import FakeHub
 from ranker.testing.models import register
 from ranker.testing.nli import glue_mnli_files
 from ranker.testing.world import (
+    BERT,
+    DEBERTA,
     EXPECTED,
     MAX_PARAMS,
     REFUSED,
     ROBERTA,
     SCORED,
+    T5,
     populate_world,
     world_toml,
 )
@@ -55,16 +59,24 @@ def store(tmp_path: Path) -> Store:
     return Store(tmp_path / "data")
 
 
-def _update(store: Store, hub: FakeHub, tmp_path: Path, door: Hub | None = None, **kw):
+def _update(
+    store: Store,
+    hub: FakeHub,
+    tmp_path: Path,
+    door: Hub | None = None,
+    device: str = "cpu",
+    crawl_step: bool = True,
+    **kw,
+):
     door = door or Hub(endpoint=hub.url, sleep=lambda s: None)
     return update(
         store,
-        crawl_step=lambda: crawl(store, door, max_params=MAX_PARAMS),
+        crawl_step=(lambda: crawl(store, door, max_params=MAX_PARAMS)) if crawl_step else None,
         probe_data=lambda: load_probe_data(
             None, 300, 150, 0, cache_dir=tmp_path / "data-cache", hub=door
         ),
         options=Options(
-            device="cpu",
+            device=device,
             cache_dir=tmp_path / "cache",
             hub_cache=tmp_path / "hf",
             max_params=MAX_PARAMS,
@@ -164,10 +176,11 @@ def test_a_hub_that_is_down_stores_no_failures(store, world, tmp_path, fault) ->
 def test_transient_failures_in_a_row_stop_the_run(store, world, tmp_path) -> None:
     crawl(store, Hub(endpoint=world.url), max_params=MAX_PARAMS)
     world.fail(503, route="GET /api/models/{repo}/tree", times=None)
-    summary = _update(store, world, tmp_path, door=Hub(endpoint=world.url, sleep=lambda s: 0))
-    assert summary.stopped_by == "hub-unreachable"
-    assert len(summary.evaluated) == 3 and summary.transient == 3
-    assert summary.left == len(GOOD)  # nothing settled: all of it is tried next run
+    with pytest.raises(RunFailure, match="the hub failed 3 models in a row") as info:
+        _update(store, world, tmp_path, door=Hub(endpoint=world.url, sleep=lambda s: 0))
+    assert info.value.reason is Reason.HUB_DOWN and "\n" not in str(info.value)
+    assert [r.failure for r in store.results()] == ["transient"] * 3  # re-queued, not settled
+    assert len(pending(store, protocol.PROTOCOL_VERSION)) == len(GOOD)
 
 
 def test_a_bug_of_ours_is_reported_not_stored(store, world, tmp_path, monkeypatch) -> None:
@@ -287,3 +300,233 @@ def test_sigkill_mid_evaluation_loses_nothing_and_the_rerun_completes(
 )
 def test_parse_duration(text, seconds) -> None:
     assert parse_duration(text) == seconds
+
+
+# -- whose fault is it: where each failure lands ------------------------------------------------
+
+
+def _nothing_stored_for(store: Store, models: set[str]) -> None:
+    stored = {r.model_id for r in store.results()}
+    assert not stored & models, stored & models
+    queued = {e.model_id for e in pending(store, protocol.PROTOCOL_VERSION)}
+    assert models <= queued
+
+
+def test_no_device_stops_the_run_before_the_crawl(store, world, tmp_path, monkeypatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RunFailure, match="no CUDA device") as info:
+        _update(store, world, tmp_path, device="cuda")
+    assert info.value.reason is Reason.NO_DEVICE and "\n" not in str(info.value)
+    assert not world.log and not store.path("catalog.jsonl").exists()  # the catalog as it was
+    assert store.results() == []
+
+
+def test_a_missing_dependency_stops_the_run_storing_nothing_for_the_model(
+    store, world, tmp_path, monkeypatch
+) -> None:
+    """`sentencepiece` missing: our installation's fault, not the SentencePiece-only models'."""
+    from collections import OrderedDict
+
+    import ranker.evaluate.run as run
+    from ranker.evaluate import features as F
+
+    monkeypatch.setattr(run, "_TOKENS", OrderedDict())  # no token ids made by earlier tests
+    monkeypatch.setattr(F, "_importable", lambda module: module != "sentencepiece")
+    _update(store, world, tmp_path, architectures=[BERT], max_models=1)
+    before = store.results()
+    with pytest.raises(RunFailure, match="needs sentencepiece") as info:
+        _update(store, world, tmp_path, architectures=[DEBERTA, T5])
+    assert info.value.reason is Reason.DEPENDENCY and "\n" not in str(info.value)
+    assert store.results() == before and before[0].model_id == BERT  # what was stored stays
+    _nothing_stored_for(store, {DEBERTA, T5, "org/deberta-ft", "org/t5-ft"})
+
+
+def test_a_bad_token_stops_the_run_storing_nothing(store, world, tmp_path) -> None:
+    """The hub's 401 "Invalid credentials" is the run's token, not any model's absence."""
+    good = Hub(endpoint=world.url, sleep=lambda s: None)
+    crawl(store, good, max_params=MAX_PARAMS)
+    bad = Hub(endpoint=world.url, token="hf_expired", sleep=lambda s: None)  # not accepted
+    with pytest.raises(RunFailure) as info:
+        update(
+            store,
+            crawl_step=None,
+            probe_data=lambda: load_probe_data(
+                None, 300, 150, 0, cache_dir=tmp_path / "data-cache", hub=good
+            ),
+            options=Options(
+                device="cpu",
+                cache_dir=tmp_path / "cache",
+                hub=bad,
+                hub_cache=tmp_path / "hf",
+                max_params=MAX_PARAMS,
+            ),
+        )
+    assert info.value.reason is Reason.BAD_TOKEN and "\n" not in str(info.value)
+    assert store.results() == []
+
+
+def test_the_quota_spent_past_the_time_budget_stops_the_run(
+    store, world, tmp_path, monkeypatch
+) -> None:
+    """The door waits on a spent quota within the run's time budget; past it, the run stops."""
+    from ranker.testing.quota import Quota
+
+    crawl(store, Hub(endpoint=world.url), max_params=MAX_PARAMS)
+    door = Hub(endpoint=world.url, sleep=lambda s: None)
+    load_probe_data(None, 300, 150, 0, cache_dir=tmp_path / "data-cache", hub=door)
+    monkeypatch.setattr(world, "quota", Quota(api=1, resolvers=1, pages=1, window=300.0))
+    with pytest.raises(RunFailure) as info:
+        _update(store, world, tmp_path, door=door, crawl_step=False, time_budget=20)
+    assert info.value.reason is Reason.QUOTA and "\n" not in str(info.value)
+    assert store.results() == []
+    assert door.deadline is not None  # set from the time budget
+
+
+def test_a_rate_limit_is_neither_stored_nor_counted_as_the_hub_being_down(
+    store, world, tmp_path, monkeypatch
+) -> None:
+    from ranker.evaluate import fetch
+
+    real = fetch.resolve
+
+    def limited(model, *args, **kw):
+        if model != BERT:
+            raise HubFailure(f"{model}: 429 past the quota", Reason.RATE_LIMITED)
+        return real(model, *args, **kw)
+
+    monkeypatch.setattr(fetch, "resolve", limited)
+    summary = _update(store, world, tmp_path, architectures=[BERT])  # no stop, though > 3
+    finetunes = {m for m in GOOD if EXPECTED[m][0] == BERT and m != BERT}
+    assert set(summary.rate_limited) == finetunes and len(finetunes) > 3
+    assert "models met the hub's rate limit (not stored, queued)" in summary.text()
+    assert {r.model_id for r in store.results()} == {BERT}
+    _nothing_stored_for(store, finetunes)
+
+
+def test_a_base_that_fails_is_stored_once_and_its_finetunes_wait(
+    store, world, tmp_path, monkeypatch
+) -> None:
+    from ranker.evaluate import features as F
+    from ranker.evaluate.loading import ModelRefused
+
+    real = F.load_body
+
+    def base_unreadable(ckpt, device):
+        if ckpt.model_id == ROBERTA:
+            raise ModelRefused(f"{ROBERTA}: unreadable", Reason.UNREADABLE_WEIGHTS)
+        return real(ckpt, device)
+
+    monkeypatch.setattr(F, "load_body", base_unreadable)
+    first = _update(store, world, tmp_path, architectures=[ROBERTA])
+    finetunes = {m for m in GOOD if EXPECTED[m][0] == ROBERTA and m != ROBERTA}
+    results = {r.model_id: r for r in store.results()}
+    assert (results[ROBERTA].reason, results[ROBERTA].failure) == ("unreadable-weights",
+                                                                  "permanent")  # fmt: skip
+    _nothing_stored_for(store, finetunes)
+    assert f"base {ROBERTA} failed (unreadable-weights): {len(finetunes)} finetunes wait" in (
+        first.text()
+    )
+    assert set(results) == {ROBERTA}
+
+    world.reset_counts()  # night two: the base's failure is stored; no finetune is tried
+    second = _update(store, world, tmp_path, architectures=[ROBERTA])
+    assert second.evaluated == [] and sorted(second.waiting[ROBERTA].models) == sorted(finetunes)
+    assert not set(world.per_repo(CONFIG)) & finetunes  # not one of their files fetched
+    _nothing_stored_for(store, finetunes)
+
+
+def test_a_base_failing_under_a_finetune_holds_back_its_architecture(
+    store, world, tmp_path, monkeypatch
+) -> None:
+    import ranker.evaluate.run as run
+
+    calls: list[str] = []
+    real = run.evaluate_model
+
+    def base_down(model, *args, **kw):
+        calls.append(model)
+        if model != ROBERTA:
+            raise run.BaseUnavailable(ROBERTA, "HTTP 503", Reason.SERVER_ERROR)
+        return real(model, *args, **kw)
+
+    monkeypatch.setattr(run, "evaluate_model", base_down)
+    summary = _update(store, world, tmp_path, architectures=[ROBERTA])
+    finetunes = {m for m in GOOD if EXPECTED[m][0] == ROBERTA and m != ROBERTA}
+    assert calls[:2] == [ROBERTA, calls[1]] and len(calls) == 2  # one finetune tried, not all
+    assert set(summary.waiting[ROBERTA].models) == finetunes and not summary.bugs
+    assert {r.model_id for r in store.results()} == {ROBERTA}
+    _nothing_stored_for(store, finetunes)
+
+
+def test_a_resource_failure_is_retried_then_stored_with_its_figure(
+    store, world, tmp_path, monkeypatch
+) -> None:
+    """A killed child is re-queued for MAX_RESOURCE_NIGHTS nights, then stored as permanent
+    with the measured figure; a folder named like the repo in the working directory is never
+    read in its place (issue 22)."""
+    import ranker.evaluate.run as run
+
+    monkeypatch.chdir(tmp_path)
+    decoy = tmp_path / "org" / "roberta-ft"  # a folder named like a hub repo, in the cwd
+    decoy.mkdir(parents=True)
+    (decoy / "config.json").write_text('{"model_type": "roberta"}')
+    (decoy / "model.safetensors").write_bytes(b"not weights")
+    real = run._score
+
+    def killed(model, *args, **kw):
+        if model == "x/roberta-pickle":
+            raise ModelFailure("the pickle-conversion child was killed by SIGKILL (likely out of "
+                               "memory); needs more than 3.0 GiB", Reason.CHILD_KILLED)  # fmt: skip
+        return real(model, *args, **kw)
+
+    monkeypatch.setattr(run, "_score", killed)
+    for night in range(1, MAX_RESOURCE_NIGHTS + 1):
+        summary = _update(store, world, tmp_path, architectures=[ROBERTA])
+        r = {r.model_id: r for r in store.results()}["x/roberta-pickle"]
+        assert r.reason == "child-killed" and r.resource_nights == night
+        if night < MAX_RESOURCE_NIGHTS:
+            assert r.failure == "resource" and summary.resource == 1
+            queued = pending(store, protocol.PROTOCOL_VERSION)
+            assert "x/roberta-pickle" in {e.model_id for e in queued}
+        else:
+            assert r.failure == "permanent" and "needs more than 3.0 GiB" in r.error
+            assert f"{MAX_RESOURCE_NIGHTS} nights in a row" in r.error
+    assert _update(store, world, tmp_path, architectures=[ROBERTA]).queued == 0
+    scored = {r.model_id: r for r in store.results()}["org/roberta-ft"]
+    assert scored.status == "ok" and scored.revision == world.model("org/roberta-ft").sha
+
+
+def test_no_token_runs_anonymous_though_hf_token_is_set(
+    store, world, tmp_path, monkeypatch, capsys
+) -> None:
+    """Jobs that load untrusted weights run anonymous (`--no-token`): no Authorization header,
+    so a token in the environment (here one the hub refuses) is never sent."""
+    from ranker.cli import main
+
+    monkeypatch.setenv("HF_TOKEN", "hf_refused")
+    args = ["--data", str(store.root), "update", "--endpoint", world.url, "--no-build",
+            "--no-progress", "--max-models", "1", "--train-size", "300", "--eval-size", "150",
+            "--max-params", str(MAX_PARAMS), "--cache-dir", str(tmp_path / "cache"),
+            "--device", "cpu"]  # fmt: skip
+    assert main(args) == 1  # the refused token: the run stops, with one line
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ranker update: error:"), err
+    assert store.results() == []
+    assert main([*args, "--no-token"]) == 0, capsys.readouterr()
+    assert len(store.results()) == 1
+
+
+def test_shards_that_share_a_token_share_its_quota(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quota is the token's user's: shard I/N that sends the run's token spends 1/N of each
+    window; anonymous shards (each runner its own per-IP quota) and unsharded runs spend all."""
+    from ranker.update_cli import quota_share
+
+    monkeypatch.setenv("HF_TOKEN", "hf_shared")
+    assert quota_share(None, (1, 4)) == 0.25
+    assert quota_share(None, None) == 1.0
+    assert quota_share(False, (1, 4)) == 1.0
+    monkeypatch.delenv("HF_TOKEN")
+    monkeypatch.setenv("HF_HOME", "/nonexistent-hf-home")
+    assert quota_share(None, (1, 4)) == 1.0

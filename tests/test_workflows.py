@@ -65,9 +65,10 @@ def test_nightly_shape() -> None:
         "merge",
     )
 
-    # the stages, each a call of scripts/nightly.sh
+    # the stages, each a call of scripts/nightly.sh; every install from a hashed lock
     assert _runs(crawl) == [
-        "bash scripts/nightly.sh plan", "pip install -e .", "bash scripts/nightly.sh crawl",
+        "bash scripts/nightly.sh plan", f"{LOCKED} requirements/base.txt",
+        "bash scripts/nightly.sh crawl",
     ]  # fmt: skip
     assert 'bash scripts/nightly.sh evaluate "$RANKER_SHARD"' in _runs(evaluate)
     assert "bash scripts/nightly.sh merge" in _runs(merge)
@@ -81,21 +82,31 @@ def test_nightly_shape() -> None:
     assert _step(merge, "bash scripts/nightly.sh merge")["env"]["RANKER_SHARDS"] == (
         "${{ needs.crawl.outputs.shards }}"
     )
-    # torch pinned to its CPU build where models are evaluated, and only there
-    assert any("torch==2.13.0" in r for r in _runs(evaluate))
+    # torch pinned to its CPU build (by the lock, from PyTorch's CPU index) where models are
+    # evaluated, and only there
+    assert f"{LOCKED} requirements/eval.txt" in _runs(evaluate)
     assert evaluate["env"]["PIP_EXTRA_INDEX_URL"].endswith("/whl/cpu")
-    assert not any("torch" in r or "[eval]" in r for j in (crawl, merge) for r in _runs(j))
-    # the hub token where the hub is read, and nowhere else
+    assert "torch==2.13.0+cpu" in _lock("eval.txt")
+    assert "torch" not in _lock("base.txt")
+    assert not any("torch" in r or "eval" in r for j in (crawl, merge) for r in _runs(j))
+    # the hub token where the hub is listed, and nowhere else: the evaluate jobs download
+    # anonymously, each runner on its own per-IP quota (issue 17)
     assert _step(crawl, "bash scripts/nightly.sh crawl")["env"]["HF_TOKEN"] == (
         "${{ secrets.HF_TOKEN }}"
     )
-    assert shard["env"]["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}"
-    assert "secrets." not in yaml.safe_dump(merge) + yaml.safe_dump(deploy)
-    # pip and HF_HOME cached for the evaluate jobs, one cache key per shard
-    assert _uses(evaluate, "actions/setup-python@")["with"]["cache"] == "pip"
-    cache = _uses(evaluate, "actions/cache@")
-    assert ".cache/huggingface" in cache["with"]["path"] and "matrix.shard" in cache["with"]["key"]
+    for job in (evaluate, merge, deploy, jobs["reply"]):
+        assert "secrets." not in yaml.safe_dump(job) and "HF_TOKEN" not in yaml.safe_dump(job)
+    # caches: exact keys (no restore-keys), none in setup-python's shared namespace
+    assert "cache" not in _uses(evaluate, "actions/setup-python@").get("with", {})
+    caches = [
+        s["with"] for s in evaluate["steps"] if s.get("uses", "").startswith("actions/cache@")
+    ]
+    assert caches[0]["path"] == "~/.cache/pip"
+    assert ".cache/huggingface" in caches[1]["path"] and "probe.json" in caches[1]["key"]
+    assert all("restore-keys" not in c and c["key"].startswith("nightly-") for c in caches)
     assert evaluate["env"]["HF_HOME"].endswith("/.cache/huggingface")
+    # the night starts from main as it is, and lands on it (scripts/nightly.sh merge)
+    assert doc["env"]["RANKER_UPSTREAM"] == "origin/${{ github.ref_name }}"
     budget = int(re.search(r"'(\d+)'", shard["env"]["RANKER_TIME_BUDGET_MINUTES"]).group(1))
     assert budget + 30 < evaluate["timeout-minutes"]  # the budget ends well inside the job limit
     # artifacts: crawl -> evaluate, merge; shards -> merge; the site -> deploy
@@ -118,7 +129,9 @@ def test_nightly_shape() -> None:
     # allowed to comment on issues and nothing else
     reply = jobs["reply"]
     assert reply["permissions"] == {"contents": "read", "issues": "write"}
-    assert reply["needs"] == ["merge", "deploy"] and "!cancelled()" in reply["if"]
+    assert reply["needs"] == ["merge", "deploy"]
+    assert "needs.deploy.result == 'success'" in reply["if"]  # a reply links to a live page
+    assert "always()" not in reply["if"] and "!cancelled()" not in reply["if"]
     assert _runs(reply) == ["bash scripts/nightly.sh reply"]
     post = _step(reply, "bash scripts/nightly.sh reply")
     assert post["env"]["GH_TOKEN"] == "${{ github.token }}"
@@ -129,6 +142,14 @@ def test_nightly_shape() -> None:
     assert merge["outputs"]["replies"] == "${{ steps.merge.outputs.replies }}"
     assert _step(merge, "bash scripts/nightly.sh merge")["id"] == "merge"
     assert "secrets." not in yaml.safe_dump(reply)
+
+
+LOCKED = "pip install --require-hashes --only-binary=:all: -r"  # hashed wheels, nothing built
+LOCKS = REPO / "requirements"
+
+
+def _lock(name: str) -> str:
+    return (LOCKS / name).read_text()
 
 
 def _runs(job: dict) -> list[str]:
@@ -206,7 +227,7 @@ def privilege_problems(doc: dict) -> list[str]:
             text = yaml.safe_dump(job)
             secrets = set(re.findall(r"secrets\.(\w+)", text))
             secrets |= {"github.token"} if re.search(r"\bgithub\.token\b", text) else set()
-            if secrets - {"HF_TOKEN"}:  # a read token; the README says to give it no more
+            if secrets:  # not even the hub's read token: anonymous, each runner its own quota
                 problems.append(f"{name}: evaluates models with secrets {sorted(secrets)}")
         if ("contents" in writes or "*" in writes) and name != "merge":
             problems.append(f"{name}: contents: write outside the merge job")
@@ -214,6 +235,12 @@ def privilege_problems(doc: dict) -> list[str]:
             problems.append(f"{name}: pages/id-token: write outside the deploy job")
         if writes & {"issues", "*"} and name != "reply":
             problems.append(f"{name}: issues: write outside the reply job")
+        problems += writer_problems(name, job, writes)
+        for step in steps:
+            if step.get("uses", "").startswith("actions/cache@") and "restore-keys" in step.get(
+                "with", {}
+            ):
+                problems.append(f"{name}: restores a cache by prefix")
         if writes:
             for step in steps:
                 uses = step.get("uses", "")
@@ -229,6 +256,26 @@ def privilege_problems(doc: dict) -> list[str]:
         _evaluates(s["run"]) for j in doc["jobs"].values() for s in j.get("steps", []) if "run" in s
     ):
         problems.append("no job evaluates models")  # the checks above would be vacuous
+    return problems
+
+
+WRITER_GROUP = "data-writer"
+
+
+def writer_problems(name: str, job: dict, writes: set[str]) -> list[str]:
+    """A job that pushes (contents: write): in the one writers' group, never cancelled, and
+    running nothing installed from the network but the hashed lock (wheels only)."""
+    if not writes & {"contents", "*"}:
+        return []
+    problems = []
+    group = job.get("concurrency") or {}
+    if group.get("group") != WRITER_GROUP or group.get("cancel-in-progress", False):
+        problems.append(f"{name}: pushes outside the {WRITER_GROUP} group")
+    for run in _runs(job):
+        if re.search(r"\bpip\b.*\binstall\b", run) and not run.startswith(
+            f"{LOCKED} requirements/"
+        ):
+            problems.append(f"{name}: pushes after an install that is not the hashed lock")
     return problems
 
 
@@ -279,9 +326,21 @@ def _drop_job_permissions(doc: dict, top: dict | str) -> None:
         (lambda d: d["jobs"]["evaluate"]["steps"][0].pop("with"),
          "evaluate: evaluates models with persisted git credentials"),
         (lambda d: _add_step(d, "evaluate", {"run": "echo", "env": {"T": "${{ secrets.PAT }}"}}),
-         "evaluate: evaluates models with secrets ['HF_TOKEN', 'PAT']"),
+         "evaluate: evaluates models with secrets ['PAT']"),
         (lambda d: _add_step(d, "evaluate", {"run": "gh api -H 'x: ${{ github.token }}'"}),
-         "evaluate: evaluates models with secrets ['HF_TOKEN', 'github.token']"),
+         "evaluate: evaluates models with secrets ['github.token']"),
+        (lambda d: _add_step(d, "evaluate", {"run": "echo", "env": {"T": "${{ secrets.HF_TOKEN }}"}}),
+         "evaluate: evaluates models with secrets ['HF_TOKEN']"),
+        (lambda d: d["jobs"]["merge"].pop("concurrency"),
+         "merge: pushes outside the data-writer group"),
+        (lambda d: d["jobs"]["merge"]["concurrency"].update({"cancel-in-progress": True}),
+         "merge: pushes outside the data-writer group"),
+        (lambda d: _add_step(d, "merge", {"run": "pip install -e ."}),
+         "merge: pushes after an install that is not the hashed lock"),
+        (lambda d: _add_step(d, "merge", {"run": "python -m pip install --require-hashes -r x.txt"}),
+         "merge: pushes after an install that is not the hashed lock"),
+        (lambda d: d["jobs"]["evaluate"]["steps"][2]["with"].update({"restore-keys": "nightly-"}),
+         "evaluate: restores a cache by prefix"),
         (lambda d: _add_step(d, "merge", {"run": "ranker evaluate org/model"}),
          "merge: evaluates models with write permission ['contents']"),
         (lambda d: _add_step(d, "deploy", {"run": "bash scripts/nightly.sh"}),
@@ -333,15 +392,113 @@ def test_actionlint_passes_a_workflow_that_only_the_privilege_check_refuses(
     )
 
 
+USES = re.compile(r"^\s*(?:- )?uses:\s*(\S+)(.*)$", re.M)
+PINNED = re.compile(r"[\w-]+/[\w-]+(?:/[\w./-]+)?@[0-9a-f]{40}")  # a commit: tags can be moved
+
+
+def pin_problems(text: str) -> list[str]:
+    """Each `uses:` of a workflow's text that is not pinned to a full commit sha with the tag
+    it stands for in a comment (`# v4.4.0`), so that a reader and an updater know what it is."""
+    problems = []
+    for ref, rest in USES.findall(text):
+        if not PINNED.fullmatch(ref):
+            problems.append(f"{ref}: not pinned to a commit")
+        elif not re.match(r"\s+#\s*v\d+(\.\d+)*\b", rest):
+            problems.append(f"{ref}: no `# vX.Y.Z` comment naming the release")
+    return problems
+
+
 @pytest.mark.parametrize("name", ["ci.yml", "nightly.yml", "request.yml"])
 def test_actions_are_pinned_and_logic_stays_in_scripts(name: str) -> None:
+    text = (WORKFLOWS / name).read_text()
+    assert USES.findall(text) and pin_problems(text) == []
     doc = _load(name)
     for job in doc["jobs"].values():
         for step in job["steps"]:
-            if "uses" in step:
-                assert re.fullmatch(r"[\w-]+/[\w-]+@v\d+(\.\d+)*", step["uses"]), step["uses"]
             if "run" in step:
                 assert step["run"].count("\n") <= 1, step["run"]  # no long inline shell
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("      - uses: actions/checkout@v4", "actions/checkout@v4: not pinned to a commit"),
+        ("      - uses: actions/checkout@main  # v4", "actions/checkout@main: not pinned to a commit"),
+        ("        uses: actions/cache@0057852bfa  # v4.3.0", "actions/cache@0057852bfa: not pinned to a commit"),
+        ("      - uses: actions/checkout@" + "1" * 40,
+         f"actions/checkout@{'1' * 40}: no `# vX.Y.Z` comment naming the release"),
+    ],
+)  # fmt: skip
+def test_the_pin_check_catches_a_tag_or_a_short_sha(line: str, problem: str) -> None:
+    assert pin_problems(line) == [problem]
+    assert pin_problems(f"      - uses: actions/checkout@{'a' * 40}  # v4.4.0") == []
+
+
+# -- the lock: one set of versions, hashed, from a standard tool --------------------------------
+
+
+@pytest.mark.parametrize("name", ["base.txt", "eval.txt", "test.txt"])
+def test_the_locks_are_hashed_and_within_the_declared_ranges(name: str) -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    text = _lock(name)
+    assert "autogenerated by pip-compile" in text and "bash scripts/lock.sh" in text
+    pins = dict(
+        re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\\n\s+--hash=sha256:[0-9a-f]{64}", text, re.M)
+    )
+    entries = re.findall(r"^[A-Za-z0-9_.-]+==", text, re.M)
+    assert pins and len(pins) == len(entries)  # every pin has at least one hash
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extras = {"base.txt": [], "eval.txt": ["eval"], "test.txt": ["eval", "test", "ray"]}[name]
+    declared = [*project["dependencies"]]
+    for extra in extras:
+        declared += project["optional-dependencies"][extra]
+    norm = {re.sub(r"[-_.]+", "-", k).lower(): v for k, v in pins.items()}
+    for spec in map(Requirement, declared):
+        version = norm.get(re.sub(r"[-_.]+", "-", spec.name).lower())
+        assert version is not None, f"{name} does not lock {spec.name}"
+        assert spec.specifier.contains(version, prereleases=True), (name, spec, version)
+
+
+def test_every_workflow_installs_from_a_lock() -> None:
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for job in _load(path.name)["jobs"].values():
+            for run in _runs(job):
+                if re.search(r"\bpip\b.*\binstall\b", run):
+                    assert run.startswith(f"{LOCKED} requirements/"), (path.name, run)
+                    assert (REPO / run.split()[-1]).is_file(), run
+    assert "RANKER_LOCK: requirements/test.txt" in (WORKFLOWS / "ci.yml").read_text()
+
+
+def test_one_group_for_every_job_that_pushes() -> None:
+    """The nightly's merge and a request's queue never push at once (and none is cancelled:
+    each fetches the newest main and merges into it before it pushes)."""
+    pushers = {}
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        doc = _load(path.name)
+        for name, job in doc["jobs"].items():
+            if {"contents", "*"} & _writes(_permissions(doc, job)):
+                pushers[f"{path.name}:{name}"] = job.get("concurrency")
+    writer = {"group": WRITER_GROUP, "cancel-in-progress": False}
+    assert pushers == {"nightly.yml:merge": writer, "request.yml:queue": writer}
+
+
+def test_the_merge_stage_merges_by_key_into_the_newest_main() -> None:
+    """Never copied over whole: the catalog by key, results by key, on a fresh fetch."""
+    text = NIGHTLY_SH.read_text()
+    bodies = dict(re.findall(r"^(\w+)\(\) \{\n(.*?)^\}", text, re.S | re.M))
+    merge = bodies["stage_merge"]
+    assert "take_crawl" not in merge and "merge_crawl" in merge
+    assert "fetch_upstream" in merge and "reset -q --hard FETCH_HEAD" in merge
+    assert "ranker merge --catalog" in bodies["merge_crawl"]
+    # copied whole only: the MNLI pin when main has none, and tonight's listing cursors (a hint)
+    allowed = ('cp -- "$src/probe.json"', 'cp -- "$src/crawl_state.json"')
+    rest = bodies["merge_crawl"]
+    for copy in allowed:
+        rest = rest.replace(copy, "")
+    assert "cp " not in rest
 
 
 def test_ci_runs_the_readme_test_command() -> None:
@@ -399,6 +556,7 @@ def request_problems(doc: dict) -> list[str]:
                     problems.append(f"{name}: keeps git credentials it does not need")
         if EVALUATES.search(runs):
             problems.append(f"{name}: evaluates models")
+        problems += writer_problems(name, job, writes)
     return problems
 
 
@@ -453,6 +611,10 @@ def test_no_workflow_interpolates_untrusted_text_into_a_script() -> None:
          "queue: evaluates models"),
         (lambda d: d.update(permissions={"contents": "read"}),
          "the workflow's default permissions are not empty"),
+        (lambda d: d["jobs"]["queue"].pop("concurrency"),
+         "queue: pushes outside the data-writer group"),
+        (lambda d: d["jobs"]["queue"]["steps"].insert(2, {"run": "pip install -e ."}),
+         "queue: pushes after an install that is not the hashed lock"),
     ],
 )  # fmt: skip
 def test_the_request_check_catches_a_weakened_workflow(edit, problem) -> None:

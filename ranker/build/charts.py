@@ -7,6 +7,7 @@ of HTML tags in it.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import html
 import json
@@ -55,6 +56,22 @@ def _done(fig: go.Figure, title: str, **layout: Any) -> Figure:
     return {"data": spec["data"], "layout": merged}
 
 
+def _finite(values: pd.Series, scale: float = 1.0) -> pd.Series:
+    """Which values are finite numbers once scaled (what a chart can place)."""
+    with np.errstate(over="ignore"):
+        scaled = values.astype(float).to_numpy() * scale
+    return pd.Series(np.isfinite(scaled), index=values.index)
+
+
+def _day(value: object) -> dt.date | None:
+    """The day a text starts with, when pandas' timestamps (1677 to 2262) can hold it."""
+    try:
+        day = dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+    return day if pd.Timestamp.min.date() < day < pd.Timestamp.max.date() else None
+
+
 def _hover(values: pd.Series) -> list[str]:
     return [html.escape(str(v)) for v in values]
 
@@ -63,7 +80,9 @@ def score_distribution(
     scores: pd.Series, base: float | None, *, label: str, base_label: str
 ) -> Figure:
     """Histogram of a score across models (in percent), the pretrained base marked."""
-    values = scores.dropna().astype(float).to_numpy() * 100
+    present = scores.dropna()
+    # a chart of what can be drawn, whatever it is given
+    values = present[_finite(present, 100)].astype(float).to_numpy() * 100
     fig = go.Figure()
     if len(values):
         counts, edges = np.histogram(values, bins=min(40, max(5, len(values) // 5)))
@@ -93,6 +112,7 @@ def gain_vs_downloads(
     the page's script fills it from (the architecture page has every row already).
     """
     rows = table.dropna(subset=[gain_column, "downloads"])
+    rows = rows[_finite(rows[gain_column], 100) & _finite(rows["downloads"])]
     if rows.empty:
         return None
     if not points:
@@ -120,11 +140,14 @@ def gain_vs_downloads(
 
 
 def evaluated_over_time(dates: pd.Series) -> Figure | None:
-    """Cumulative number of models evaluated, by evaluation date. None when there are none."""
-    present = dates.dropna()
-    if present.empty:
+    """Cumulative number of models evaluated, by evaluation date. None when there are none.
+
+    A value that is not a day within pandas' timestamps (the build's records come through
+    ranker.build.inputs, which names them; this chart never stops on one) is left out."""
+    days = pd.Series([d for d in map(_day, dates.dropna()) if d is not None], dtype=object)
+    if days.empty:
         return None
-    days = pd.to_datetime(present.astype(str).str[:10]).sort_values()
+    days = pd.to_datetime(days).sort_values()
     counts = days.value_counts().sort_index().cumsum()
     fig = go.Figure(
         go.Scatter(
@@ -153,10 +176,14 @@ def evaluated_over_time(dates: pd.Series) -> Figure | None:
 
 def task_gains(scores: dict[str, float | None], base: dict[str, float | None]) -> Figure | None:
     """Per legacy task, the model's score minus the pretrained base's 20-seed mean."""
-    tasks = [t for t, v in scores.items() if v is not None and base.get(t) is not None]
-    if not tasks:
+    points = {
+        t: round(100 * (v - b), 4)
+        for t, v in scores.items()
+        if v is not None and (b := base.get(t)) is not None and np.isfinite(100 * (v - b))
+    }
+    if not points:
         return None
-    gains = [round(100 * (scores[t] - base[t]), 4) for t in tasks]  # type: ignore[operator]
+    tasks, gains = list(points), list(points.values())
     trace = {
         "type": "bar",
         "x": tasks,
@@ -234,6 +261,7 @@ def overview(gains: pd.DataFrame) -> Figure | None:
     `gains` has columns architecture (title), model_id, gain (0-1 units).
     """
     rows = gains.dropna(subset=["gain"])
+    rows = rows[_finite(rows["gain"], 100)]
     if rows.empty:
         return None
     fig = go.Figure()

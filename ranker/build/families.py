@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from ranker.records import is_valid_repo_id
+
 # One trailing counter: a separator, an optional counter word, a number (and an optional
 # letter: "v2b"). Stripped repeatedly, so "itr13-seed2" goes in two steps.
 _COUNTER = re.compile(
@@ -21,7 +23,8 @@ _COUNTER = re.compile(
     r"trial|v|version|rev)?[-_]?\d+[a-z]?$",
     re.IGNORECASE,
 )
-_LINEAGE = re.compile(r"^base_model:(?:[a-z_]+:)?(?P<parent>[^:]+/[^:]+)$")
+# `base_model:owner/name` or `base_model:<relation>:owner/name` (finetune, adapter, ...).
+_RELATION = re.compile(r"[a-z_]+")
 
 
 def stem(model_id: str) -> str:
@@ -37,8 +40,23 @@ def stem(model_id: str) -> str:
 
 
 def lineage_parents(tags: Iterable[str]) -> list[str]:
-    """The models a hub card names as its base (`base_model:...:owner/name` tags)."""
-    return [m["parent"] for t in tags if (m := _LINEAGE.match(t))]
+    """The models a hub card names as its base (`base_model:...:owner/name` tags).
+
+    Split, not one regular expression: a tag is hub content, and a pattern with two open runs
+    around a "/" backtracks quadratically on a long tag of slashes."""
+    out = []
+    for tag in tags:
+        head, _, rest = tag.partition(":")
+        if head != "base_model":
+            continue
+        relation, sep, parent = rest.partition(":")
+        if not sep:
+            parent = relation
+        elif _RELATION.fullmatch(relation) is None:
+            continue
+        if "/" in parent and is_valid_repo_id(parent):
+            out.append(parent)
+    return out
 
 
 def families(

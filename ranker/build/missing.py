@@ -57,6 +57,9 @@ def missing_rows(
                 continue  # on the site
             if result is not None and result.failure == "permanent":
                 row = ["failed", reason_words(result.reason), advice(result.reason)]
+            elif result is not None and result.failure == "resource":
+                why = f"the last try failed: {reason_words(result.reason)}; it is tried again"
+                row = ["queued", why, ""]
             elif result is not None:
                 row = ["queued", "the last try failed on the hub's side; it is tried again", ""]
             else:

@@ -30,7 +30,6 @@ numpy only: the site build imports neither torch nor scikit-learn.
 
 from __future__ import annotations
 
-import base64
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ranker.evaluate import protocol
+from ranker.evaluate.bits import decode_correct
 from ranker.records import EvalResult
 
 RESAMPLES = protocol.BOOTSTRAP_RESAMPLES  # 1,000: the probe intervals' own number
@@ -58,18 +58,18 @@ Z_95 = 1.959963984540054
 Z_LOW = 1.4
 Z_HIGH = 2.6
 CHUNK = 256  # models per block of the pairwise work: memory ~ CHUNK x band x 8 bytes
+# The most evaluation pairs a result may have to be compared: MNLI's matched validation split
+# has 9,815, and the resample counts take RESAMPLES x pairs x 12 bytes (240 MB at this cap).
+# A stored result claiming more gets no probe rank rather than exhausting the build's memory.
+MAX_PAIRS = 20_000
 
 
 def _decode_correct(text: str, n: int) -> np.ndarray:
-    """Per-pair correctness from a record's `correct` field (base64 of np.packbits).
-
-    TODO(lead): switch to ranker.evaluate.bits.decode_correct once it exists (same behaviour).
-    """
-    raw = np.frombuffer(base64.b64decode(text), np.uint8)
-    bits = np.unpackbits(raw)
-    if len(bits) < n:
-        raise ValueError(f"{len(bits)} bits for {n} pairs")
-    return bits[:n].astype(bool)
+    """Per-pair correctness from a record's `correct` field; ValueError unless it encodes
+    exactly `n` pairs, and `n` is at most MAX_PAIRS (the bootstrap's memory grows with it)."""
+    if n > MAX_PAIRS:
+        raise ValueError(f"{n} pairs, more than {MAX_PAIRS}")
+    return decode_correct(text, n)
 
 
 def resample_counts(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
@@ -343,6 +343,16 @@ class ProbeComparison:
         return {self.keys[i][0]: int(ranks[i]) for i in np.flatnonzero(on).tolist()}
 
 
+def _plausible_bits(r: EvalResult) -> bool:
+    """Bits the size their pair count needs (base64 of ceil(n / 8) bytes), for at most
+    MAX_PAIRS pairs: checked before a group is chosen, so that results whose bits cannot be
+    read never make the largest group and leave the others unranked."""
+    n = r.n_eval
+    if not r.correct or n is None or not 0 < n <= MAX_PAIRS:
+        return False
+    return len(r.correct) == 4 * -(-((n + 7) // 8) // 3)
+
+
 def comparable_group(results: Iterable[EvalResult]) -> list[EvalResult]:
     """The results that can be ranked against each other: one (protocol, data fingerprint,
     evaluation size) with `correct` bits. When an architecture's results hold several data
@@ -350,7 +360,7 @@ def comparable_group(results: Iterable[EvalResult]) -> list[EvalResult]:
     ranks; the others get no probe rank."""
     groups: dict[tuple[str, str | None, int | None], list[EvalResult]] = {}
     for r in results:
-        if r.status == "ok" and r.correct and r.n_eval and r.accuracy is not None:
+        if r.status == "ok" and _plausible_bits(r) and r.accuracy is not None:
             groups.setdefault((r.protocol_version, r.data_fingerprint, r.n_eval), []).append(r)
     if not groups:
         return []

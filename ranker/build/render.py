@@ -1,4 +1,8 @@
-"""The one module that talks to Jinja: an autoescaping environment over `templates/`."""
+"""The one module that talks to Jinja: an autoescaping environment over `ranker/templates/`.
+
+The templates and static assets live inside the package (package data in pyproject.toml), so a
+wheel installed anywhere builds the site, not only a source checkout.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from ranker.errors import RankerError
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 FLAG_LABELS = {
     "probe_failed": "legacy probe failed",
@@ -46,7 +50,7 @@ def ordinal(value: int) -> str:
 
 def environment(templates: Path = TEMPLATES) -> Environment:
     if not templates.is_dir():
-        raise RankerError(f"{templates}: templates folder not found (run from a source checkout)")
+        raise RankerError(f"{templates}: templates folder not found (a broken ranker install)")
     env = Environment(
         loader=FileSystemLoader(templates),
         autoescape=select_autoescape(["html", "xml", "svg"], default_for_string=True),

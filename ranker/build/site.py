@@ -8,7 +8,6 @@ tests of the ranks (ranker.build.ranks), which compare results two by two.
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -23,9 +22,17 @@ from markupsafe import Markup
 from ranker import __version__
 from ranker.build import badges, charts
 from ranker.build.compare import compare_page, task_gains, write_compare
+from ranker.build.downloads import csv_text, download_record, gzipped, json_compact, json_text
 from ranker.build.families import families, lineage_parents
 from ranker.build.feeds import architecture_entries, atom_feed
 from ranker.build.fidelity import PREDICTORS, Fidelity, fidelity_table, rank_correlation
+from ranker.build.inputs import (
+    usable_baselines,
+    usable_catalog,
+    usable_legacy,
+    usable_meta,
+    usable_results,
+)
 from ranker.build.missing import missing_rows, write_missing
 from ranker.build.ranks import RESAMPLES, legacy_threshold
 from ranker.build.render import TEMPLATES, environment
@@ -130,7 +137,7 @@ class ArchitectureView:
 
 def _updated(as_of: str | None, evaluated_at: Iterable[str]) -> str:
     """The newest of the legacy data's date and our evaluations' dates."""
-    dates = {d[:10] for d in evaluated_at}
+    dates = {d[:10] for d in evaluated_at if d}  # "": no usable date
     if as_of:
         dates.add(as_of)
     return max(dates) if dates else "never"
@@ -196,52 +203,13 @@ def nli_example(candidates: Iterable[dict[str, Any] | None]) -> dict[str, Any] |
     return best
 
 
-def _download(record: dict[str, Any], page: bool = True) -> dict[str, Any]:
-    """A model in the JSON downloads: what it has; a missing value, no flag, not trained on
-    NLI data (and, in all.json.gz, the page) are left out."""
-    return {
-        k: v
-        for k, v in record.items()
-        if v is not None and v != [] and v is not False and (page or k != "page")
-    }
-
-
-def _gzip(text: str) -> bytes:
-    """Reproducible gzip (no time stamp): the downloads, a tenth of their size on disk."""
-    return gzip.compress(text.encode(), mtime=0)
-
-
-def _json_text(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
-# What makes a spreadsheet read a cell as a formula (OWASP's "CSV injection" list).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: Any) -> Any:
-    """A text cell that starts like a formula, prefixed with `'`; anything else as it is.
-
-    Only text is neutralised: a number (a negative gain) stays a number for the spreadsheet.
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _csv_text(table: pd.DataFrame, header: bool = True) -> str:
-    frame = table[list(COLUMNS)].copy()
-    for column in frame.columns:
-        if not pd.api.types.is_numeric_dtype(frame[column]):  # text (or mixed): from strings
-            frame[column] = frame[column].map(csv_safe).astype(object)
-    return frame.to_csv(index=False, header=header, lineterminator="\n")
-
-
 def _changelog(results: list[EvalResult], legacy_meta: dict[str, Any]) -> list[dict[str, Any]]:
     """One entry per update (a date with evaluations), newest first, then the legacy import."""
     by_date: dict[str, Counter[str]] = {}
     seen: set[str] = set()
     for r in sorted(results, key=lambda r: r.evaluated_at):
+        if not r.evaluated_at:  # no usable date (ranker.build.inputs): on no day's line
+            continue
         day = by_date.setdefault(r.evaluated_at[:10], Counter())
         day[r.status] += 1
         if r.status == "ok" and r.model_id not in seen:
@@ -252,12 +220,16 @@ def _changelog(results: list[EvalResult], legacy_meta: dict[str, Any]) -> list[d
         for d, c in sorted(by_date.items(), reverse=True)
     ]
     if legacy_meta:
+        counts = legacy_meta.get("per_architecture")
         entries.append(
             {
-                "date": legacy_meta.get("as_of", "2023"),
-                "legacy": sum(legacy_meta.get("per_architecture", {}).values()),
+                "date": legacy_meta.get("as_of") or "2023",
+                "legacy": sum(
+                    n for n in (counts.values() if isinstance(counts, dict) else ())
+                    if type(n) is int and n >= 0
+                ),
             }
-        )
+        )  # fmt: skip
     return entries
 
 
@@ -301,12 +273,14 @@ class _Pages:
 
 def render_site(store: Store, site_url: str | None, writer: SiteWriter) -> tuple[int, int]:
     """Write every file of the site through `writer`; return (HTML pages, models listed)."""
+    now = datetime.now(UTC)
     archs = store.architectures()
-    legacy = store.legacy_models() if store.has_legacy() else []
-    baselines = store.legacy_baselines() if store.has_legacy() else []
-    meta = store.legacy_meta()
-    results = store.results()
-    catalog = store.catalog()
+    # every record through the build's rules for dates and counts (ranker.build.inputs)
+    legacy = usable_legacy(store.legacy_models(), now) if store.has_legacy() else []
+    baselines = usable_baselines(store.legacy_baselines()) if store.has_legacy() else []
+    meta = usable_meta(store.legacy_meta(), now)
+    results = usable_results(store.results(), now)
+    catalog = usable_catalog(store.catalog(), now)
     # Only present models are ranked; the raw records still date updates and fill the changelog.
     ranked_legacy, ranked_results, ranked_catalog = rankable(legacy, results, catalog)
     legacy_of = _by_architecture(legacy)
@@ -315,7 +289,8 @@ def render_site(store: Store, site_url: str | None, writer: SiteWriter) -> tuple
     ranked_catalog_of = _by_architecture(ranked_catalog)
     dates_of: defaultdict[str, set[str]] = defaultdict(set)
     for r in results:
-        dates_of[r.architecture].add(r.evaluated_at[:10])
+        if r.evaluated_at:
+            dates_of[r.architecture].add(r.evaluated_at[:10])
     hub_ids = {i for a in archs for i in a.hub_ids}
     base_results = [r for r in results if r.model_id in hub_ids]
     probe_history = result_history(ranked_results)  # every protocol version, newest first
@@ -329,7 +304,7 @@ def render_site(store: Store, site_url: str | None, writer: SiteWriter) -> tuple
     last_updated = max((u for u in updated.values() if u != "never"), default="never")
     common = {
         "version": __version__,
-        "built_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "built_at": now.strftime("%Y-%m-%d %H:%M UTC"),
         "hub_url": HUB_URL,
         "last_updated": last_updated,
         "architectures": archs,
@@ -396,27 +371,23 @@ def render_site(store: Store, site_url: str | None, writer: SiteWriter) -> tuple
             views.append(view)
 
             # -- downloads ------------------------------------------------------------------
-            csv_text = _csv_text(table)
-            writer.write(view.downloads["csv"], _gzip(csv_text))
-            all_csv.write(csv_text if not summaries else csv_text.split("\n", 1)[1])
+            writer.write(view.downloads["csv"], gzipped(csv_text(table, COLUMNS)))
+            all_csv.write(csv_text(table, COLUMNS, header=not summaries))
             writer.write(
                 view.downloads["json"],
-                _gzip(
-                    _json_text(
+                gzipped(
+                    json_text(
                         {
                             "architecture": arch.id,
                             "baseline": view.baseline.__dict__,
                             "updated": view.updated,
-                            "models": [_download(r) for r in records],
+                            "models": [download_record(r) for r in records],
                         }
                     )
                 ),
             )
             for r in records:
-                text = json.dumps(
-                    _download(r, page=False), ensure_ascii=False, separators=(",", ":")
-                )
-                all_json.write(("" if first else ",") + text)
+                all_json.write(("" if first else ",") + json_compact(download_record(r, False)))
                 first = False
 
             # -- the architecture page and its row chunks ---------------------------------------
@@ -460,7 +431,8 @@ def render_site(store: Store, site_url: str | None, writer: SiteWriter) -> tuple
 
     # -- methodology, FAQ, cite, changelog -----------------------------------------------------
     # The target is the 2023 average gain of rows that the 2023 rank trusts (not shifted).
-    trusted = everything[~everything["flags"].fillna("").str.split(";").map(_untrusted)]
+    untrusted = everything["flags"].fillna("").str.split(";").map(_untrusted).astype(bool)
+    trusted = everything[~untrusted]  # astype: an empty map is not boolean (a column pick)
     per_arch: list[tuple[Architecture, Fidelity, Fidelity]] = []
     for v in views:
         own = trusted[trusted["architecture"] == v.arch.id]
@@ -484,7 +456,8 @@ def render_site(store: Store, site_url: str | None, writer: SiteWriter) -> tuple
     page("faq.html", "faq.html")
     write_missing(page, writer.write, not_here)
     page("cite.html", "cite.html", site_url=site_url)
-    page("changelog.html", "changelog.html", entries=_changelog(store.results(), meta))
+    results = usable_results(store.results(), now, warn=False)  # warned about above
+    page("changelog.html", "changelog.html", entries=_changelog(results, meta))
 
     for asset in sorted((TEMPLATES / "static").rglob("*")):
         if asset.is_file():
@@ -556,7 +529,7 @@ def _model_pages(
         color = badges.badge_color(rank, total)
         base = badge_base(v.arch, r["model_id"])
         writer.write(base + ".svg", badges.badge_svg(message, color))
-        writer.write(base + ".json", _json_text(badges.shields_endpoint(message, color)))
+        writer.write(base + ".json", json_text(badges.shields_endpoint(message, color)))
         path = r["page"]
         lm = legacy_by_id.get(r["model_id"])
         page(

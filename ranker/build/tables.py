@@ -217,7 +217,7 @@ def architecture_table(
             "gain": m.gain,
             "mnli_lp": m.mnli_lp,
             "params": m.params,
-            "last_modified": m.last_modified,
+            "last_modified": m.last_modified or None,
             "flags": ";".join(f for f in m.flags if f != "probe_only"),
             "shifted_from": m.shifted_from,
             "nli": is_nli(m.model_id),
@@ -255,7 +255,7 @@ def architecture_table(
             probe_revision=r.revision,
             protocol_version=r.protocol_version,
             data_fingerprint=r.data_fingerprint,
-            evaluated_at=r.evaluated_at,
+            evaluated_at=r.evaluated_at or None,  # "": no usable date (ranker.build.inputs)
         )
     for row in rows.values():
         row.setdefault("nli", is_nli(str(row["model_id"])))
@@ -300,6 +300,8 @@ def rank_history(
     ]
     if comparison is None:
         comparison = probe_comparison(arch, own)
+    # results without a usable date ("", ranker.build.inputs) have no place in a history
+    own = [r for r in own if r.evaluated_at]
     dates = sorted({r.evaluated_at[:10] for r in own if r.status == "ok"})
     index = {k: i for i, k in enumerate(comparison.keys)}
     m = len(comparison.keys)
@@ -337,7 +339,7 @@ def result_history(results: Iterable[EvalResult]) -> dict[tuple[str, str], list[
     return out
 
 
-def _plain(series: pd.Series, integer: bool) -> list[object]:
+def plain_column(series: pd.Series, integer: bool) -> list[object]:
     """A column as Python values, None where missing (column by column: fast on 100k rows)."""
     if integer:
         return [None if v is pd.NA else int(v) for v in series.astype("Int64").array]
@@ -349,7 +351,7 @@ def _plain(series: pd.Series, integer: bool) -> list[object]:
 def to_download_records(table: pd.DataFrame) -> list[dict[str, object]]:
     """JSON-ready rows: NaN becomes None, flags become a list, ints stay ints."""
     columns = list(table.columns)
-    values = [_plain(table[c], c in INT_COLUMNS) for c in columns]
+    values = [plain_column(table[c], c in INT_COLUMNS) for c in columns]
     records = []
     for row in zip(*values, strict=True):
         clean = dict(zip(columns, row, strict=True))

@@ -15,6 +15,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ranker.records import CatalogEntry
+from ranker.store import limits_problem
+
+_REQUIRED = frozenset({"schema_version", "model_id", "architecture", "sha", "status"})
+
+
+def within_limits(entry: CatalogEntry) -> tuple[CatalogEntry | None, list[str]]:
+    """The entry with every optional value the store would refuse dropped (a date the hub
+    puts in the future, say), and what was dropped; None when a value it cannot do without
+    is out. Why here: the store refuses a whole catalog for one bad entry, and one model's
+    odd metadata must fail alone."""
+    dropped: list[str] = []
+    while (problem := limits_problem(entry.to_dict())) is not None:
+        name, why = problem
+        if name in _REQUIRED or name in dropped or not hasattr(entry, name):
+            return None, [*dropped, f"{name}: {why}"]
+        empty = () if isinstance(getattr(entry, name), tuple) else None
+        entry = dataclasses.replace(entry, **{name: empty})
+        dropped.append(f"{name}: {why}")
+    return entry, dropped
 
 
 @dataclass

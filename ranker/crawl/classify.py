@@ -2,9 +2,10 @@
 
 The hub's listings never carry a model's dimensions (see `../shared/hub-contract.md`): they say
 what the tags, the reduced config (`model_type`, `auto_map`, `quantization_config`) and the
-`safetensors` total say. So classification has two steps: `listing_reason` decides what the
-listing alone can (adapters, gated repos, sizes far from the architecture's), and only the rest
-costs one config.json request, decided by `Architecture.matches` (the one dimension rule).
+sum of `safetensors.parameters` say. So classification has two steps: `listing_reason` decides
+what the listing alone can (adapters, gated repos, sizes far from the architecture's), and
+only the rest costs one config.json request, decided by `Architecture.matches` (the one
+dimension rule).
 Excluded models are kept with a reason, never dropped silently, so that the catalog can say why
 a model people expect is missing.
 """
@@ -75,12 +76,20 @@ def plausible_size(params: int | None, arch: Architecture) -> bool:
     return low * estimate <= params <= high * estimate
 
 
+def listed_params(listing: Listing) -> int | None:
+    """The listing's parameter count (the sum of `safetensors.parameters`) when a size decision
+    may rest on it: None when the listing's own numbers disagree (`total` is not a stable count
+    on the hub), so that config.json decides rather than a count that may be wrong."""
+    return None if listing.params_disagree else listing.params
+
+
 def listing_reason(
     listing: Listing, arch: Architecture | None, *, max_params: int = DEFAULT_MAX_PARAMS
 ) -> str | None:
     """The first reason (see REASONS) that the listing alone gives not to rank the model."""
     tags = {t.lower() for t in listing.tags}
-    size_off = arch is not None and not plausible_size(listing.params, arch)
+    params = listed_params(listing)
+    size_off = arch is not None and not plausible_size(params, arch)
     checks: tuple[tuple[str, bool], ...] = (
         ("disabled", listing.disabled),
         ("private", listing.private),
@@ -90,7 +99,7 @@ def listing_reason(
         ("quantized", _tagged(tags, QUANTIZED_TAGS, "quantized") or listing.quantized
          or listing.base_relation == "quantized"),
         ("custom-code", "custom_code" in tags or listing.remote_code),
-        ("too-large", listing.params is not None and listing.params > max_params),
+        ("too-large", params is not None and params > max_params),
         ("size-mismatch", size_off),
     )  # fmt: skip
     for reason, applies in checks:

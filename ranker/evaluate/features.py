@@ -20,15 +20,21 @@ from pathlib import Path
 import numpy as np
 import torch
 import transformers
-from transformers import AutoModel, AutoTokenizer, PreTrainedModel
+from transformers import AutoConfig, AutoTokenizer, PreTrainedModel
 
-from ranker.errors import RankerError, Reason
+from ranker.errors import RankerError, Reason, RunFailure
 from ranker.evaluate import protocol
 from ranker.evaluate.loading import TOKENIZER_FILES, Checkpoint, ModelRefused
+from ranker.evaluate.resources import out_of_memory
+
+# What running out of memory raises, on the CPU and on an accelerator: a resource fault.
+MEMORY_ERRORS = (MemoryError, torch.OutOfMemoryError)
 
 _ENCODER_ONLY = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
 # Weights that the probe does not use: a missing pooler is no reason to refuse a body.
 _UNUSED = ("pooler.",)
+# Top-level packages of ranker's own stack (the eval extra): one missing is the run's fault.
+_OUR_PACKAGES = frozenset({"sentencepiece", "google", "tokenizers", "transformers", "torch"})
 # SentencePiece models that a fast tokenizer is converted from when no tokenizer.json ships.
 _SPM_FILES = ("spm.model", "spiece.model", "sentencepiece.bpe.model")
 
@@ -46,22 +52,37 @@ class Encoded:
 
 
 def library_versions() -> dict[str, str]:
+    """The versions of what produced a result (stored in its `versions`): every library that
+    can change a feature or a fit, tokenizers included (it makes the token ids)."""
+    import safetensors
     import sklearn
+    import tokenizers
 
     return {
         "torch": torch.__version__,
         "transformers": transformers.__version__,
+        "tokenizers": tokenizers.__version__,
+        "safetensors": safetensors.__version__,
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
     }
 
 
 def pick_device(name: str) -> torch.device:
+    """The device `--device` names; a device this machine lacks is the run's fault
+    (`RunFailure(NO_DEVICE)`), never a model's: checked once before the queue starts."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RankerError("--device cuda asked for, but no CUDA device is available")
-    return torch.device(name)
+        raise RunFailure(
+            "--device cuda asked for, but no CUDA device is available", Reason.NO_DEVICE
+        )
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise RunFailure(f"--device {name!r}: not a device", Reason.NO_DEVICE) from None
+    precision_for(device)
+    return device
 
 
 def precision_for(device: torch.device) -> str:
@@ -71,7 +92,9 @@ def precision_for(device: torch.device) -> str:
     the CPU's, enough to flip predictions; float32 with TF32 off stays within ~1e-5.
     """
     if device.type not in ("cpu", "cuda"):
-        raise RankerError(f"device {device.type!r} is not supported: use cpu or cuda")
+        raise RunFailure(
+            f"device {device.type!r} is not supported: use cpu or cuda", Reason.NO_DEVICE
+        )
     return protocol.PRECISION
 
 
@@ -112,14 +135,26 @@ def load_tokenizer(folder: Path):
     )
     if spm_only:
         lacking = [m for m in ("sentencepiece", "google.protobuf") if not _importable(m)]
-        if lacking:  # our installation, not the model: no refusal stored against it
-            raise RankerError(
+        if lacking:  # our installation, not the model: the run stops, nothing is stored
+            raise RunFailure(
                 f"the tokenizer in {folder.name} is a SentencePiece model, which needs "
-                f"{' and '.join(m.split('.')[-1] for m in lacking)} (the eval extra)"
+                f"{' and '.join(m.split('.')[-1] for m in lacking)} (the eval extra)",
+                Reason.DEPENDENCY,
             )
     try:
         return AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False, use_fast=True)
-    except Exception as exc:
+    except ImportError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        if (exc.name or "").split(".")[0] in _OUR_PACKAGES:  # our installation: the run's fault
+            raise RunFailure(f"loading a tokenizer needs {exc.name}: {first}",
+                             Reason.DEPENDENCY) from None  # fmt: skip
+        raise ModelRefused(  # a package outside ranker's stack, which this model asks for
+            f"the tokenizer in {folder.name} needs a package ranker does not install: {first}",
+            Reason.TOKENIZER,
+        ) from None
+    except MemoryError:
+        raise out_of_memory(f"loading the tokenizer in {folder.name}") from None
+    except Exception as exc:  # the tokenizer files are the model's content
         raise ModelRefused(
             f"cannot load the tokenizer in {folder.name}: {exc}", Reason.TOKENIZER
         ) from None
@@ -160,44 +195,94 @@ def load_body(ckpt: Checkpoint, device: torch.device) -> PreTrainedModel:
     transformers fills weights it cannot match with random values and only warns; a score of
     such a model is meaningless, so any body weight that the checkpoint does not provide
     (after stripping a head's prefix, e.g. `roberta.`) refuses the model.
+
+    Only what the model's bytes cause is the model's fault: a config transformers refuses, a
+    safetensors file it cannot read (`SafetensorError`), a tensor whose shape is not the
+    config's (reported by transformers as `mismatched_keys`, not by an exception). Running out
+    of memory is a resource fault (`MEMORY_ERRORS`, turned into OUT_OF_MEMORY by the caller);
+    any other exception is a bug of ours and propagates.
     """
+    from safetensors import SafetensorError
+
     name = _ENCODER_ONLY.get(ckpt.model_type)
-    cls = getattr(transformers, name) if name else AutoModel
     if ckpt.config.get("is_encoder_decoder") and not name:
         raise ModelRefused(
             f"{ckpt.model_id}: encoder-decoder {ckpt.model_type!r} is not supported",
             Reason.MISMATCH,
         )
+    config = _config(ckpt)
+    cls = getattr(transformers, name) if name else _auto_class(ckpt, config)
     try:
         with warnings.catch_warnings(), _quiet():
             warnings.simplefilter("ignore")
-            try:
-                model, info = _from_pretrained(cls, ckpt.folder, "sdpa")
-            except ValueError as exc:  # DeBERTa-v2/v3 has no SDPA path: its own attention
-                if "scaled_dot_product_attention" not in str(exc):
-                    raise
-                model, info = _from_pretrained(cls, ckpt.folder, "eager")
-    except Exception as exc:
+            model, info = _from_pretrained(cls, ckpt.folder, config, _attention(cls))
+    except SafetensorError as exc:
         raise ModelRefused(
-            f"{ckpt.model_id}: cannot load: {exc}", Reason.UNREADABLE_WEIGHTS
+            f"{ckpt.model_id}: unreadable safetensors weights: {exc}", Reason.UNREADABLE_WEIGHTS
         ) from None
+    mismatched = sorted(str(k[0] if isinstance(k, tuple) else k)
+                        for k in info.get("mismatched_keys", ()))  # fmt: skip
+    if mismatched:
+        raise ModelRefused(
+            f"{ckpt.model_id}: {len(mismatched)} weights have another shape than config.json "
+            f"says ({_shown(mismatched)})",
+            Reason.UNREADABLE_WEIGHTS,
+        )
     missing = _missing_body_weights(model, ckpt.weight_names)
     missing |= {k for k in info.get("missing_keys", ()) if not k.startswith(_UNUSED)}
     if missing:
-        shown = ", ".join(sorted(missing)[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         raise ModelRefused(
-            f"{ckpt.model_id}: missing body weights ({len(missing)}): {shown}{more}; "
+            f"{ckpt.model_id}: missing body weights ({len(missing)}): {_shown(sorted(missing))}; "
             "they would be random, so the model is not scored",
             Reason.MISSING_WEIGHTS,
         )
     return model.eval().to(device)
 
 
-def _from_pretrained(cls, folder: Path, attention: str):
-    """Safetensors only, never remote code, float32; (model, loading info)."""
+def _shown(names: list[str], n: int = 5) -> str:
+    more = f" and {len(names) - n} more" if len(names) > n else ""
+    return ", ".join(names[:n]) + more
+
+
+def _config(ckpt: Checkpoint):
+    """transformers' config from the model's config.json: one it refuses is the model's."""
+    try:
+        with warnings.catch_warnings(), _quiet():
+            warnings.simplefilter("ignore")
+            return AutoConfig.from_pretrained(str(ckpt.folder), trust_remote_code=False)
+    except (ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
+        raise ModelRefused(
+            f"{ckpt.model_id}: transformers cannot read config.json: {exc}", Reason.NO_CONFIG
+        ) from None
+
+
+def _auto_class(ckpt: Checkpoint, config) -> type:
+    """The base-model class transformers maps this config to (a typed lookup, no loading)."""
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING
+
+    try:
+        return MODEL_MAPPING[type(config)]
+    except KeyError:
+        raise ModelRefused(
+            f"{ckpt.model_id}: transformers has no model for {ckpt.model_type!r}",
+            Reason.MISMATCH,
+        ) from None
+
+
+def _attention(cls: type) -> str:
+    """SDPA where the class implements it (its `_supports_sdpa` flag), else its own attention
+    (DeBERTa-v2/v3): chosen by feature detection, never by an error message."""
+    return "sdpa" if getattr(cls, "_supports_sdpa", False) else "eager"
+
+
+def _from_pretrained(cls, folder: Path, config, attention: str):
+    """Safetensors only, never remote code, float32; (model, loading info). A tensor of
+    another shape is reported in the info (`mismatched_keys`) rather than raised, so that it
+    is recognised by type, not by the text of an error."""
     return cls.from_pretrained(
         str(folder),
+        config=config,
+        ignore_mismatched_sizes=True,
         use_safetensors=True,
         trust_remote_code=False,
         output_loading_info=True,

@@ -320,7 +320,7 @@ def _converted(folder: Path, files: list[str], max_params: int, out: Path | None
         )
     from ranker.evaluate.pickles import convert_pickle
 
-    return convert_pickle(folder, out)
+    return convert_pickle(folder, out, max_params=max_params)
 
 
 def check_architecture(ckpt: Checkpoint, arch: Architecture) -> None:

@@ -10,7 +10,19 @@ from ranker.evaluate import protocol
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """`ranker evaluate`: the models, and how to run the probe."""
-    p.add_argument("models", nargs="+", metavar="MODEL", help="hub repo ids or local folders")
+    p.add_argument(
+        "models",
+        nargs="*",
+        metavar="MODEL",
+        help="hub repo ids; a local folder only with a ./, ../, / or ~ prefix (or --path)",
+    )
+    p.add_argument(
+        "--path",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="a local model folder to evaluate (repeatable)",
+    )
     p.add_argument("--revision", help="hub commit to evaluate (default: the latest)")
     add_run_arguments(p)
     p.add_argument(
@@ -37,3 +49,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", type=Path, help="feature cache (default: ~/.cache/ranker)")
     p.add_argument("--max-params", type=int, default=protocol.DEFAULT_MAX_PARAMS)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-token",
+        action="store_true",
+        help="send no HF_TOKEN to the hub (public models need none; jobs that load untrusted "
+        "weights should run anonymous)",
+    )

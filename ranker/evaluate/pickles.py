@@ -7,15 +7,29 @@ child reads each pickle with PyTorch's restricted unpickler only (`torch.load(we
 which admits tensors and plain containers and refuses every other global *before* calling it),
 checks that the result is a flat mapping of names to tensors, and writes it as safetensors. The
 parent then reads safetensors alone. A refusal travels back as one JSON line on stdout.
+
+Before `torch.load` allocates anything, the child reads the sizes the pickle DECLARES for its
+storages (`declared_bytes`: the persistent ids, read by an unpickler that imports and calls
+nothing) and refuses (TOO_LARGE) a pickle that declares more than the one size cap
+(`protocol.max_weight_bytes`), so a 2 KB pickle cannot make it allocate gigabytes.
+
+Whose fault a failed conversion is: a refusal the child reports (unsafe, unreadable, too large)
+is the model's; a child killed by a signal, over its time limit or out of memory is a resource
+fault (re-queued, then stored with the figure); a child that dies without a report (its
+scrubbed environment broke its imports, say) is a bug of ours (`ConverterBroken`), never the
+model's.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import pickle
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,7 +37,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ranker.errors import Reason
+from ranker.errors import ModelFailure, Reason
+from ranker.evaluate import protocol
 from ranker.evaluate.loading import (
     AUX_FILES,
     SAFETENSORS,
@@ -33,9 +48,10 @@ from ranker.evaluate.loading import (
     select_files,
     weight_files,
 )
+from ranker.evaluate.resources import available_memory, gib, out_of_memory
 
 # Bump when the conversion's output can change: older converted folders are then redone.
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 STAMP = ".ranker-from-pickle"
 DEFAULT_TIMEOUT_S = 1800.0
 # What the child keeps of the parent's environment: nothing else goes through.
@@ -52,7 +68,14 @@ _SECRET = re.compile(
     re.IGNORECASE,
 )
 _REPORT = "ranker-pickles-report "
-_CHILD_REASONS = frozenset({Reason.UNSAFE_PICKLE, Reason.UNREADABLE_WEIGHTS, Reason.NO_WEIGHTS})
+_CHILD_REASONS = frozenset(
+    {Reason.UNSAFE_PICKLE, Reason.UNREADABLE_WEIGHTS, Reason.NO_WEIGHTS, Reason.TOO_LARGE,
+     Reason.OUT_OF_MEMORY}
+)  # fmt: skip
+
+
+class ConverterBroken(RuntimeError):
+    """The conversion child died without a report: our environment or code, not the model."""
 
 
 def scrubbed_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -74,14 +97,21 @@ def scrubbed_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def convert_pickle(
-    folder: Path, out: Path | None = None, *, timeout: float = DEFAULT_TIMEOUT_S
+    folder: Path,
+    out: Path | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    max_params: int = protocol.DEFAULT_MAX_PARAMS,
 ) -> Path:
     """A folder with `folder`'s pickle weights as safetensors, plus its config and tokenizer.
 
     `out` defaults to the sibling `<folder>-from-pickle`; a previous conversion of the same
     pickle bytes there is reused. Refuses (ModelRefused) a pickle that needs anything beyond
     tensors and plain containers (UNSAFE_PICKLE), and one that is unreadable, is not a flat
-    mapping of names to tensors, or takes longer than `timeout` (UNREADABLE_WEIGHTS).
+    mapping of names to tensors (UNREADABLE_WEIGHTS), and one whose declared storages exceed
+    what `max_params` parameters can take (TOO_LARGE, before they are allocated). A child over
+    `timeout`, killed or out of memory is a resource failure (CHILD_TIMEOUT, CHILD_KILLED,
+    OUT_OF_MEMORY); one that dies without a report raises `ConverterBroken` (a bug of ours).
     """
     folder = Path(folder).resolve()
     files, fmt = select_files(folder_files(folder))
@@ -98,7 +128,8 @@ def convert_pickle(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        _run([str(folder), str(tmp)], timeout)
+        cap = protocol.max_weight_bytes(max_params)
+        _run([str(folder), str(tmp), "--max-bytes", str(cap)], timeout)
         for name in files:
             if name in AUX_FILES:
                 shutil.copyfile(folder / name, tmp / name)
@@ -125,6 +156,7 @@ def _stamp(pickles: list[Path]) -> str:
 def _run(args: list[str], timeout: float) -> dict[str, Any]:
     """Run the child with `args` in an empty folder and scrubbed environment; its report."""
     cmd = [sys.executable, "-m", "ranker.evaluate.pickles", *args]
+    available = available_memory()  # measured before the child takes any
     with tempfile.TemporaryDirectory(prefix="ranker-pickles-") as cwd:
         try:
             proc = subprocess.run(
@@ -138,23 +170,38 @@ def _run(args: list[str], timeout: float) -> dict[str, Any]:
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            raise ModelRefused(
+            raise ModelFailure(
                 f"converting the pickle weights took more than {timeout:.0f} s",
-                Reason.UNREADABLE_WEIGHTS,
+                Reason.CHILD_TIMEOUT,
             ) from None
     report = _report_in(proc.stdout)
     if proc.returncode == 0 and report is not None and "error" not in report:
         return report
     if report is not None and "error" in report:
         reason = str(report.get("reason"))
+        if reason == Reason.OUT_OF_MEMORY:
+            raise out_of_memory("converting the pickle weights", available)
         if reason not in _CHILD_REASONS:
             reason = Reason.UNREADABLE_WEIGHTS
         raise ModelRefused(str(report["error"]), Reason(reason))
+    if proc.returncode < 0:  # killed by a signal: the OOM killer's SIGKILL, most often
+        name = _signal_name(-proc.returncode)
+        raise ModelFailure(
+            f"the pickle-conversion child was killed by {name} (likely out of memory); "
+            f"needs more than {gib(available)} (what this run had available)",
+            Reason.CHILD_KILLED,
+        )
     last = (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]
-    raise ModelRefused(
-        f"converting the pickle weights failed (exit status {proc.returncode}: {last})",
-        Reason.UNREADABLE_WEIGHTS,
+    raise ConverterBroken(
+        f"the pickle-conversion child exited {proc.returncode} without a report: {last}"
     )
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _report_in(stdout: str) -> dict[str, Any] | None:
@@ -171,14 +218,23 @@ def _report_in(stdout: str) -> dict[str, Any] | None:
 # -- the child ---------------------------------------------------------------------------------
 
 
-def _convert(src: Path, out: Path) -> int:
-    """Write `src`'s pickle weights into `out` as safetensors (sharded like the source)."""
-    from safetensors.torch import save_file
-
+def _convert(src: Path, out: Path, max_bytes: int | None = None) -> int:
+    """Write `src`'s pickle weights into `out` as safetensors (sharded like the source),
+    refusing first any whose declared storages add up to more than `max_bytes`."""
     files, fmt = select_files(folder_files(src))
     if fmt != "pickle":
         raise ModelRefused(f"{src.name}: no pickle weights to convert", Reason.NO_WEIGHTS)
     pickles = weight_files(src, files, fmt)
+    if max_bytes is not None:
+        declared = sum(declared_bytes(p) for p in pickles)
+        if declared > max_bytes:
+            raise ModelRefused(
+                f"the pickle weights declare {declared:,} bytes of tensors, more than the cap "
+                f"of {max_bytes:,} bytes; refused before any was allocated",
+                Reason.TOO_LARGE,
+            )
+    from safetensors.torch import save_file  # torch: imported only for a pickle within the cap
+
     weight_map: dict[str, str] = {}
     total = 0
     for i, path in enumerate(pickles, start=1):
@@ -200,6 +256,92 @@ def _convert(src: Path, out: Path) -> int:
         index = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
         (out / SAFETENSORS_INDEX).write_text(json.dumps(index, indent=2), encoding="utf-8")
     return len(weight_map)
+
+
+# Bytes an element of each legacy storage type takes; a type not named here counts as 16.
+_STORAGE_BYTES = {
+    "DoubleStorage": 8, "FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2,
+    "LongStorage": 8, "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1,
+    "BoolStorage": 1, "UntypedStorage": 1, "ComplexFloatStorage": 8, "ComplexDoubleStorage": 16,
+}  # fmt: skip
+
+
+_MAX_PICKLE_BYTES = 1 << 26  # a zip checkpoint's data.pkl larger than this is not scanned
+
+
+class _Inert:
+    """Stands for every global a scanned pickle names: it is never imported, and calling it,
+    setting its state or reducing with it does nothing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:
+        return _Inert()
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __setitem__(self, key: Any, value: Any) -> None:  # SETITEM(S) on an OrderedDict
+        pass
+
+    def append(self, value: Any) -> None:  # APPEND(S) on a list-like
+        pass
+
+    def extend(self, values: Any) -> None:
+        pass
+
+
+class _SizeScanner(pickle.Unpickler):
+    """Reads a torch pickle's persistent ids (its storages, with their declared sizes) without
+    importing or calling anything and without allocating any storage."""
+
+    def __init__(self, fh: Any) -> None:
+        super().__init__(fh)
+        self.storages: dict[str, int] = {}  # storage key -> declared bytes
+
+    def find_class(self, module: str, name: str) -> Any:
+        return type(name, (_Inert,), {})
+
+    def persistent_load(self, pid: Any) -> Any:
+        if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage":
+            kind, key, numel = pid[1], pid[2], pid[4]
+            if not isinstance(numel, int) or numel < 0:
+                raise ModelRefused(f"a storage declares the size {numel!r}",
+                                   Reason.UNREADABLE_WEIGHTS)  # fmt: skip
+            size = _STORAGE_BYTES.get(getattr(kind, "__name__", ""), 16)
+            self.storages[str(key)] = max(self.storages.get(str(key), 0), numel * size)
+        return _Inert()
+
+
+def declared_bytes(path: Path) -> int:
+    """The bytes a torch pickle's storages declare, read before anything is allocated: the
+    zip format's `data.pkl`, or the legacy format's magic, version, system info and main
+    pickles. A file that is neither is left to the restricted unpickler to refuse (0)."""
+    import zipfile
+
+    def scan(data: bytes | io.BufferedReader) -> int:
+        fh = io.BytesIO(data) if isinstance(data, bytes) else data
+        scanner = _SizeScanner(fh)
+        scanner.load()
+        return sum(scanner.storages.values())
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                names = [n for n in archive.namelist() if n.endswith("data.pkl")]
+                if len(names) != 1 or archive.getinfo(names[0]).file_size > _MAX_PICKLE_BYTES:
+                    return 0
+                return scan(archive.read(names[0]))
+        with path.open("rb") as fh:
+            for _ in range(3):  # magic number, protocol version, system info: inert too
+                _SizeScanner(fh).load()
+            return scan(fh)  # type: ignore[arg-type]
+    except ModelRefused:
+        raise
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError,
+            AttributeError, OverflowError, zipfile.BadZipFile, RecursionError):  # fmt: skip
+        return 0  # not a pickle we can scan: torch.load's refusal names what is wrong
 
 
 def _load(path: Path) -> Any:
@@ -295,13 +437,20 @@ def main(argv: list[str] | None = None) -> int:
     if args == ["--env"]:
         _print({"env": sorted(os.environ)})
         return 0
+    max_bytes = None
+    if len(args) == 4 and args[2] == "--max-bytes" and args[3].isdigit():
+        max_bytes, args = int(args[3]), args[:2]
     if len(args) != 2:
-        print("usage: python -m ranker.evaluate.pickles IN_FOLDER OUT_FOLDER", file=sys.stderr)
+        print("usage: python -m ranker.evaluate.pickles IN_FOLDER OUT_FOLDER [--max-bytes N]",
+              file=sys.stderr)  # fmt: skip
         return 2
     try:
-        count = _convert(Path(args[0]), Path(args[1]))
+        count = _convert(Path(args[0]), Path(args[1]), max_bytes)
     except ModelRefused as exc:
         _print({"error": str(exc), "reason": exc.reason.value})
+        return 3
+    except MemoryError:
+        _print({"error": "out of memory", "reason": Reason.OUT_OF_MEMORY.value})
         return 3
     _print({"tensors": count})
     return 0

@@ -1,7 +1,11 @@
 """Orchestration: one model (and its base) through data -> features -> probe -> `EvalResult`.
 
-Every expected failure becomes an error record naming its cause, so a batch of models goes on
-past a bad one; the caller decides whether to store it and how to exit.
+A failure is a record only when the model's own content (or the hub serving it) caused it:
+a `ModelFailure` becomes an error record naming its typed reason, so a batch of models goes on
+past a bad one. Everything else propagates: a `RunFailure` (no device, a missing package, a bad
+token, the hub's quota) stops the run; `BaseUnavailable` (the finetune is fine, its base is not)
+leaves the finetune queued; any other exception, `RankerError`s included (a probe that does not
+converge on finite features), is a bug of ours, never stored against the model.
 """
 
 from __future__ import annotations
@@ -9,7 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import sys
 import time
+import zipfile
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +27,14 @@ from typing import Any
 import numpy as np
 
 from ranker import __version__
-from ranker.errors import InvalidRepoIdError, ModelFailure, RankerError, Reason
+from ranker.errors import (
+    FailureKind,
+    InvalidRepoIdError,
+    ModelFailure,
+    RankerError,
+    Reason,
+    RunFailure,
+)
 from ranker.evaluate import bits, fetch, loading, probe, protocol, transfer
 from ranker.evaluate.data import ProbeData
 from ranker.hub import Hub
@@ -75,17 +89,35 @@ class _Scored:
     hscore: float | None = None
 
 
-# Token ids per (tokenizer content, data fingerprint): shared by every model of a process run.
-_TOKENS: dict[tuple[str, str], Any] = {}
+# Token ids per (tokenizer content, data fingerprint): shared by the models of a process run
+# that share a tokenizer, least recently used first. Bounded: each entry is ~15 MiB at the
+# protocol's sample sizes, and a night (or a Ray worker's life) meets hundreds of tokenizers.
+MAX_TOKENIZERS = 8
+_TOKENS: OrderedDict[tuple[str, str], Any] = OrderedDict()
 # A base's per-pair correctness by its feature cache key (`feature_cache_key`): one fit per
-# process.
+# process. A plain dict: the Ray executor reads and fills it (a few KB per base).
 _BASE_CORRECT: dict[str, np.ndarray] = {}
 
 
+class BaseUnavailable(RankerError):
+    """The base model (for the gain) could not be scored: no fault of the finetune's.
+
+    Never stored against the finetune: the base's own failure is stored once, on the base (when
+    it is evaluated as a model of its own), and its finetunes stay queued. `reason` is the base's
+    typed reason."""
+
+    def __init__(self, base: str, message: str, reason: Reason) -> None:
+        self.base = base
+        self.reason = Reason(reason)
+        super().__init__(f"base model {base} cannot be scored: {message}")
+
+
 def model_key(model: str) -> str:
-    """The store id of a model argument: a hub id as given, or a local folder's cleaned name."""
+    """The store id of a model argument: a hub id as given, or, for an explicit local path
+    (`fetch.is_local`), the folder's cleaned name. A folder in the working directory named
+    like a hub id is never taken for the hub repo."""
     path = Path(model).expanduser()
-    if path.is_dir():
+    if fetch.is_local(model):
         return loading._local_id(path)
     if not is_valid_repo_id(model):
         raise InvalidRepoIdError(model)
@@ -165,12 +197,11 @@ def evaluate_model(
             timings={k: round(v, 3) for k, v in timer.spent.items()},
             versions=_versions(F.library_versions()),
         )
-    except ModelFailure as exc:
+    except ModelFailure as exc:  # the model's content, the hub serving it, or its size
+        if exc.kind is FailureKind.RUN:  # never the model's: the run stops
+            raise RunFailure(str(exc), exc.reason) from None
         return EvalResult(**common, status="error", error=str(exc), reason=exc.reason.value,
                           failure=exc.kind.value, timings=_round(timer))  # fmt: skip
-    except RankerError as exc:  # bad input of ours (probe data, options): permanent, untyped
-        return EvalResult(**common, status="error", error=str(exc), failure="permanent",
-                          timings=_round(timer))  # fmt: skip
 
 
 def _base_name(base: str | None) -> str:
@@ -216,7 +247,10 @@ def _score(
                     f"{key}: ships no tokenizer and no base model is known to borrow one from",
                     Reason.TOKENIZER,
                 )
-            tok_folder, _, _ = _fetch(base, None, options)
+            try:  # the base's tokenizer: its failure is the base's, not this model's
+                tok_folder, _, _ = _fetch(base, None, options)
+            except ModelFailure as exc:
+                raise _base_failure(base, exc) from None
             tok_name = model_key(base)
     feats = _features(ckpt, tok_folder, data, device, options, timer)
     correct, z_train = _probe(feats, data, timer, device)
@@ -226,7 +260,7 @@ def _score(
 
 
 def _fetch(model: str, revision: str | None, options: Options) -> tuple[Path, str, str]:
-    if Path(model).expanduser().is_dir():
+    if fetch.is_local(model):
         return fetch.resolve(model, revision, None, None, options.max_params)  # type: ignore[arg-type]
     revision = revision or options.revisions.get(model)
     return fetch.resolve(model, revision, options.door(), options.hub_cache, options.max_params)
@@ -236,21 +270,43 @@ def _features(ckpt, tok_folder: Path, data: ProbeData, device, options: Options,
     from ranker.evaluate import features as F
 
     with timer("tokenise"):
-        tkey = (F.tokenizer_key(tok_folder), data.fingerprint)
-        if tkey not in _TOKENS:
-            tokenizer = F.load_tokenizer(tok_folder)
-            pairs = (
-                data.train.premises + data.eval.premises,
-                data.train.hypotheses + data.eval.hypotheses,
-            )
-            _TOKENS[tkey] = (F.tokenize(tokenizer, *pairs), tokenizer.pad_token_id or 0)
-        encoded, pad_id = _TOKENS[tkey]
-    with timer("load"):
-        body = F.load_body(ckpt, device)
-    with timer("forward"):
-        x = F.encode(body, encoded, device, pad_id=pad_id, progress=options.progress)
-    del body
+        encoded, pad_id = _token_ids(tok_folder, data)
+    try:
+        with timer("load"):
+            body = F.load_body(ckpt, device)
+        with timer("forward"):
+            x = F.encode(body, encoded, device, pad_id=pad_id, progress=options.progress)
+        del body
+    except F.MEMORY_ERRORS:
+        from ranker.evaluate.resources import out_of_memory
+
+        raise out_of_memory(f"{ckpt.model_id}: loading and running the model") from None
+    if not np.isfinite(x).all():  # finite inputs, float32 weights: the weights made them
+        raise loading.ModelRefused(
+            f"{ckpt.model_id}: the model's weights give non-finite features (NaN or infinity)",
+            Reason.NON_FINITE,
+        )
     return x[: len(data.train)], x[len(data.train) :]
+
+
+def _token_ids(tok_folder: Path, data: ProbeData) -> tuple[Any, int]:
+    """The probe pairs' token ids under the tokenizer in `tok_folder`, and its pad id; made
+    once per tokenizer and kept for the `MAX_TOKENIZERS` most recently used."""
+    from ranker.evaluate import features as F
+
+    tkey = (F.tokenizer_key(tok_folder), data.fingerprint)
+    if tkey in _TOKENS:
+        _TOKENS.move_to_end(tkey)
+        return _TOKENS[tkey]
+    tokenizer = F.load_tokenizer(tok_folder)
+    pairs = (
+        data.train.premises + data.eval.premises,
+        data.train.hypotheses + data.eval.hypotheses,
+    )
+    _TOKENS[tkey] = (F.tokenize(tokenizer, *pairs), tokenizer.pad_token_id or 0)
+    while len(_TOKENS) > MAX_TOKENIZERS:
+        _TOKENS.popitem(last=False)
+    return _TOKENS[tkey]
 
 
 def _probe(
@@ -259,8 +315,9 @@ def _probe(
     """Per-pair correctness on the evaluation pairs, and the standardised training features.
 
     The fit runs on `device`, where the features were computed (default: the CPU). A fit that
-    does not converge raises `probe.ProbeNotConverged` (a RankerError: an error record, never a
-    score)."""
+    does not converge raises `probe.ProbeNotConverged`: the features are finite (`_features`
+    refuses a model whose are not), so the solver failed on a problem it should solve; ours to
+    fix, never a score and never the model's record (it propagates, counted as a bug)."""
     with timer("fit"):
         z_train, z_eval = probe.standardise(feats[0], feats[1])
         fit = probe.fit_standardised(
@@ -307,13 +364,22 @@ def feature_cache_key(
 def _score_base(
     base: str, data: ProbeData, device, options: Options, timer: _Timer, model: _Scored
 ) -> _Scored:
-    """The base under the same protocol; its features are cached on disk, computed once."""
+    """The base under the same protocol; its features are cached on disk, computed once.
+
+    A base that fails for a typed reason raises `BaseUnavailable`: the finetune is not at
+    fault. A `RunFailure` and our bugs propagate as they are."""
     try:
         return _score_base_unchecked(base, data, device, options, timer, model)
-    except ModelFailure as exc:  # keeps its type: a base the hub failed to serve is retried
-        raise ModelFailure(f"base model {base} cannot be scored: {exc}", exc.reason) from None
-    except RankerError as exc:
-        raise RankerError(f"base model {base} cannot be scored: {exc}") from None
+    except ModelFailure as exc:
+        raise _base_failure(base, exc) from None
+
+
+def _base_failure(base: str, exc: ModelFailure) -> RunFailure | BaseUnavailable:
+    """What the base's failure is to a finetune: the run's fault stays the run's; anything
+    else is the base's (`BaseUnavailable`), never the finetune's."""
+    if exc.kind is FailureKind.RUN:
+        return RunFailure(str(exc), exc.reason)
+    return BaseUnavailable(base, str(exc), exc.reason)
 
 
 def _score_base_unchecked(
@@ -332,13 +398,7 @@ def _score_base_unchecked(
     if digest in _BASE_CORRECT:  # the base's probe, fitted once per process
         return _Scored(key, rev, key, _BASE_CORRECT[digest])
     path = options.cache_dir / "features" / f"{digest}.npz"
-    feats: tuple[np.ndarray, np.ndarray] | None = None
-    if path.is_file():
-        try:
-            with np.load(path) as npz:
-                feats = (npz["train"], npz["eval"])
-        except (OSError, ValueError, KeyError):
-            feats = None  # a broken cache file is recomputed
+    feats = _cached_features(path, len(data.train), len(data.eval))
     if feats is None:
         feats = _features(ckpt, folder, data, device, options, timer)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -348,3 +408,34 @@ def _score_base_unchecked(
     correct, _ = _probe(feats, data, timer, device)
     _BASE_CORRECT[digest] = correct
     return _Scored(key, rev, key, correct)
+
+
+def _cached_features(path: Path, n_train: int, n_eval: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """A base's cached features, or None when there are none or they are damaged.
+
+    The cache is restored from elsewhere (the Actions cache) and may be torn or stale: a file
+    that does not read, or whose arrays do not have the sample's rows, one width, float32 and
+    finite values, is deleted (with a warning) and the features are computed again, never
+    reported as a bug night after night."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            train, ev = npz["train"], npz["eval"]
+        ok = (
+            train.ndim == ev.ndim == 2
+            and train.shape[0] == n_train
+            and ev.shape[0] == n_eval
+            and train.shape[1] == ev.shape[1]
+            and train.dtype == ev.dtype == np.float32
+            and bool(np.isfinite(train).all() and np.isfinite(ev).all())
+        )
+        problem = None if ok else "arrays of the wrong shape, type or values"
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    if problem is None:
+        return train, ev
+    print(f"ranker: discarding a damaged feature cache {path.name} ({problem}); recomputing",
+          file=sys.stderr)  # fmt: skip
+    path.unlink(missing_ok=True)
+    return None

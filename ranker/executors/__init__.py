@@ -11,8 +11,10 @@ gives back `Outcome`s, in any order:
     executor.close()          # always, also on errors
 
 Both executors evaluate a job with `evaluate_job`, so a model is evaluated, its failure typed
-and a bug of ours caught the same way wherever it runs. This module imports neither torch nor
-Ray.
+and a bug of ours caught the same way wherever it runs. What is not the model's fault comes back
+as plain data (it crosses Ray's process boundary): a run-level fault (`Outcome.stop`, which
+stops the run), a base that could not be scored (`Outcome.base_failed`: the finetune waits), a
+bug of ours (`Outcome.bug`). This module imports neither torch nor Ray.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ class Outcome:
     job: Job
     result: EvalResult | None = None
     bug: str | None = None  # the traceback of an exception that is not a typed failure
+    stop: tuple[str, str] | None = None  # a RunFailure's (message, reason): the run stops
+    # the base could not be scored: (base id, its reason, the message); the finetune waits
+    base_failed: tuple[str, str, str] | None = None
     lost: str | None = None  # why the job was given up: its worker died `attempts` times
     seconds: float | None = None  # time the worker spent on it (None: the loop measures it)
     attempts: int = 1  # tries it took (more than one: the first workers were lost)
@@ -94,13 +99,15 @@ def drop_download(hub_cache: Path, model_id: str) -> None:
 def evaluate_job(job: Job, work: Work) -> Outcome:
     """Evaluate one job here, in this process; its download is deleted unless it is a base.
 
-    A failure of the model or the hub is a result (an error record with its typed reason); any
-    other exception is a bug of ours: it comes back as `Outcome.bug`, never as a result.
+    A failure of the model or the hub is a result (an error record with its typed reason); a
+    run-level fault and a failed base come back as `Outcome.stop` and `Outcome.base_failed`;
+    any other exception is a bug of ours: it comes back as `Outcome.bug`, never as a result.
     """
+    from ranker.errors import RunFailure
     from ranker.evaluate import run  # looked up at call time: tests replace evaluate_model
 
     archs = {a.id: a for a in work.architectures}
-    result = bug = None
+    result = bug = stop = base_failed = None
     try:
         result = run.evaluate_model(
             job.model_id,
@@ -110,11 +117,15 @@ def evaluate_job(job: Job, work: Work) -> Outcome:
             architectures=work.architectures,
             options=work.options,
         )
+    except RunFailure as exc:
+        stop = (str(exc), exc.reason.value)
+    except run.BaseUnavailable as exc:
+        base_failed = (exc.base, exc.reason.value, str(exc))
     except Exception:  # not a typed failure: ours to fix, not the model's to carry
         bug = traceback.format_exc()
     if work.options.hub_cache is not None and job.model_id not in work.bases:
         drop_download(work.options.hub_cache, job.model_id)
-    return Outcome(job, result, bug)
+    return Outcome(job, result, bug, stop=stop, base_failed=base_failed)
 
 
 def make_executor(name: str, **kw) -> Executor:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 from ranker.executors import Job, Outcome, Work, evaluate_job
+
+if TYPE_CHECKING:
+    from ranker.evaluate.run import Options
 
 
 class LocalExecutor:
@@ -17,6 +21,13 @@ class LocalExecutor:
     def __init__(self) -> None:
         self._work: Work | None = None
         self._jobs: deque[Job] = deque()
+
+    def check(self, options: Options) -> None:
+        """Before the run (and its crawl): the device must exist here, or the run stops with
+        `RunFailure(NO_DEVICE)` instead of failing every model."""
+        from ranker.evaluate.features import pick_device
+
+        pick_device(options.device)
 
     def start(self, work: Work) -> None:
         self._work = work

@@ -74,7 +74,11 @@ class Worker:
         from ranker.evaluate import run  # torch and transformers: imported once per worker
         from ranker.hub import Hub
 
+        door = dict(door)
+        left = door.pop(_SECONDS_LEFT, None)
         options.hub = Hub(**door)
+        if left is not None and hasattr(options.hub, "deadline"):  # the run's time budget
+            options.hub.deadline = time.monotonic() + left
         self.work = Work(data, architectures, options, bases)
         self.shares = isinstance(getattr(run, "_BASE_CORRECT", None), dict)
 
@@ -107,12 +111,20 @@ class _Actor:
     tasks: int = 0  # jobs in flight on it
 
 
+_SECONDS_LEFT = "seconds_left"  # the door's deadline, as seconds from now (clocks differ)
+
+
 def _door(hub: Any) -> dict[str, Any]:
-    """The driver's hub door settings, to build the same door in each worker."""
+    """The driver's hub door settings, to build the same door in each worker (`token` False
+    included: an anonymous run stays anonymous). The deadline travels as the seconds left,
+    since a `time.monotonic()` value means nothing on another machine."""
     if hub is None:
         return {}
-    names = ("endpoint", "token", "timeout", "attempts", "max_wait", "base_wait")
-    return {n: getattr(hub, n) for n in names if hasattr(hub, n)}
+    names = ("endpoint", "token", "timeout", "attempts", "max_wait", "base_wait", "quota_share")
+    door = {n: getattr(hub, n) for n in names if hasattr(hub, n)}
+    if getattr(hub, "deadline", None) is not None:
+        door[_SECONDS_LEFT] = max(0.0, hub.deadline - time.monotonic())
+    return door
 
 
 def _line(exc: BaseException) -> str:

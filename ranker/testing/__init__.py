@@ -4,5 +4,6 @@ Nothing under `ranker.testing` is imported by the crawl, evaluate or build stage
 """
 
 from ranker.testing.hub import FakeHub, Fault, HubRepo
+from ranker.testing.quota import ANONYMOUS, FREE, PRO, Quota
 
-__all__ = ["FakeHub", "Fault", "HubRepo"]
+__all__ = ["ANONYMOUS", "FREE", "PRO", "FakeHub", "Fault", "HubRepo", "Quota"]

@@ -13,19 +13,41 @@ Routes (the ones huggingface_hub 2.x uses), models and datasets alike:
     GET  /api/models                              list: filter (tags, AND), search, author,
                                                   gated, sort, direction, limit, expand, full,
                                                   config, cardData; `Link: <...>; rel="next"`
+                                                  (`page_size` rows a page, default 1,000)
     GET  /api/models/{repo}[/revision/{rev}]      model_info (siblings, sha, config, ...)
     GET  /api/models/{repo}/tree/{rev}[/{path}]   list_repo_tree (`oid`: git blob sha; LFS
-                                                  files also `lfs.oid`: the content's sha256)
+                                                  files also `lfs.oid`: the content's sha256,
+                                                  Xet-backed ones `xetHash` beside it); 1,000
+                                                  entries a page, 50 with `expand`, `Link` next
     POST /api/models/{repo}/paths-info/{rev}      get_paths_info
     HEAD /{repo}/resolve/{rev}/{path}             LFS files (`LFS_SUFFIXES`): 302 to the CDN,
     GET  /{repo}/resolve/{rev}/{path}               X-Linked-Etag (sha256), X-Linked-Size,
-                                                    X-Repo-Commit, ETag (the LFS pointer's sha);
-                                                  small files: 307 to /{repo}/resolve/{sha}/...
-                                                    when rev is not the commit sha, else 200
-                                                    with ETag (git blob sha), X-Repo-Commit
-    ...  /api/datasets/..., /datasets/{repo}/resolve/...   the same for dataset repos
+                                                    X-Repo-Commit, ETag (the LFS pointer's sha),
+                                                    X-Xet-Hash for Xet-backed files (302 to the
+                                                    CDN's Xet bridge path);
+                                                  small files: 307 (at `main` and at a pinned
+                                                    sha alike) to
+    HEAD|GET /api/resolve-cache/models/{repo}/{sha}/{path}?...   200, ETag (git blob sha),
+                                                    X-Repo-Commit: two resolver hits a file
+    ...  /api/datasets/..., /datasets/{repo}/resolve/..., /api/resolve-cache/datasets/...
+                                                  the same for dataset repos
     GET|HEAD {cdn}/repos/{models|datasets}/{repo}/{sha256}?path=...   the CDN: the bytes,
-                                                  `Range: bytes=a-[b]` honoured (206)
+    GET|HEAD {cdn}/xet-bridge/{models|datasets}/{repo}/{xet hash}?path=...   `Range:
+                                                  bytes=a-[b]` honoured (206)
+
+An unknown `expand[]` name (huggingface_hub's own list is the hub's, the stricter choice) fails
+the whole request with 400.
+
+Rate limits as the hub's (`ranker.testing.quota`): every answer of the hub (not the CDN) is
+counted in its bucket (api: `/api/...` but the resolve cache; resolvers: `/resolve/` and
+`/api/resolve-cache/`; pages: the rest) in fixed windows, and carries `RateLimit:
+"<bucket>";r=<remaining>;t=<seconds to reset>` and `RateLimit-Policy: "fixed window";
+"<bucket>";q=<quota>;w=<window>`; past the quota it answers 429 with no `Retry-After` (unless
+`FakeHub(retry_after=True)`). `FakeHub(quota=ANONYMOUS, token_quota=FREE, tokens=())`:
+anonymous requests share one per-IP quota, each accepted token (`tokens=`, or `add_token`)
+has its own, shared by every job that sends it; `quota=None` turns limits and headers off.
+`Quota(api, resolvers, pages, window=300.0)`: tests use windows of a second or so.
+`hub.bucket_counts[bucket]` counts requests per bucket, `hub.rate_limited` the 429s sent.
 
 What the API answers is derived as the hub derives it: `config` is REDUCED to `architectures`,
 `model_type`, `tokenizer_config` ({}), and `auto_map` / `quantization_config` when config.json
@@ -34,10 +56,13 @@ the repo holds `*.safetensors` (subfolders count); `baseModels` (expand only) an
 tags `base_model:ID`, `base_model:<relation>:ID` only when `card_data` declares `base_model`
 (relation: `base_model_relation`, else inferred: adapter, quantized, merge, finetune).
 
-Access rules as on the hub: private repos are listed and served only to a request carrying an
-`Authorization` header; missing or private repos answer 401 (anonymous) or 404 (with a token),
-`X-Error-Code: RepoNotFound`; gated repos list and show their metadata but refuse files (401
-without a token, 403 with one, `GatedRepo`); disabled repos refuse files (403, `DisabledRepo`);
+Access rules as on the hub: a token the hub was not given answers 401 `X-Error-Message: Invalid
+credentials in Authorization header` with no error code, on public repos too; private repos are
+listed and served only to a request with a token; missing or private repos answer 401
+(anonymous) or 404 (with a token), `X-Error-Code: RepoNotFound`; gated repos list and show their
+metadata but refuse files (401 without a token, 403 with one, `GatedRepo`); disabled repos are
+listed but answer 403 on info, tree and files, named only by `X-Error-Message: Access to this
+resource is disabled.` (no error code: huggingface_hub's DisabledRepoError needs just that);
 a missing file is 404 `EntryNotFound`, a missing revision 404 `RevisionNotFound`. Errors carry
 `X-Error-Code` and `X-Error-Message`. A renamed repo (`hub.rename(old, new)`) answers 307 to the
 same path under its new id on API and resolve routes; listings show only the new id.
@@ -47,7 +72,7 @@ with no `route` matches every route, the CDN's included:
 
     hub.fail(503, times=2)                       5xx (or any status) N times, then OK
     hub.fail(500, query="filter=roberta")        ... only for requests whose query has this
-    hub.fail(429, retry_after=0)                 rate limit: `Retry-After` and `RateLimit`
+    hub.fail(429, retry_after=0)                 rate limit: `Retry-After`, `RateLimit` r=0
     hub.fail(429, route="GET cdn", retry_after=0)   ... on the CDN only
     hub.fail(404, repo=r, path="config.json")    a missing file (X-Error-Code EntryNotFound)
     hub.fail(401 / 403, repo=r)                  gated (X-Error-Code GatedRepo)
@@ -71,8 +96,9 @@ models (their tags, `base_model_relation` in the card).
 
 Every request is counted: `hub.counts[route]` per route key: "GET /api/models",
 "GET /api/models/{repo}", "GET /api/models/{repo}/tree", "POST /api/models/{repo}/paths-info",
-"HEAD /{repo}/resolve", "GET /{repo}/resolve" (and the /api/datasets, /datasets ones), the CDN's
-"GET cdn" and "HEAD cdn"; `hub.repo_counts[(route, repo_id)]` per repo (the id as requested,
+"HEAD /{repo}/resolve", "GET /{repo}/resolve", "GET /api/resolve-cache/models/{repo}" (and the
+/api/datasets, /datasets, /api/resolve-cache/datasets ones), the CDN's "GET cdn" and "HEAD cdn";
+`hub.repo_counts[(route, repo_id)]` per repo (the id as requested,
 the old one for a renamed repo); `hub.log` keeps (method, path, status), status 0 for a dropped
 or released request. A request to a route the hub does not implement gets a 404 and counts as
 "unrouted" (one such is huggingface_hub's once-a-process `GET /api/agent-harnesses` when
@@ -88,16 +114,19 @@ import os
 import socket
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote
 
+from ranker.testing.quota import ANONYMOUS, BUCKETS, FREE, PRO, Limiter, Quota
 from ranker.testing.repos import (
     CONTENT_FAULTS,
     DEFAULT_PAGE_SIZE,
     REQUEST_FAULTS,
+    TREE_EXPAND_PAGE_SIZE,
+    TREE_PAGE_SIZE,
     Fault,
     HubRepo,
     git_blob_sha,
@@ -120,6 +149,10 @@ class _Server(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._open_lock:
             self._open.add(request)
+        # Headers and body go out in separate writes: without this, Nagle's algorithm and
+        # the client's delayed ACK hold every keep-alive answer back ~40 ms.
+        with contextlib.suppress(OSError):
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
@@ -138,8 +171,31 @@ class _Server(ThreadingHTTPServer):
 class FakeHub:
     """The loopback hub: `with FakeHub() as hub: hub.add_model(...); HfApi(endpoint=hub.url)`."""
 
-    def __init__(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        quota: Quota | None = ANONYMOUS,
+        token_quota: Quota = FREE,
+        tokens: Iterable[str] | Mapping[str, Quota] = (),
+        retry_after: bool = False,
+    ) -> None:
+        """`quota`: the anonymous quota (per client IP; None: no limits and no RateLimit
+        headers at all); `tokens`: the only tokens it accepts (any other is a 401), each with
+        `token_quota` or, given as a mapping, its own; `retry_after`: a 429 past the quota also
+        carries `Retry-After` (the hub does not document one: off by default)."""
         self.page_size = page_size
+        self.tree_page_size = TREE_PAGE_SIZE
+        self.tree_expand_page_size = TREE_EXPAND_PAGE_SIZE
+        self.quota = quota
+        self.token_quota = token_quota
+        self.retry_after = retry_after
+        self._initial_limits = (quota, token_quota, retry_after)  # what reset() restores
+        self._initial_tokens = self._token_map(tokens)
+        self.tokens: dict[str, Quota] = dict(self._initial_tokens)
+        self.limiter = Limiter()
+        self.bucket_counts: Counter[str] = Counter()
+        self.rate_limited = 0  # 429s sent, the quota's and injected ones
         self.repos: dict[tuple[str, str], HubRepo] = {}
         self.renames: dict[tuple[str, str], str] = {}  # (type, old id) -> new id
         self.listing_overrides: dict[tuple[str, str], dict[str, Any]] = {}
@@ -149,12 +205,45 @@ class FakeHub:
         self.repo_counts: Counter[tuple[str, str]] = Counter()
         self.log: list[tuple[str, str, int]] = []
         self.auth_seen: list[str | None] = []
-        self._blobs: dict[str, bytes] = {}  # sha256 -> bytes, what the CDN holds
+        self._blobs: dict[str, bytes] = {}  # sha256 (or Xet hash) -> bytes, what the CDN holds
         self._lock = threading.RLock()
         self._release = threading.Event()  # set: stalled requests give up without answering
         self._server: _Server | None = None
         self._cdn: _Server | None = None
         self._threads: list[threading.Thread] = []
+
+    def _token_map(self, tokens: Iterable[str] | Mapping[str, Quota]) -> dict[str, Quota]:
+        if isinstance(tokens, str):
+            raise TypeError("tokens: give a list of tokens, not one string")
+        if isinstance(tokens, Mapping):
+            return dict(tokens)
+        return {token: self.token_quota for token in tokens}
+
+    def add_token(self, token: str, quota: Quota | None = None) -> None:
+        """Accept `token` from now on (with `quota`, default `token_quota`); reset() forgets
+        tokens added this way."""
+        with self._lock:
+            self.tokens[token] = quota or self.token_quota
+
+    def admit(self, token: str | None, bucket: str) -> tuple[str, dict[str, str]]:
+        """Count one request in its bucket: ("ok" | "invalid-token" | "limited", headers).
+
+        An unknown token is refused before it is counted against any token's quota; the
+        request is counted against the client's IP instead, as an anonymous one."""
+        with self._lock:
+            self.bucket_counts[bucket] += 1
+            known = token is None or token in self.tokens
+            anonymous = self.quota
+            mine = self.tokens[token] if token is not None and known else None
+        if anonymous is None:  # no limits at all
+            return ("ok" if known else "invalid-token"), {}
+        if mine is None:  # anonymous, or a token the hub does not know: the client's IP
+            within, headers = self.limiter.take("ip:127.0.0.1", anonymous, bucket)
+        else:
+            within, headers = self.limiter.take(f"token:{token}", mine, bucket)
+        if not known:
+            return "invalid-token", headers
+        return ("ok" if within else "limited"), headers
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -270,16 +359,19 @@ class FakeHub:
 
     # -- the CDN ---------------------------------------------------------------------------------
 
-    def _put_blob(self, data: bytes) -> str:
-        """Put LFS bytes on the CDN (content-addressed); returns their sha256."""
-        sha256 = hashlib.sha256(data).hexdigest()
+    def _put_blob(self, data: bytes, key: str | None = None) -> str:
+        """Put LFS bytes on the CDN (content-addressed, by sha256 unless `key` is given, as a
+        Xet hash); returns the key."""
+        key = key or hashlib.sha256(data).hexdigest()
         with self._lock:
-            self._blobs[sha256] = data
-        return sha256
+            self._blobs[key] = data
+        return key
 
-    def cdn_location(self, repo: HubRepo, sha256: str, path: str) -> str:
-        """Where a resolver's 302 sends an LFS file: the CDN, by sha256."""
-        return (f"{self.cdn_url}/repos/{repo.repo_type}s/{quote(repo.id)}/{sha256}"
+    def cdn_location(self, repo: HubRepo, key: str, path: str, xet: bool = False) -> str:
+        """Where a resolver's 302 sends an LFS file: the CDN, by sha256; a Xet-backed file to
+        the CDN's Xet bridge path, by its Xet hash (a plain GET there gets the whole file)."""
+        folder = "xet-bridge" if xet else "repos"
+        return (f"{self.cdn_url}/{folder}/{repo.repo_type}s/{quote(repo.id)}/{key}"
                 f"?path={quote(path, safe='')}")  # fmt: skip
 
     # -- faults and counts ---------------------------------------------------------------------
@@ -336,18 +428,27 @@ class FakeHub:
             self._release = threading.Event()
 
     def reset(self) -> None:
-        """Forget every repo, rename, fault, override and count (a session-wide hub reused by
-        many tests)."""
+        """Forget every repo, rename, fault, override, added token and count, restore the
+        quotas given and open fresh rate-limit windows (a session-wide hub reused by many
+        tests)."""
         with self._lock:
             self.repos.clear()
             self.renames.clear()
             self._blobs.clear()
             self.page_size = DEFAULT_PAGE_SIZE
+            self.tree_page_size = TREE_PAGE_SIZE
+            self.tree_expand_page_size = TREE_EXPAND_PAGE_SIZE
+            self.tokens = dict(self._initial_tokens)
+            self.quota, self.token_quota, self.retry_after = self._initial_limits
+        self.limiter.clear()  # every window starts afresh
         self.clear_faults()
         self.reset_counts()
 
     def reset_counts(self) -> None:
+        """Forget the counts (the rate-limit windows run on: they are the hub's time)."""
         with self._lock:
+            self.bucket_counts.clear()
+            self.rate_limited = 0
             self.counts.clear()
             self.repo_counts.clear()
             self.log.clear()
@@ -409,5 +510,5 @@ class FakeHub:
         monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
 
 
-__all__ = ["CONTENT_FAULTS", "REQUEST_FAULTS", "FakeHub", "Fault", "HubRepo", "git_blob_sha",
-           "safetensors_params"]  # fmt: skip
+__all__ = ["ANONYMOUS", "BUCKETS", "CONTENT_FAULTS", "FREE", "PRO", "REQUEST_FAULTS", "FakeHub",
+           "Fault", "HubRepo", "Quota", "git_blob_sha", "safetensors_params"]  # fmt: skip

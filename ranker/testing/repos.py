@@ -23,6 +23,27 @@ LFS_SUFFIXES = (
     ".zip", ".gz", ".tgz", ".tar", ".zst", ".xz", ".bz2", ".7z", ".ftz", ".mlmodel", ".wasm",
 )  # fmt: skip
 DEFAULT_PAGE_SIZE = 1000
+# The tree API's pages: 1,000 entries, 50 when `expand` asks for each file's last commit.
+TREE_PAGE_SIZE = 1000
+TREE_EXPAND_PAGE_SIZE = 50
+# The `expand[]` names the hub knows (huggingface_hub 2.4's ExpandModelProperty_T and
+# ExpandDatasetProperty_T): any other fails the whole request with 400. The hub may know more
+# than its client lists; knowing only these is the stricter choice.
+EXPAND_NAMES = {
+    "model": frozenset((
+        "author", "baseModels", "cardData", "childrenModelCount", "config", "createdAt",
+        "disabled", "downloads", "downloadsAllTime", "evalResults", "gated", "gguf", "inference",
+        "inferenceProviderMapping", "lastModified", "library_name", "likes", "mask_token",
+        "model-index", "pipeline_tag", "private", "resourceGroup", "safetensors", "sha",
+        "siblings", "spaces", "tags", "transformersInfo", "trendingScore", "usedStorage",
+        "widgetData",
+    )),
+    "dataset": frozenset((
+        "author", "cardData", "citation", "createdAt", "description", "disabled", "downloads",
+        "downloadsAllTime", "gated", "lastModified", "likes", "mainSize", "paperswithcode_id",
+        "private", "resourceGroup", "sha", "siblings", "tags", "trendingScore", "usedStorage",
+    )),
+}  # fmt: skip
 # The keys of config.json that listings and model_info carry (the rest, dimensions included,
 # only config.json itself has); `tokenizer_config` is always there, as an empty dict.
 LISTED_CONFIG_KEYS = ("architectures", "model_type", "auto_map", "quantization_config")
@@ -47,6 +68,12 @@ def lfs_pointer(data: bytes) -> bytes:
     sha = hashlib.sha256(data).hexdigest()
     spec = "version https://git-lfs.github.com/spec/v1"
     return f"{spec}\noid sha256:{sha}\nsize {len(data)}\n".encode()
+
+
+def xet_hash(data: bytes) -> str:
+    """A stand-in for a Xet file hash (the real one is a merkle hash of the file's chunks):
+    64 hex digits, deterministic, and NOT the sha256, so code cannot confuse the two."""
+    return hashlib.sha256(b"xet\0" + data).hexdigest()
 
 
 def git_oid(path: str, data: bytes) -> str:
@@ -123,12 +150,20 @@ class HubRepo:
     gated: str | bool = False  # False, "auto" or "manual"
     private: bool = False
     disabled: bool = False
+    # Xet-backed LFS files: True (all of them) or the paths of those that are.
+    xet: bool | frozenset[str] | set[str] | tuple[str, ...] = False
     revisions: dict[str, dict[str, bytes]] = field(default_factory=dict)  # sha -> files
 
     def __post_init__(self) -> None:
         if not self.sha:
             self.sha = self.make_sha()
         self.revisions[self.sha] = dict(self.files)
+
+    def is_xet(self, path: str) -> bool:
+        """Whether `path` is stored on Xet (only LFS files are)."""
+        if not is_lfs(path):
+            return False
+        return self.xet is True or (not isinstance(self.xet, bool) and path in self.xet)
 
     def make_sha(self) -> str:
         digest = hashlib.sha1(f"{self.repo_type}:{self.id}:{len(self.revisions)}".encode())
