@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TORCH=2.13.0  # the nightly's torch (requirements/*.txt lock it with its hash)
-CPU_INDEX=https://download.pytorch.org/whl/cpu  # PyTorch's CPU wheels (PyPI's are CUDA builds)
+# PyTorch's CPU wheels (PyPI's are CUDA builds); RANKER_CPU_INDEX names a mirror of it
+CPU_INDEX=${RANKER_CPU_INDEX:-https://download.pytorch.org/whl/cpu}
 export RANKER_REQUIRE_ALL=${RANKER_REQUIRE_ALL:-1}
 export RANKER_REQUIRE_BROWSER=${RANKER_REQUIRE_BROWSER:-$RANKER_REQUIRE_ALL}
 

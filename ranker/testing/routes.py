@@ -120,6 +120,7 @@ class Handler(BaseHTTPRequestHandler):
         return token.strip() if scheme.lower() == "bearer" else header
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self._mark(status)  # before a byte goes out: a client that has its answer sees it counted
         self.send_response(status)
         headers = dict(headers or {})
         headers.setdefault("Content-Type", "application/json")
@@ -129,7 +130,6 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self._mark(status)
 
     def _mark(self, status: int) -> None:
         """Note the status sent (for the log, and the count of 429s)."""
@@ -577,6 +577,7 @@ class Handler(BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes {start}-{start + len(body) - 1}/{len(data)}"
         headers["Content-Length"] = str(len(body))
         if fault is not None and fault.kind == "truncate":
+            self._mark(status)
             self.send_response(status)
             for name, value in {**self._rate_headers, **headers}.items():
                 self.send_header(name, value)
@@ -585,7 +586,6 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
-            self._mark(status)
             return
         self._send(status, body, headers)
 
