@@ -1097,10 +1097,14 @@ def _canonical(record: Record) -> str:
 
 
 def _merge_keyed(
-    stored: dict[Any, Any], incoming: dict[Any, Any], precedence: Callable[[Any], Any]
+    stored: dict[Any, Any],
+    incoming: dict[Any, Any],
+    precedence: Callable[[Any], Any],
+    keep: Callable[[Any], bool] | None = None,
 ) -> tuple[MergeCounts, dict[Any, Any]]:
     """(what each incoming record did, the merged records by key): a new key is added, a stored
-    key keeps the record of greater `precedence`. The one rule of every keyed merge."""
+    key keeps the record of greater `precedence`, and a stored record that `keep` holds is
+    never replaced. The one rule of every keyed merge."""
     counts, merged = MergeCounts(), dict(stored)
     for key, record in incoming.items():
         have = stored.get(key)
@@ -1109,7 +1113,7 @@ def _merge_keyed(
         elif have == record:
             counts.unchanged += 1
             continue
-        elif precedence(record) > precedence(have):
+        elif precedence(record) > precedence(have) and not (keep is not None and keep(have)):
             counts.replaced += 1
         else:
             counts.older += 1
@@ -1771,23 +1775,9 @@ class Store:
         of the buckets it changes are rewritten (sorted, superseded lines dropped)."""
         loaded = self._load_results()
         stored = self._merged(*loaded)
-        counts = MergeCounts()
-        taken: dict[tuple[str, str, str], EvalResult] = {}
-        for key, result in incoming.items():
-            have = stored.get(key)
-            if have is None:
-                counts.new += 1
-            elif have == result:
-                counts.unchanged += 1
-                continue
-            elif _precedence(result) > _precedence(have) and not (
-                keep_settled and (have.status == "ok" or have.failure == "permanent")
-            ):
-                counts.replaced += 1
-            else:
-                counts.older += 1
-                continue
-            taken[key] = result
+        settled = (lambda r: r.status == "ok" or r.failure == "permanent") if keep_settled else None
+        counts, merged = _merge_keyed(stored, incoming, _precedence, keep=settled)
+        taken = {key: r for key, r in incoming.items() if merged.get(key) is r}
         if taken:
             # read (so validated) records and checked new ones: nothing more to check
             stored.update(taken)
