@@ -35,7 +35,8 @@ def sklearn_fit(z_tr, y_tr, z_ev, seed: int, grid: tuple[float, ...]):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
-    from ranker.evaluate import probe, protocol
+    from ranker import protocol
+    from ranker.evaluate import probe
 
     def fit(x, y, c):
         clf = LogisticRegression(
@@ -64,7 +65,8 @@ def sklearn_fit(z_tr, y_tr, z_ev, seed: int, grid: tuple[float, ...]):
 
 
 def torch_fit(z_tr, y_tr, z_ev, seed: int, grid: tuple[float, ...]):
-    from ranker.evaluate import probe, protocol
+    from ranker import protocol
+    from ranker.evaluate import probe
 
     saved = protocol.C_GRID
     protocol.C_GRID = grid
@@ -112,7 +114,8 @@ def main() -> None:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from ranker.evaluate import probe, protocol
+    from ranker import protocol
+    from ranker.evaluate import probe
 
     grid = tuple(float(v) for v in args.grid.split(",")) if args.grid else protocol.C_GRID
     label, xtr, ytr, xev, yev = load(args)

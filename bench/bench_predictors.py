@@ -111,8 +111,9 @@ def fit_timing(args) -> None:
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
+    from ranker import protocol
     from ranker.evaluate import features as F
-    from ranker.evaluate import loading, probe, protocol
+    from ranker.evaluate import loading, probe
     from ranker.evaluate.data import load_probe_data
 
     n = args.fit_timing
@@ -187,9 +188,10 @@ def main() -> None:
     import numpy as np
     from scipy.stats import kendalltau
 
+    from ranker import protocol
+    from ranker.bits import decode_correct
     from ranker.evaluate import features as F
-    from ranker.evaluate import probe, protocol, transfer
-    from ranker.evaluate.bits import decode_correct
+    from ranker.evaluate import probe, transfer
     from ranker.evaluate.data import load_probe_data, read_jsonl
     from ranker.evaluate.run import Options, evaluate_model
 

@@ -34,8 +34,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from ranker import protocol  # noqa: E402
 from ranker.crawl import crawl  # noqa: E402
-from ranker.evaluate import protocol  # noqa: E402
 from ranker.evaluate.data import load_probe_data  # noqa: E402
 from ranker.evaluate.run import Options  # noqa: E402
 from ranker.executors import Job  # noqa: E402

@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_store.py [--n 100000] [--appends 200] [--baseline-n 10000]
 
 Builds a synthetic store of `--n` realistic results in a temp folder (every field a real ok
-result fills, `correct` bits of 5,000 evaluation pairs as `ranker.evaluate.bits.encode_correct`
+result fills, `correct` bits of 5,000 evaluation pairs as `ranker.bits.encode_correct`
 writes them, timings and library versions; every 20th an error record), all of ONE
 architecture (the worst case for file sizes), then measures, each against a baseline taken in
 the same process on the same machine:
@@ -34,8 +34,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ranker.evaluate.bits import encode_correct
-from ranker.evaluate.protocol import PROTOCOL_VERSION
+from ranker.bits import encode_correct
+from ranker.protocol import PROTOCOL_VERSION
 from ranker.records import SCHEMA_VERSION, EvalResult
 from ranker.store import (
     RESULTS,

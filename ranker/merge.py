@@ -105,8 +105,8 @@ def make_plan(
     force: bool = False,
 ) -> Plan:
     """The plan for `shards` shard runs of the store's current queue (see the module)."""
-    from ranker.evaluate.protocol import PROTOCOL_VERSION
     from ranker.pipeline import pending
+    from ranker.protocol import PROTOCOL_VERSION
 
     if not 1 <= shards <= MAX_SHARDS:
         raise StoreError(store.root, f"--shards: expected 1 to {MAX_SHARDS}, got {shards}")

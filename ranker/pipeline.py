@@ -258,7 +258,7 @@ def update(
     `shard` keeps only that share of the queue; with `results_out`, results go to that file
     and the store is only read (no crawl then).
     """
-    from ranker.evaluate import protocol
+    from ranker import protocol
 
     if results_out is not None and crawl_step is not None:
         raise RankerError("with --results-out the catalog is only read: no crawl (--no-crawl)")

@@ -311,3 +311,9 @@ class EvalResult(Record):
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.model_id, self.revision, self.protocol_version)
+
+    @property
+    def settled(self) -> bool:
+        """Whether this result ends the work on its key: a score, or a failure the model's own
+        content caused (permanent). A transient, resource or untyped failure is tried again."""
+        return self.status == "ok" or self.failure == "permanent"

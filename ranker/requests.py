@@ -66,6 +66,7 @@ from ranker.store import (
     _request_problem,
     read_text_file,
 )
+from ranker.urls import model_page
 
 FORM_LABEL = "Model id"  # the issue form's input label: GitHub renders it as "### Model id"
 MAX_BODY = 65_536  # characters of an issue body (GitHub's limit); the form's body is a few lines
@@ -223,8 +224,8 @@ def check_request(
     now: str | None = None,
 ) -> Decision:
     """Decide an issue's request for `raw_id` (untrusted text) and store what it queues."""
+    from ranker import protocol
     from ranker.crawl import classify
-    from ranker.evaluate import protocol
 
     if raw_id is None or not raw_id.strip():
         return _rejected("no-id", "The issue names no model.", f"Please edit it: {ID_RULE}.")
@@ -418,8 +419,6 @@ def _outcome(result: EvalResult) -> str:
 
 def page_url(site_url: str | None, arch: Architecture, model_id: str) -> str | None:
     """The absolute address of the model's page (the architecture's page for its base)."""
-    from ranker.build.site import model_page
-
     if not site_url:
         return None
     if not _SITE_URL.fullmatch(site_url):
@@ -454,8 +453,8 @@ def due_replies(
 ) -> list[tuple[ModelRequest, str]]:
     """The replies owed to queued requests whose model has a settled result (or left the
     ranking); the requests are marked replied in the store. Nothing is written when none."""
+    from ranker import protocol
     from ranker.crawl import classify
-    from ranker.evaluate import protocol
 
     requests = store.requests()
     queued = [r for r in requests if r.status == "queued"]

@@ -170,8 +170,8 @@ def pinned_mnli_revision(store: Store, hub) -> str:
     machine, on the same commit; a new MNLI commit is taken only by editing the pin, which is
     a protocol change.
     """
+    from ranker import protocol
     from ranker.errors import HubFailure, StoreError
-    from ranker.evaluate import protocol
 
     pin = store.mnli_revision()
     if pin is None:

@@ -35,7 +35,7 @@ from ranker.build.inputs import RecordWarning
 from ranker.build.site import CHUNK_ROWS, FIRST_ROWS
 from ranker.build.tables import COLUMNS, architecture_table, rank_history, rankable
 from ranker.errors import RankerError
-from ranker.evaluate.protocol import PROTOCOL_VERSION
+from ranker.protocol import PROTOCOL_VERSION
 from ranker.records import CatalogEntry, EvalResult, LegacyModel
 from ranker.store import Store
 from ranker.testing.synthetic import pack, synthetic_models

@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ranker import protocol
+from ranker.bits import decode_correct
 from ranker.cli import main
 from ranker.errors import ModelFailure, Reason, StoreError
-from ranker.evaluate import probe, protocol, transfer
-from ranker.evaluate.bits import decode_correct
+from ranker.evaluate import probe, transfer
 from ranker.evaluate.data import (
     fixed_sample,
     load_probe_data,

@@ -20,7 +20,7 @@ from ranker.build.inputs import (
     usable_meta,
     usable_results,
 )
-from ranker.evaluate.protocol import PROTOCOL_VERSION
+from ranker.protocol import PROTOCOL_VERSION
 from ranker.records import CatalogEntry, EvalResult
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from ranker import protocol
 from ranker.errors import FailureKind, ModelFailure, RankerError, Reason
-from ranker.evaluate import pickles, protocol
+from ranker.evaluate import pickles
 from ranker.evaluate.loading import ModelRefused, content_hash, inspect, select_files
 
 try:
@@ -206,7 +207,7 @@ def test_safetensors_win_over_pickle_and_nothing_is_converted(tmp_path: Path) ->
 @needs_torch
 def test_an_oversized_pickle_is_refused_before_conversion(tmp_path: Path) -> None:
     files = tiny_model("roberta", seed=2, head="classification", pickle_only=True)
-    from ranker.evaluate.protocol import max_weight_bytes
+    from ranker.protocol import max_weight_bytes
 
     too_big = b"\0" * (max_weight_bytes(10) + 1)
     folder = _write(tmp_path / "big", {**files, "pytorch_model.bin": too_big})

@@ -417,7 +417,7 @@ def planned(store_dir: Path, tmp_path: Path, capsys) -> tuple[Path, Path, dict[s
 
 
 def _planned_result(model_id: str, **kw) -> EvalResult:
-    from ranker.evaluate.protocol import PROTOCOL_VERSION
+    from ranker.protocol import PROTOCOL_VERSION
 
     values = {"revision": _sha1(model_id), "protocol_version": PROTOCOL_VERSION, **kw}
     return _result(model_id, **values)
@@ -431,8 +431,8 @@ def _plan_merge(store_dir: Path, plan: Path, *files: Path, capsys) -> tuple[int,
 
 
 def test_the_plan_is_each_shards_queue(planned) -> None:
-    from ranker.evaluate.protocol import PROTOCOL_VERSION
     from ranker.pipeline import pending
+    from ranker.protocol import PROTOCOL_VERSION
 
     store_dir, _, shard_of = planned
     for index in (0, 1):

@@ -13,7 +13,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ranker.evaluate import probe, protocol
+from ranker import protocol
+from ranker.evaluate import probe
 
 torch = pytest.importorskip("torch")
 from ranker.evaluate import solver  # noqa: E402  (needs torch)

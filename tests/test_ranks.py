@@ -35,7 +35,7 @@ from ranker.build.tables import (
     latest_results,
     rank_history,
 )
-from ranker.evaluate.protocol import PROTOCOL_VERSION
+from ranker.protocol import PROTOCOL_VERSION
 from ranker.records import EvalResult
 from ranker.store import Store
 from ranker.testing.synthetic import correctness, pack

@@ -29,9 +29,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from ranker import protocol
 from ranker.cli import main
 from ranker.crawl import crawl
-from ranker.evaluate import protocol
 from ranker.evaluate.data import load_probe_data
 from ranker.evaluate.run import Options
 from ranker.hub import Hub

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO
+from ranker import protocol
 from ranker.cli import main
 from ranker.errors import StoreError
-from ranker.evaluate import protocol
 from ranker.hub import Hub
 from ranker.pipeline import pending
 from ranker.records import SCHEMA_VERSION, CatalogEntry, EvalResult, is_valid_repo_id

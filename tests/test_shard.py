@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from ranker import protocol
 from ranker.cli import main
 from ranker.errors import RankerError, StoreError
-from ranker.evaluate import protocol
 from ranker.pipeline import ResultsFile, in_shard, pending
 from ranker.records import SCHEMA_VERSION, CatalogEntry, EvalResult
 from ranker.store import Store

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ranker.evaluate import protocol, transfer
-from ranker.evaluate.bits import decode_correct, encode_correct
+from ranker import protocol
+from ranker.bits import decode_correct, encode_correct
+from ranker.evaluate import transfer
 
 K = 3
 REPO = Path(__file__).resolve().parents[1]
@@ -200,7 +201,7 @@ def test_codec_imports_without_torch_or_sklearn() -> None:
     code = (
         "import sys\n"
         "for m in ('torch', 'transformers', 'sklearn', 'scipy'): sys.modules[m] = None\n"
-        "from ranker.evaluate.bits import decode_correct, encode_correct\n"
+        "from ranker.bits import decode_correct, encode_correct\n"
         "import numpy as np\n"
         "assert decode_correct(encode_correct(np.array([True, False])), 2).tolist() == [1, 0]\n"
     )

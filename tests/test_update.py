@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from ranker import protocol
 from ranker.crawl import crawl
 from ranker.errors import HubFailure, ModelFailure, Reason, RunFailure
-from ranker.evaluate import protocol
 from ranker.evaluate.data import load_probe_data
 from ranker.evaluate.run import Options
 from ranker.hub import Hub

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ranker.evaluate import protocol
-from ranker.evaluate.bits import decode_correct
+from ranker import protocol
+from ranker.bits import decode_correct
 from ranker.records import EvalResult
 
 RESAMPLES = protocol.BOOTSTRAP_RESAMPLES  # 1,000: the probe intervals' own number

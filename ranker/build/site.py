@@ -51,9 +51,10 @@ from ranker.build.tables import (
     result_history,
     to_download_records,
 )
-from ranker.evaluate.protocol import PROTOCOL_VERSION
+from ranker.protocol import PROTOCOL_VERSION
 from ranker.records import LEGACY_TASKS, Architecture, EvalResult
 from ranker.store import Store
+from ranker.urls import badge_base, model_page, rows_prefix
 
 if TYPE_CHECKING:
     from ranker.build import SiteWriter
@@ -83,19 +84,6 @@ SUMMARY_COLUMNS = (
     "architecture", "model_id", "flags", "probe_accuracy", "probe_gain", "logme", "hscore",
     "avg", "gain", "mnli_lp",
 )  # fmt: skip
-
-
-def model_page(arch: Architecture, model_id: str) -> str:
-    """Path of a model's page; ids never hold "--", so the file name is unique and safe."""
-    return f"models/{arch.slug}/{model_id.replace('/', '--')}.html"
-
-
-def badge_base(arch: Architecture, model_id: str) -> str:
-    return f"badges/{arch.slug}/{model_id.replace('/', '--')}"
-
-
-def rows_prefix(arch: Architecture) -> str:
-    return f"rows/{arch.slug}/"
 
 
 @dataclass

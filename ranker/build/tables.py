@@ -18,7 +18,7 @@ from ranker.build.ranks import (
     legacy_ranks,
     tie_counts,
 )
-from ranker.evaluate.protocol import PROTOCOL_VERSION
+from ranker.protocol import PROTOCOL_VERSION
 from ranker.records import (
     LEGACY_TASKS,
     Architecture,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ranker import protocol
 from ranker.errors import HubFailure, StoreError
-from ranker.evaluate import protocol
 from ranker.hub import Hub
 
 LABEL_IDS = {name: i for i, name in enumerate(protocol.LABELS)}

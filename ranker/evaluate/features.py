@@ -22,8 +22,8 @@ import torch
 import transformers
 from transformers import AutoConfig, AutoTokenizer, PreTrainedModel
 
+from ranker import protocol
 from ranker.errors import RankerError, Reason, RunFailure
-from ranker.evaluate import protocol
 from ranker.evaluate.loading import TOKENIZER_FILES, Checkpoint, ModelRefused
 from ranker.evaluate.resources import out_of_memory
 

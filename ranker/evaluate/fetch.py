@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ranker import protocol
 from ranker.errors import Reason
-from ranker.evaluate import loading, protocol
+from ranker.evaluate import loading
 from ranker.hub import Hub
 from ranker.records import is_valid_repo_id
 

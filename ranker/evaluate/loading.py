@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ranker import protocol
 from ranker.errors import ModelFailure, Reason
-from ranker.evaluate import protocol
 from ranker.records import Architecture, config_dims, describe_dims
 
 CONFIG = "config.json"

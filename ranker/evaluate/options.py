@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ranker.evaluate import protocol
+from ranker import protocol
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

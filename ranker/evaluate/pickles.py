@@ -37,8 +37,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ranker import protocol
 from ranker.errors import ModelFailure, Reason
-from ranker.evaluate import protocol
 from ranker.evaluate.loading import (
     AUX_FILES,
     SAFETENSORS,

@@ -20,8 +20,8 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
+from ranker import protocol
 from ranker.errors import RankerError
-from ranker.evaluate import protocol
 
 if TYPE_CHECKING:
     import torch

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ranker import __version__
+from ranker import __version__, bits, protocol
 from ranker.errors import (
     FailureKind,
     InvalidRepoIdError,
@@ -35,7 +35,7 @@ from ranker.errors import (
     Reason,
     RunFailure,
 )
-from ranker.evaluate import bits, fetch, loading, probe, protocol, transfer
+from ranker.evaluate import fetch, loading, probe, transfer
 from ranker.evaluate.data import ProbeData
 from ranker.hub import Hub
 from ranker.records import SCHEMA_VERSION, Architecture, EvalResult, is_valid_repo_id

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ranker import protocol
 from ranker.errors import RankerError
-from ranker.evaluate import protocol
 
 _NO_WEIGHTS = 1e-9  # gamma below which LogME's alpha is taken as infinite
 

@@ -15,7 +15,7 @@ import zlib
 import numpy as np
 from scipy.special import ndtri
 
-from ranker.evaluate.protocol import PROTOCOL_VERSION
+from ranker.protocol import PROTOCOL_VERSION
 from ranker.records import SCHEMA_VERSION, CatalogEntry, EvalResult
 
 LICENSES = ("apache-2.0", "mit", "cc-by-4.0")
