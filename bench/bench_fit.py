@@ -4,9 +4,9 @@ process, interleaved, best of --rounds, with the thread pools left at their defa
 to one thread; and how far their predictions agree (the lp-2 criterion: the same prediction on
 at least 99.9% of evaluation pairs, accuracy within 1e-3).
 
-Each timed fit is `fit_standardised` with C chosen by `choose_c` (the protocol's grid has one C,
-so `choose_c` returns it without fitting; --grid 0.01,0.1,1 times a 3-fold cross-validation over
-three C as well).
+Each timed fit is `fit_standardised` with C chosen by `choose_c` (the protocol has one C,
+`protocol.C`, which `choose_c` returns without fitting; --grid 0.01,0.1,1 times a 3-fold
+cross-validation over three C as well).
 
     python bench/bench_fit.py --features /tmp/lp2/minilm_5k.npz            # 5000 x 768
     python bench/bench_fit.py --features /tmp/lp2/minilm_5k.npz --wide     # 5000 x 1536
@@ -29,11 +29,33 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+CV_FOLDS = 3  # --grid: C chosen by this many stratified folds of the training pairs
+
+
+def choose_c(z_tr, y_tr, seed: int, grid: tuple[float, ...], predict) -> float:
+    """The grid's C with the best cross-validated accuracy (ties: the smaller C); the grid's one
+    C without fitting when it has one. `predict(a, y, b, c)`: a fit on (a, y), predicting b."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from ranker.evaluate import probe
+
+    if len(grid) == 1:
+        return grid[0]
+    splitter = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed)
+    scores = []
+    for ci in grid:
+        acc = []
+        for tr, va in splitter.split(z_tr, y_tr):
+            a, b = probe.standardise(z_tr[tr], z_tr[va])
+            acc.append(np.mean(predict(a, y_tr[tr], b, ci) == y_tr[va]))
+        scores.append(float(np.mean(acc)))
+    return grid[int(np.argmax(scores))]
+
+
 def sklearn_fit(z_tr, y_tr, z_ev, seed: int, grid: tuple[float, ...]):
     """lp-2's fit as it was: scikit-learn Newton-CG to SOLVER_TOL, C by the same 3-fold CV."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
 
     from ranker import protocol
     from ranker.evaluate import probe
@@ -47,17 +69,7 @@ def sklearn_fit(z_tr, y_tr, z_ev, seed: int, grid: tuple[float, ...]):
             warnings.filterwarnings("ignore", "Line Search failed")
             return clf.fit(x, y)
 
-    c = grid[-1]
-    if len(grid) > 1:
-        splitter = StratifiedKFold(n_splits=protocol.CV_FOLDS, shuffle=True, random_state=seed)
-        scores = []
-        for ci in grid:
-            acc = []
-            for tr, va in splitter.split(z_tr, y_tr):
-                a, b = probe.standardise(z_tr[tr], z_tr[va])
-                acc.append(np.mean(fit(a, y_tr[tr], ci).predict(b) == y_tr[va]))
-            scores.append(float(np.mean(acc)))
-        c = grid[int(np.argmax(scores))]
+    c = choose_c(z_tr, y_tr, seed, grid, lambda a, y, b, ci: fit(a, y, ci).predict(b))
     clf = fit(z_tr, y_tr, c)
     g = probe.objective_gradient(z_tr, np.searchsorted(clf.classes_, y_tr), clf.coef_,
                                  clf.intercept_, c)  # fmt: skip
@@ -65,15 +77,13 @@ def sklearn_fit(z_tr, y_tr, z_ev, seed: int, grid: tuple[float, ...]):
 
 
 def torch_fit(z_tr, y_tr, z_ev, seed: int, grid: tuple[float, ...]):
-    from ranker import protocol
     from ranker.evaluate import probe
 
-    saved = protocol.C_GRID
-    protocol.C_GRID = grid
-    try:
-        fit = probe.fit_standardised(z_tr, y_tr, z_ev, seed=seed, device="cpu")
-    finally:
-        protocol.C_GRID = saved
+    def predict(a, y, b, ci):
+        return probe.fit_standardised(a, y, b, seed=seed, c=ci, device="cpu").predictions
+
+    c = choose_c(z_tr, y_tr, seed, grid, predict)
+    fit = probe.fit_standardised(z_tr, y_tr, z_ev, seed=seed, c=c, device="cpu")
     return fit.predictions, fit.gradient, fit.iterations, fit.c
 
 
@@ -117,7 +127,7 @@ def main() -> None:
     from ranker import protocol
     from ranker.evaluate import probe
 
-    grid = tuple(float(v) for v in args.grid.split(",")) if args.grid else protocol.C_GRID
+    grid = tuple(float(v) for v in args.grid.split(",")) if args.grid else (protocol.C,)
     label, xtr, ytr, xev, yev = load(args)
     z_tr, z_ev = probe.standardise(xtr, xev)
     default_threads = torch.get_num_threads()

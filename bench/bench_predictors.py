@@ -133,7 +133,7 @@ def fit_timing(args) -> None:
         np.savez(cached, x=x)
     z_tr, z_ev = probe.standardise(x[:n], x[n:])
     y_tr, y_ev = data.train.labels, data.eval.labels
-    c = protocol.C_GRID[0]
+    c = protocol.C
 
     def lp1() -> tuple[np.ndarray, float, int]:
         clf = LogisticRegression(C=c, max_iter=2000, tol=1e-4)

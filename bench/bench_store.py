@@ -38,14 +38,15 @@ from ranker.bits import encode_correct
 from ranker.protocol import PROTOCOL_VERSION
 from ranker.records import SCHEMA_VERSION, EvalResult
 from ranker.store import (
-    RESULTS,
     Store,
-    _check_round_trip,
     atomic_write_text,
+    check_storable,
     parse_jsonl,
-    result_line,
+    record_line,
     results_text,
 )
+
+OLD_FILE = "results.jsonl"  # the layout before buckets: one file, rewritten whole per result
 
 N_EVAL = 5_000
 ARCH = "FacebookAI/roberta-base"
@@ -93,8 +94,8 @@ def make_results(n: int, *, seed: int = 0, start: int = 0) -> list[EvalResult]:
 
 def old_save_result(store: Store, result: EvalResult) -> None:
     """The save_result this replaces: check, read and validate the whole single file, rewrite."""
-    path = store.path(RESULTS)
-    _check_round_trip(path, result)
+    path = store.path(OLD_FILE)
+    check_storable(path, result)
     kept = [r for _, r in parse_jsonl(path, path.read_text(encoding="utf-8"), EvalResult)]
     kept = [r for r in kept if r.key != result.key]
     atomic_write_text(path, results_text([*kept, result]))
@@ -167,12 +168,12 @@ def main() -> None:
         # baseline: the old layout, one file of the same n results, old save_result
         old = Store(root / "old")
         old.root.mkdir()
-        atomic_write_text(old.path(RESULTS), results_text(results))
-        old_size = old.path(RESULTS).stat().st_size
+        atomic_write_text(old.path(OLD_FILE), results_text(results))
+        old_size = old.path(OLD_FILE).stat().st_size
         old_extra = make_results(args.old_appends, seed=2, start=2 * args.n)
         old_ms = statistics.median(timed(old_save_result, old, r) * 1000 for r in old_extra)
 
-    line = len(result_line(results[0]).encode())
+    line = len(record_line(results[0]).encode())
     mb = 1024 * 1024
     print(f"\nn = {args.n:,} results of one architecture ({line:,} bytes an ok record), "
           f"{platform.python_implementation()} {platform.python_version()}, "

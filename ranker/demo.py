@@ -16,6 +16,7 @@ from pathlib import Path
 @dataclass(frozen=True)
 class DemoReport:
     folder: Path
+    store: Path
     site: Path
     text: str
     seconds: float
@@ -43,8 +44,8 @@ def run_demo(folder: Path | None = None, *, progress: bool = True) -> DemoReport
     from ranker.testing.nli import glue_mnli_files
     from ranker.testing.world import MAX_PARAMS, populate_world, world_toml
 
-    (data / "architectures.toml").write_text(world_toml(), encoding="utf-8")
     store = Store(data)
+    store.write_architectures_text(world_toml())
     with FakeHub() as hub, hub.as_endpoint():
         populate_world(hub, tiny_set(), marker=folder / "evil-pickle-ran")
         hub.corrupt_safetensors("old/bert-untagged")  # a broken model that gets through the crawl
@@ -68,4 +69,5 @@ def run_demo(folder: Path | None = None, *, progress: bool = True) -> DemoReport
     site = folder / "site"
     build_site(data, site)
     text = summary.text()
-    return DemoReport(folder=folder, site=site, text=text, seconds=time.monotonic() - start)
+    seconds = time.monotonic() - start
+    return DemoReport(folder=folder, store=data, site=site, text=text, seconds=seconds)

@@ -154,6 +154,11 @@ class ModelFailure(RankerError):
         return self.kind is FailureKind.TRANSIENT
 
 
+class ModelRefused(ModelFailure):
+    """A model that is not scored because of what it holds, and why: `ModelRefused(message,
+    Reason.X)` (its files, config or weights; raised by the evaluator's checks)."""
+
+
 class HubFailure(ModelFailure):
     """A hub request that failed after the door's bounded retries (see `ranker.hub`)."""
 

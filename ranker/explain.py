@@ -1,14 +1,31 @@
 """Why a model is not ranked, in plain words, and what its owner can do about it.
 
-One table for every place that says it: the reply to an evaluation request
-(`ranker.requests`) and the site's "why is my model not here?" page (`ranker.build`). The
-crawl's own short descriptions of its exclusions stay with its rules
-(`ranker.crawl.classify.REASONS`); this adds the evaluation's failures and the advice.
+One table for every place that says it: the crawl's exclusion reasons (`ranker.crawl` records
+them), the reply to an evaluation request (`ranker.requests`) and the site's "why is my model
+not here?" page (`ranker.build`). A base contract: it imports nothing, so that each room reads
+the same words without importing another room.
 """
 
 from __future__ import annotations
 
-from ranker.crawl.classify import PENDING, REASONS
+# The crawl's exclusion reasons, in the order it checks them (the first that applies is
+# recorded: `ranker.crawl.classify.listing_reason`), and what each means to a model's owner.
+REASONS: dict[str, str] = {
+    "disabled": "the repo is disabled on the hub",
+    "private": "the repo is private",
+    "gated": "the repo is gated: its files need an accepted licence",
+    "adapter": "an adapter (PEFT/LoRA), not full weights",
+    "merge": "a merge of several models",
+    "quantized": "quantised weights",
+    "custom-code": "needs remote code (auto_map), which is never run",
+    "too-large": "more parameters than the cap",
+    "size-mismatch": "its parameter count is far from the architecture's",
+    "no-config": "no readable config.json",
+    "config-mismatch": "config.json has other dimensions than the architecture",
+}
+# Why an entry is still `unclassified`: its config.json was not read yet (the run's budget of
+# config requests was spent, or the hub failed transiently); the next run tries again.
+PENDING = "config-pending"
 
 # What a model's owner can do about each reason (exclusions of the crawl, failures of the
 # evaluation). Plain words; shown after the reason itself.

@@ -30,35 +30,31 @@ into it instead of copying the crawl's files over it. Any refusal makes the comm
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import json
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ranker.errors import StoreError
-from ranker.records import CatalogEntry, EvalResult, is_valid_repo_id
+from ranker.records import CatalogEntry, EvalResult, ModelRequest, is_valid_repo_id
+from ranker.repofiles import is_sha
 from ranker.store import (
     MAX_LINE,
     MergeCounts,
-    ModelRequest,
     Store,
     atomic_write_text,
-    check_line_sizes,
-    parse_jsonl,
+    read_other_records,
     read_results_lines,
     read_text_file,
 )
+from ranker.timestamps import utc_now
 
 PLAN_VERSION = 1
 MAX_SHARDS = 999  # as `scripts/nightly.sh` accepts (three digits)
 MAX_PLAN_BYTES = 256 * 1024 * 1024  # a plan of a million models is ~100 MB
 SHARD_FILE = re.compile(r"shard-(0|[1-9][0-9]{0,2})\.jsonl")
-_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 @dataclass(frozen=True)
@@ -120,8 +116,7 @@ def make_plan(
         )  # fmt: skip
         for entry in queue[:max_models] if max_models is not None else queue:
             models[entry.model_id] = Assignment(index, entry.architecture, entry.sha)
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return Plan(shards, PROTOCOL_VERSION, force, models, max_models, now)
+    return Plan(shards, PROTOCOL_VERSION, force, models, max_models, utc_now())
 
 
 def write_plan(plan: Plan, path: Path) -> None:
@@ -177,7 +172,7 @@ def read_plan(path: Path | str) -> Plan:
             raise bad(where, f"shard {shard!r} is not one of 0 to {shards - 1}")
         if not is_valid_repo_id(arch):
             raise bad(where, f"invalid architecture id {arch!r}")
-        if not isinstance(sha, str) or _SHA.fullmatch(sha) is None:
+        if not is_sha(sha):
             raise bad(where, f"expected a 40-hex sha, got {sha!r}")
         models[model] = Assignment(shard, arch, sha)
     created = data.get("created_at")
@@ -306,90 +301,13 @@ def merge_files(
     return report
 
 
-def _read_records(path: Path, record: type, max_line: int) -> list[Any]:
-    """A catalog or request file from another copy of the store, each line checked as the
-    store checks its own (a line of a newer schema is refused here: it cannot be checked)."""
-    check_line_sizes(path, max_line=max_line)
-    text = read_text_file(path)
-    return [r for _, r in parse_jsonl(path, text, record)]
-
-
 def merge_other(store: Store, path: Path, kind: str, *, max_line: int = MAX_LINE) -> FileMerge:
     """Fold another copy's catalog (`kind` "catalog") or request queue ("requests") in."""
     try:
         if kind == "catalog":
-            counts = store.merge_catalog(_read_records(path, CatalogEntry, max_line))
+            counts = store.merge_catalog(read_other_records(path, CatalogEntry, max_line=max_line))
         else:
-            counts = store.merge_requests(_read_records(path, ModelRequest, max_line))
+            counts = store.merge_requests(read_other_records(path, ModelRequest, max_line=max_line))
     except StoreError as exc:
         return FileMerge(path, error=exc, kind=kind)
     return FileMerge(path, counts=counts, kind=kind)
-
-
-def add_merge_arguments(p: argparse.ArgumentParser) -> None:
-    """`ranker merge`'s arguments (the CLI registers the subcommand)."""
-    p.add_argument(
-        "files", nargs="*", type=Path, metavar="FILE",
-        help="shard results (ranker update --results-out): JSON Lines of evaluation results; "
-        "a file with any bad line is refused whole",
-    )  # fmt: skip
-    p.add_argument(
-        "--plan", type=Path, metavar="PLAN",
-        help="the shards' plan (ranker plan): accept from shard-<I>.jsonl only the models "
-        "it gave shard I",
-    )  # fmt: skip
-    p.add_argument(
-        "--catalog", type=Path, metavar="FILE",
-        help="another copy's catalog.jsonl (the night's crawl): merged by model id, the entry "
-        "seen later wins",
-    )  # fmt: skip
-    p.add_argument(
-        "--requests", type=Path, metavar="FILE",
-        help="another copy's requests.jsonl: merged by (issue, model), a reply is kept",
-    )  # fmt: skip
-
-
-def add_plan_arguments(p: argparse.ArgumentParser) -> None:
-    """`ranker plan`'s arguments (the CLI registers the subcommand)."""
-    p.add_argument("--shards", type=int, required=True, metavar="N", help="how many shards")
-    p.add_argument(
-        "--max-models", type=int, metavar="M",
-        help="each shard's first M models only (as its ranker update --max-models M)",
-    )  # fmt: skip
-    p.add_argument(
-        "--arch", action="append", help="only this architecture (repeatable; default: all)"
-    )
-    p.add_argument("--force", action="store_true", help="as ranker update --force")
-    p.add_argument("--out", type=Path, required=True, help="where to write the plan (JSON)")
-
-
-def plan_command(args: argparse.Namespace) -> int:
-    store = Store(args.data)
-    store.check()
-    plan = make_plan(
-        store, args.shards, max_models=args.max_models, architectures=args.arch,
-        force=args.force,
-    )  # fmt: skip
-    write_plan(plan, args.out)
-    counts = [0] * plan.shards
-    for a in plan.models.values():
-        counts[a.shard] += 1
-    print(f"plan: {len(plan.models)} models in {plan.shards} shards "
-          f"({', '.join(map(str, counts))}) -> {args.out}")  # fmt: skip
-    return 0
-
-
-def merge_command(args: argparse.Namespace) -> int:
-    store = Store(args.data)
-    if not (args.files or args.catalog or args.requests):
-        raise StoreError(store.root, "ranker merge: nothing to merge (FILE, --catalog, --requests)")
-    plan = read_plan(args.plan) if args.plan is not None else None
-    store.check()
-    others = [merge_other(store, p, k) for p, k in ((args.catalog, "catalog"),
-              (args.requests, "requests")) if p is not None]  # fmt: skip
-    report = merge_files(store, args.files, plan=plan)
-    report.files[:0] = others
-    for refused in report.refused:
-        print(f"ranker merge: refused {refused.path}: {refused.error}", file=sys.stderr)
-    print(report.text())
-    return 1 if report.refused else 0

@@ -48,24 +48,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ranker.errors import FailureKind, RankerError, Reason, RunFailure, StoreError
+from ranker.errors import FailureKind, RankerError, Reason, RunFailure
 from ranker.executors import Executor, Job, Outcome, Work
 from ranker.records import CatalogEntry, EvalResult
-from ranker.store import (
-    Store,
-    _check_round_trip,
-    append_line,
-    atomic_write_text,
-    evaluated_at,
-    read_results_file,
-    result_line,
-    results_text,
-)
+from ranker.store import ResultsFile, Store
 
 if TYPE_CHECKING:
     from ranker.crawl import CrawlSummary
     from ranker.evaluate.data import ProbeData
-    from ranker.evaluate.run import Options
+    from ranker.evaluate.evaluator import Options
 
 MAX_TRANSIENT_STREAK = 3  # transient failures in a row that mean the hub is down: stop the run
 # Nights in a row a model may fail for want of resources at one sha before it is stored as
@@ -169,9 +160,7 @@ def pending(
     then popular. A transient error is not settled (nor an untyped one from before failures had
     types): it is tried again. `shard`: only that share (`in_shard`); `results`: results kept
     outside the store (a `--results-out` file) that count as the store's do."""
-    done = {
-        r.key for r in [*store.results(), *results] if r.status == "ok" or r.failure == "permanent"
-    }
+    done = {r.key for r in [*store.results(), *results] if r.settled}
     archs = store.architectures()
     wanted = {store.architecture(a).id for a in architectures} if architectures else None
     bases = {hub_id for a in archs for hub_id in a.hub_ids}
@@ -192,47 +181,23 @@ def pending(
                                         -(e.downloads or 0), e.model_id))  # fmt: skip
 
 
-class ResultsFile:
-    """Results kept in a JSON Lines file of their own (a shard's `--results-out`), not a store.
+@dataclass
+class Limits:
+    """What bounds a run's evaluation: models started, and seconds since `start` (on `clock`)."""
 
-    One `EvalResult` per line, as the store writes its results (`ranker.store.result_line`).
-    Read with `ranker.store.read_results_file`, as `ranker merge` reads it; each record is
-    checked before it is written the way the store checks its own (`_check_round_trip`) and as
-    the merge will (`evaluated_at`), so the file never holds a line the merge refuses.
+    max_models: int | None = None
+    time_budget: float | None = None
+    start: float = 0.0
+    clock: Callable[[], float] = time.monotonic
 
-    A result for a new key is appended (`ranker.store.append_line`: one write, fsync), so a
-    shard's run costs O(1) a result, not a rewrite of the file; a crash mid-append leaves a
-    torn last line, which a read leaves out (with a warning) and the next append removes. A
-    result for a key the file already has (a transient error tried again) replaces the earlier
-    one in an atomic rewrite, since the merge refuses a key twice with different content;
-    that is rare. A rerun keeps what is there. One writer a file (one shard, one process).
-    """
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._keys: set[tuple[str, str, str]] | None = None  # the file's keys, once read
-
-    def results(self) -> list[EvalResult]:
-        results = read_results_file(self.path) if self.path.exists() else []
-        self._keys = {r.key for r in results}
-        return results
-
-    def save_result(self, result: EvalResult) -> None:
-        if type(result) is not EvalResult:
-            raise StoreError(self.path, f"expected an EvalResult, got {type(result).__name__}")
-        _check_round_trip(self.path, result)
-        if evaluated_at(result) is None:
-            raise StoreError(self.path, f"model {result.model_id!r}: not an ISO 8601 time: "
-                             f"{result.evaluated_at!r}", field="evaluated_at")  # fmt: skip
-        if self._keys is None:
-            self.results()
-        assert self._keys is not None
-        if result.key in self._keys:
-            kept = [r for r in self.results() if r.key != result.key]
-            atomic_write_text(self.path, results_text([*kept, result]))
-        else:
-            append_line(self.path, result_line(result))
-            self._keys.add(result.key)
+    def stop_before(self, started: int, expected: float) -> str | None:
+        """Why no model may start now (`expected`: seconds until it would end), or None."""
+        if self.max_models is not None and started >= self.max_models:
+            return "max-models"
+        budget = self.time_budget
+        if budget is not None and self.clock() - self.start + expected > budget:
+            return "time-budget"
+        return None
 
 
 def update(
@@ -262,20 +227,13 @@ def update(
 
     if results_out is not None and crawl_step is not None:
         raise RankerError("with --results-out the catalog is only read: no crawl (--no-crawl)")
-    start = clock()
+    limits = Limits(max_models, time_budget, clock(), clock)
     summary = UpdateSummary()
     if executor is None:
         from ranker.executors.local import LocalExecutor
 
         executor = LocalExecutor()
-    check = getattr(executor, "check", None)
-    if check is not None:
-        check(options)  # a run fault (no such device) stops the run before the crawl writes
-    door = options.hub
-    # The door's pacer (ranker.hub) waits on a spent quota only until the run's deadline; a
-    # door without one (an older Hub) is left as it is.
-    if time_budget is not None and door is not None and hasattr(door, "deadline"):
-        door.deadline = time.monotonic() + time_budget
+    _before_crawl(executor, options, time_budget)
     if crawl_step is not None:
         summary.crawl = crawl_step()
     sink: Store | ResultsFile = store if results_out is None else ResultsFile(results_out)
@@ -287,31 +245,58 @@ def update(
         summary.stopped_by = "hub-unreachable"
         queue = []
     if queue:
-        known = {e.model_id: e.sha for e in store.catalog() if e.status == "ok"}
-        options = dataclasses.replace(options, revisions={**known, **options.revisions})
-        archs = store.architectures()
-        bases = frozenset(hub_id for a in archs for hub_id in a.hub_ids)
-        jobs = [
-            Job(e.model_id, e.sha, protocol.PROTOCOL_VERSION, e.architecture, e.model_id in bases)
-            for e in queue
-        ]
-        previous = {r.key: r for r in [*store.results(), *outside]}
-        retried = {j.architecture for j in jobs if j.is_base}  # its base runs first again
-        summary.waiting = {a: w for a, w in failed_bases(store, previous,
-                           protocol.PROTOCOL_VERSION).items() if a not in retried}  # fmt: skip
-        jobs = _hold_back(jobs, summary)
         try:
-            if jobs:
-                executor.start(Work(probe_data(), archs, options, bases))
-                _evaluate(jobs, executor, sink, summary, previous, max_models=max_models,
-                          time_budget=time_budget, start=start, clock=clock,
-                          progress=progress)  # fmt: skip
+            _evaluate_queue(queue, store, sink, outside, executor, probe_data, options, summary,
+                            limits, progress)  # fmt: skip
         finally:
             executor.close()
     settled = len(summary.evaluated) - summary.transient - summary.resource
     summary.left = summary.queued - settled
-    summary.seconds = clock() - start
+    summary.seconds = clock() - limits.start
     return summary
+
+
+def _before_crawl(executor: Executor, options: Options, time_budget: float | None) -> None:
+    """What must hold before the crawl writes: the device exists (a run fault stops the run
+    here), and the door's pacer waits on a spent quota only until the run's deadline."""
+    check = getattr(executor, "check", None)
+    if check is not None:
+        check(options)
+    if time_budget is not None and options.hub is not None:
+        options.hub.deadline = time.monotonic() + time_budget
+
+
+def _evaluate_queue(
+    queue: list[CatalogEntry],
+    store: Store,
+    sink: Store | ResultsFile,
+    outside: list[EvalResult],
+    executor: Executor,
+    probe_data: Callable[[], ProbeData],
+    options: Options,
+    summary: UpdateSummary,
+    limits: Limits,
+    progress: bool,
+) -> None:
+    """The queue's jobs, minus those whose base failed, through the executor into `sink`."""
+    from ranker import protocol
+
+    archs = store.architectures()
+    bases = frozenset(hub_id for a in archs for hub_id in a.hub_ids)
+    # only the bases' commits are looked up: a finetune's job carries its own sha
+    known = {e.model_id: e.sha for e in store.catalog() if e.status == "ok" and e.model_id in bases}
+    jobs = [
+        Job(e.model_id, e.sha, protocol.PROTOCOL_VERSION, e.architecture, e.model_id in bases)
+        for e in queue
+    ]
+    previous = {r.key: r for r in [*store.results(), *outside]}
+    retried = {j.architecture for j in jobs if j.is_base}  # its base runs first again
+    summary.waiting = {a: w for a, w in failed_bases(store, previous,
+                       protocol.PROTOCOL_VERSION).items() if a not in retried}  # fmt: skip
+    jobs = _hold_back(jobs, summary)
+    if jobs:
+        executor.start(Work(probe_data(), archs, options, bases, known))
+        _Loop(jobs, executor, sink, summary, previous, limits).run(progress)
 
 
 def failed_bases(
@@ -344,81 +329,91 @@ def _hold_back(jobs: list[Job], summary: UpdateSummary) -> list[Job]:
     return keep
 
 
-def _evaluate(
-    jobs: list[Job],
-    executor: Executor,
-    sink: Store | ResultsFile,
-    summary: UpdateSummary,
-    previous: dict[tuple[str, str, str], EvalResult],
-    *,
-    max_models: int | None,
-    time_budget: float | None,
-    start: float,
-    clock: Callable[[], float],
-    progress: bool,
-) -> None:
+class _Loop:
     """Feed the executor in queue order and store each outcome as it comes back, within the
     budgets: `max_models` models started, no model started that would end past `time_budget`
     (by the mean time per model so far), and no new model once `MAX_TRANSIENT_STREAK` transient
     failures in a row say the hub is down (then `RunFailure(HUB_DOWN)`). What is in flight when
     a budget stops the run is waited for and stored. A job whose architecture's base failed
     (stored on the base, or reported by a finetune) is not started: it waits."""
-    waiting = deque(jobs)
-    held = len(summary.waiting)  # architectures held back so far (`_hold_back`)
-    in_flight: dict[tuple[str, str, str], float] = {}  # key -> clock when submitted
-    finished: set[tuple[str, str, str]] = set()
-    per_model: list[float] = []
-    started = 0
-    streak = 0  # transient failures in a row
-    stopping = False
-    bar = None
-    if progress:
-        from tqdm import tqdm
 
-        bar = tqdm(total=len(jobs), unit="model", desc="evaluate")
-    try:
-        while True:
-            while not stopping and waiting and len(in_flight) < executor.slots:
-                if max_models is not None and started >= max_models:
-                    summary.stopped_by, stopping = "max-models", True
+    def __init__(
+        self,
+        jobs: list[Job],
+        executor: Executor,
+        sink: Store | ResultsFile,
+        summary: UpdateSummary,
+        previous: dict[tuple[str, str, str], EvalResult],
+        limits: Limits,
+    ) -> None:
+        self.waiting = deque(jobs)
+        self.executor, self.sink, self.summary = executor, sink, summary
+        self.previous, self.limits = previous, limits
+        self.held = len(summary.waiting)  # architectures held back so far (`_hold_back`)
+        self.in_flight: dict[tuple[str, str, str], float] = {}  # key -> clock when submitted
+        self.finished: set[tuple[str, str, str]] = set()
+        self.per_model: list[float] = []
+        self.started = 0
+        self.streak = 0  # transient failures in a row
+        self.stopping = False
+
+    def run(self, progress: bool) -> None:
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(self.waiting), unit="model", desc="evaluate")
+        try:
+            while True:
+                self.fill()
+                if not self.in_flight:
                     break
-                if time_budget is not None:
-                    mean = sum(per_model) / len(per_model) if per_model else 0.0
-                    expected = mean * (1 + len(in_flight) // executor.workers)  # when it ends
-                    if clock() - start + expected > time_budget:
-                        summary.stopped_by, stopping = "time-budget", True
-                        break
-                if len(summary.waiting) != held:  # a base failed since: its finetunes wait
-                    waiting, held = deque(_hold_back(list(waiting), summary)), len(summary.waiting)
-                job = next((j for j in waiting if executor.can_start(j)), None)
-                if job is None:
-                    break  # the rest wait for what is in flight
-                waiting.remove(job)
-                in_flight[job.key] = clock()
-                executor.submit(job)
-                started += 1
-            if not in_flight:
-                break
-            outcome = executor.wait()
-            key = outcome.job.key
-            began = in_flight.pop(key, None)
-            if began is None or key in finished:
-                continue  # not a job in flight: never stored twice
-            finished.add(key)
-            streak = _record(outcome, sink, summary, streak, previous)
-            per_model.append(outcome.seconds if outcome.seconds is not None else clock() - began)
+                if self.take(self.executor.wait()) and bar is not None:
+                    bar.update()
+        finally:
             if bar is not None:
-                bar.update()
-            if streak >= MAX_TRANSIENT_STREAK:
-                why = outcome.result.reason if outcome.result is not None else "transient"
-                raise RunFailure(
-                    f"the hub failed {streak} models in a row (last: {why}); the run stopped, "
-                    f"{len(summary.evaluated)} results stored, the rest stays queued",
-                    Reason.HUB_DOWN,
-                )
-    finally:
-        if bar is not None:
-            bar.close()
+                bar.close()
+
+    def fill(self) -> None:
+        """Submit what may start now, in queue order, up to the executor's slots."""
+        summary, executor = self.summary, self.executor
+        while not self.stopping and self.waiting and len(self.in_flight) < executor.slots:
+            mean = sum(self.per_model) / len(self.per_model) if self.per_model else 0.0
+            expected = mean * (1 + len(self.in_flight) // executor.workers)  # when it ends
+            why = self.limits.stop_before(self.started, expected)
+            if why is not None:
+                summary.stopped_by, self.stopping = why, True
+                break
+            if len(summary.waiting) != self.held:  # a base failed since: its finetunes wait
+                self.waiting = deque(_hold_back(list(self.waiting), summary))
+                self.held = len(summary.waiting)
+            job = next((j for j in self.waiting if executor.can_start(j)), None)
+            if job is None:
+                break  # the rest wait for what is in flight
+            self.waiting.remove(job)
+            self.in_flight[job.key] = self.limits.clock()
+            executor.submit(job)
+            self.started += 1
+
+    def take(self, outcome: Outcome) -> bool:
+        """Store and count one outcome; False for one that was not in flight (never stored
+        twice). Raises `RunFailure(HUB_DOWN)` when the streak of transient failures is full."""
+        key = outcome.job.key
+        began = self.in_flight.pop(key, None)
+        if began is None or key in self.finished:
+            return False
+        self.finished.add(key)
+        self.streak = _record(outcome, self.sink, self.summary, self.streak, self.previous)
+        seconds = outcome.seconds
+        self.per_model.append(seconds if seconds is not None else self.limits.clock() - began)
+        if self.streak >= MAX_TRANSIENT_STREAK:
+            why = outcome.result.reason if outcome.result is not None else "transient"
+            raise RunFailure(
+                f"the hub failed {self.streak} models in a row (last: {why}); the run stopped, "
+                f"{len(self.summary.evaluated)} results stored, the rest stays queued",
+                Reason.HUB_DOWN,
+            )
+        return True
 
 
 def _record(

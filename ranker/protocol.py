@@ -27,9 +27,8 @@ PRECISION = "fp32"
 
 # Classifier: multinomial logistic regression on standardised features. C is fixed: on SNLI with
 # all-MiniLM-L6-v2, C=0.01 beat 0.1 and 1.0 at N=2k and N=10k (docs/benchmarks.md) and fits
-# fastest. With several values, C is chosen by CV_FOLDS-fold CV on the training pairs only.
-C_GRID: tuple[float, ...] = (0.01,)
-CV_FOLDS = 3
+# fastest. (`bench/bench_fit.py --grid` compares other values by cross-validation.)
+C = 0.01
 # The fit is solved to convergence, in float64, so that it has one answer: the objective
 # (mean cross-entropy + |W|^2 / (2 C n), intercepts unpenalised) is strictly convex in W.
 # The solver (ranker/evaluate/solver.py: float64 Newton with conjugate-gradient steps, in torch,

@@ -3,12 +3,14 @@
 Every stage exchanges these records through `ranker.store`; nothing else parses the files.
 Each JSON Lines record carries `schema_version`, so a later format change can be told apart
 from corruption: the store keeps a line of a newer `schema_version` as it is (never rewritten),
-and a record of this version keeps the fields it does not know (`Record.from_dict`).
+and a record of this version keeps the fields it does not know (`Versioned`). Each record
+checks itself (`problem`): the store calls it on every read and write.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import math
 import re
@@ -16,6 +18,8 @@ import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
+
+from ranker.repofiles import is_sha
 
 SCHEMA_VERSION = 1
 
@@ -44,6 +48,27 @@ def is_valid_repo_id(repo_id: object) -> bool:
         and ".." not in repo_id
         and "--" not in repo_id
         and not repo_id.endswith(".git")
+    )
+
+
+CATALOG_STATUSES: tuple[str, ...] = ("ok", "excluded", "unclassified", "removed")
+RESULT_STATUSES: tuple[str, ...] = ("ok", "error")
+_RESULT_STATUS_SET = frozenset(RESULT_STATUSES)
+
+
+def _repo_problem(name: str, value: str) -> tuple[str, str] | None:
+    return None if is_valid_repo_id(value) else (name, f"invalid hub repo id {value!r}")
+
+
+def _sha_problem(value: str) -> tuple[str, str] | None:
+    return (
+        None if is_sha(value) else ("sha", f"expected 40 lowercase hex characters, got {value!r}")
+    )
+
+
+def _choice_problem(name: str, value: str, choices: tuple[str, ...]) -> tuple[str, str] | None:
+    return (
+        None if value in choices else (name, f"expected one of {', '.join(choices)}, got {value!r}")
     )
 
 
@@ -106,54 +131,70 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-# Where a record keeps the fields it was read with that its type does not define. Not a
-# dataclass field, so records that differ only there compare equal (a merge sees one result),
-# and `dataclasses.replace` makes a record without them.
-EXTRA = "_extra_fields"
+# The dataclass field where a record of a versioned schema keeps the fields it was read with
+# that its type does not define (see `Versioned`).
+EXTRA = "extra_fields"
 
 
 class Record:
     """Mixin: build from a plain mapping with validation, and back.
 
-    Why unknown fields are kept: a record written by a later version of the same schema
-    (same `schema_version`, a field added) must come back unchanged when this version
-    rewrites its file (`ranker compact`, a merge); dropping the fields would silently
-    downgrade it. Records of a newer `schema_version` are not built at all: the store keeps
-    their lines byte for byte (`ranker.store`).
+    `from_dict` is the slow, exact path that names the field a value does not fit; the store
+    decodes its JSON Lines files with msgspec (`ranker.store.codec`) and falls back to it.
     """
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> typing.Self:
         hints = _hints(cls)
         values = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        for f in _fields(cls):
             if f.name in data:
                 values[f.name] = _coerce(f.name, data[f.name], hints[f.name])
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise RecordError(f.name, "is missing")
-        out = cls(**values)
-        if len(values) < len(data) and "schema_version" in hints:
+        if EXTRA in hints and len(values) < len(data):
             # fields this version does not know (a later version of the same schema added
-            # them): kept beside the record so that a rewrite writes them back (`to_dict`)
-            extra = {k: v for k, v in data.items() if k not in hints}
-            if extra:
-                object.__setattr__(out, EXTRA, extra)
-        return out
+            # them): kept with the record so that a rewrite writes them back (`to_dict`)
+            values[EXTRA] = {k: v for k, v in data.items() if k not in values}
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         out = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        for f in _fields(type(self)):
             value = getattr(self, f.name)
             out[f.name] = list(value) if isinstance(value, tuple) else value
-        extra = self.__dict__.get(EXTRA)
+        extra = getattr(self, EXTRA, None)
         if extra:
             out.update((k, v) for k, v in extra.items() if k not in out)
         return out
 
-    @property
-    def extra_fields(self) -> dict[str, Any]:
-        """The fields read with the record that its type does not define (see `from_dict`)."""
-        return dict(self.__dict__.get(EXTRA) or {})
+    def problem(self) -> tuple[str, str] | None:
+        """(field, what is wrong) for a well-typed record that is still invalid; None if it
+        is valid. The one place of a record's rules beyond its types."""
+        return None
+
+
+@functools.cache
+def _fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
+    """A record type's own fields: those it stores, without the unknown ones (`EXTRA`)."""
+    return tuple(f for f in dataclasses.fields(cls) if f.name != EXTRA)
+
+
+@dataclass(frozen=True)
+class Versioned(Record):
+    """A record of a JSON Lines file that carries `schema_version`.
+
+    Why unknown fields are kept: a record written by a later version of the same schema
+    (same `schema_version`, a field added) must come back unchanged when this version
+    rewrites its file (`ranker compact`, a merge), and through a `dataclasses.replace`;
+    dropping the fields would silently downgrade it. They are not compared, so records that
+    differ only there are equal (a merge sees one result). Records of a newer
+    `schema_version` are not built at all: the store keeps their lines byte for byte.
+    """
+
+    extra_fields: dict[str, Any] = field(
+        default_factory=dict, compare=False, repr=False, kw_only=True
+    )
 
 
 @dataclass(frozen=True)
@@ -178,6 +219,14 @@ class Architecture(Record):
     def dims(self) -> tuple[Any, ...]:
         return (self.model_type, self.hidden_size, self.num_layers, self.vocab_size,
                 self.intermediate_size)  # fmt: skip
+
+    def problem(self) -> tuple[str, str] | None:
+        for name, hub_id in (("id", self.id), *(("aliases", a) for a in self.aliases)):
+            if not is_valid_repo_id(hub_id):
+                return name, f"invalid hub repo id {hub_id!r}"
+        if not is_valid_repo_id(self.slug) or "/" in self.slug:
+            return "slug", f"slug {self.slug!r} is not file-name safe"
+        return None
 
     def matches(self, config: dict[str, Any]) -> bool:
         """The one rule for "does this config.json belong to the architecture": same model_type
@@ -219,7 +268,7 @@ class LegacyModel(Record):
     scores: dict[str, float | None]  # the 36 tasks; None where missing
     avg: float | None  # mean of the 36 tasks; None unless all 36 are present
     gain: float | None  # avg minus the baseline's 20-seed mean avg
-    flags: tuple[str, ...] = ()  # defects and roles: see ranker.legacy.FLAGS
+    flags: tuple[str, ...] = ()  # defects and roles: see ranker.store.legacy_import
     shifted_from: str | None = None  # first task of a suspected column shift
 
     @property
@@ -239,7 +288,7 @@ class LegacyBaseline(Record):
 
 
 @dataclass(frozen=True)
-class CatalogEntry(Record):
+class CatalogEntry(Versioned):
     """A hub model the crawler found for an architecture, at one revision."""
 
     schema_version: int
@@ -266,9 +315,21 @@ class CatalogEntry(Record):
     def key(self) -> str:
         return self.model_id
 
+    def problem(self) -> tuple[str, str] | None:
+        problem = (
+            _repo_problem("model_id", self.model_id)
+            or _sha_problem(self.sha)
+            or _choice_problem("status", self.status, CATALOG_STATUSES)
+        )
+        if problem is None and self.renamed_to is not None:
+            problem = _repo_problem("renamed_to", self.renamed_to)
+            if problem is None and self.status != "removed":
+                return "renamed_to", f"set on a model with status {self.status!r}, not removed"
+        return problem
+
 
 @dataclass(frozen=True)
-class EvalResult(Record):
+class EvalResult(Versioned):
     """One evaluation of one model revision under one protocol version: a score or an error."""
 
     schema_version: int
@@ -317,3 +378,65 @@ class EvalResult(Record):
         """Whether this result ends the work on its key: a score, or a failure the model's own
         content caused (permanent). A transient, resource or untyped failure is tried again."""
         return self.status == "ok" or self.failure == "permanent"
+
+    def problem(self) -> tuple[str, str] | None:
+        return _repo_problem("model_id", self.model_id) or _choice_problem(
+            "status", self.status, RESULT_STATUSES
+        )
+
+    @staticmethod
+    def all_valid(results: list[EvalResult]) -> bool:
+        """Whether `problem` finds nothing in any of `results`, in bulk (a 100k load): the
+        statuses as a set, the ids as one text, by `is_valid_repo_id`'s rules."""
+        if not {r.status for r in results} <= _RESULT_STATUS_SET:
+            return False
+        ids = [r.model_id for r in results]
+        if not all(map(_REPO_ID.fullmatch, ids)):  # so no id holds a newline
+            return False
+        joined = "\n".join(ids) + "\n"
+        return ".." not in joined and "--" not in joined and ".git\n" not in joined
+
+
+REQUEST_STATUSES: tuple[str, ...] = ("queued", "replied")
+_OUTCOME = re.compile(r"[a-z0-9-]{1,40}")
+
+
+@dataclass(frozen=True)
+class ModelRequest(Versioned):
+    """An accepted request (a GitHub issue) to evaluate one model; see `ranker.requests`."""
+
+    schema_version: int
+    issue: int  # the GitHub issue number that asked
+    model_id: str
+    architecture: str
+    sha: str  # the model's commit when it was requested
+    status: str  # "queued" (waiting for a result) or "replied" (answered on the issue)
+    requested_at: str
+    replied_at: str | None = None
+    outcome: str | None = None  # once replied: "ok", or the failure or exclusion reason
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.issue, self.model_id)
+
+    def problem(self) -> tuple[str, str] | None:
+        if not 0 < self.issue < 10**9:
+            return "issue", f"expected an issue number, got {self.issue!r}"
+        problem = (
+            _repo_problem("model_id", self.model_id)
+            or _sha_problem(self.sha)
+            or _choice_problem("status", self.status, REQUEST_STATUSES)
+        )
+        if problem is not None:
+            return problem
+        for name in ("requested_at", "replied_at"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            try:
+                dt.datetime.fromisoformat(value)
+            except ValueError:
+                return name, f"not an ISO 8601 time: {value!r}"
+        if self.outcome is not None and _OUTCOME.fullmatch(self.outcome) is None:
+            return "outcome", f"expected a reason word, got {self.outcome!r}"
+        return None

@@ -19,8 +19,11 @@ python3 -m venv "$tmp/tools"
 # the metadata build reads only these: the lock never depends on the state of the checkout
 mkdir -p "$tmp/src/requirements" "$tmp/src/ranker"
 cp pyproject.toml README.md "$tmp/src/"
-cp requirements/torch.txt "$tmp/src/requirements/"
-: >"$tmp/src/ranker/__init__.py"
+# the existing locks too: pip-compile keeps their pins unless a range no longer allows one
+# (RANKER_LOCK_UPGRADE=1 drops them and resolves afresh)
+cp requirements/*.txt "$tmp/src/requirements/"
+[ "${RANKER_LOCK_UPGRADE:-0}" = 1 ] && rm -f "$tmp/src/requirements/"{base,eval,test}.txt
+cp ranker/__init__.py "$tmp/src/ranker/"  # pyproject reads the version from it
 cd "$tmp/src"
 compile() {  # OUT [--extra X ...]
   local out=$1

@@ -10,7 +10,7 @@
 #                        (stdout when unset)
 #   crawl [ARGS]         (RANKER_UPSTREAM set: data/ as the upstream branch has it now, so a
 #                        second night from the same trigger commit sees the first night's
-#                        results) ranker crawl, then pin the MNLI commit (data/probe.json) so
+#                        results) ranker crawl, then pin the MNLI commit (ranker pin-mnli) so
 #                        that every shard reads the same one, and ranker plan the RANKER_SHARDS
 #                        shards (which shard may return which model); the data files the
 #                        shards need, the plan and the summary in $RANKER_WORK/crawl/ (the
@@ -54,12 +54,12 @@ summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
 status=0
 MAX_SHARDS=256  # GitHub's limit on the jobs of one matrix
-# The files of data/ the shards need from the crawl stage (the catalog it wrote, the results it
-# started from and moved by renames, the MNLI pin, the queued requests, where a listing that
-# failed midway resumes), and the results folder (data/results/<bucket>.jsonl), carried whole: a
-# bucket a rename emptied is gone from it.
-CRAWLED=(catalog.jsonl results.jsonl probe.json requests.jsonl crawl_state.json)
-CRAWLED_DIRS=(results)
+# What the shards need from the crawl stage (the catalog it wrote, the results it started from
+# and moved by renames, the MNLI pin, the queued requests, where a listing that failed midway
+# resumes) travels as a store folder, $work/crawl/data: `ranker handoff save` writes it,
+# `ranker handoff take` (a shard) and `ranker handoff merge` (the merge) read it. The store
+# alone knows which files those are; the results folder is carried whole (a bucket a rename
+# emptied is gone from it).
 
 read -r -a archs <<<"${RANKER_ARCHITECTURES:-}"  # words, never globs
 arch_args=()
@@ -120,22 +120,10 @@ push_upstream() {
 # Printable text only, and not too much: for a commit message, from a file another job wrote.
 text_of() { LC_ALL=C tr -cd '\11\12\40-\176' <"$1" | head -c 4000; echo; }
 
-# The crawl stage's data files, where it left them, into data/ (the rest of data/ is git's).
+# The crawl stage's files, where it left them, into the store (the rest of it is git's); a
+# link, or a folder where plain files belong, stops the stage.
 take_crawl() {
-  local name src
-  for name in "${CRAWLED[@]}"; do
-    src="$work/crawl/data/$name"
-    [ -L "$src" ] && die "$src is a link; the crawl stage writes plain files"
-    if [ -f "$src" ]; then cp -- "$src" "data/$name" || die "cannot copy $src"; fi
-  done
-  for name in "${CRAWLED_DIRS[@]}"; do
-    src="$work/crawl/data/$name"
-    [ -L "$src" ] && die "$src is a link; the crawl stage writes plain folders"
-    [ -d "$src" ] || continue
-    find "$src" -mindepth 1 \( -type l -o -type d \) -print -quit | grep -q . \
-      && die "$src holds links or folders; the crawl stage writes plain files"
-    rm -rf -- "data/$name" && cp -R -- "$src" "data/$name" || die "cannot copy $src"
-  done
+  "$py" -m ranker handoff take "$work/crawl/data" || exit 2
 }
 
 # The replies owed to evaluation requests whose model now has a result, into $work/replies/
@@ -143,8 +131,7 @@ take_crawl() {
 # replies are those of the commit that lands).
 request_replies() {
   rm -rf "$work/replies"
-  [ -f data/requests.jsonl ] || return 0
-  "$py" -m ranker request replies --out-dir "$work/replies" \
+  "$py" -m ranker request replies --if-queued --out-dir "$work/replies" \
     ${RANKER_SITE_URL:+--site-url "$RANKER_SITE_URL"} | tee -a "$summary" || status=1
 }
 
@@ -211,19 +198,7 @@ stage_crawl() {
   "$py" -m ranker crawl "${arch_args[@]}" "$@" | tee "$work/crawl/crawl.txt"
   status=${PIPESTATUS[0]}
   # the pin every shard reads (each would otherwise pin its own, and none would be kept)
-  HF_ENDPOINT=$endpoint "$py" - <<'PY' || status=1
-import sys
-
-from ranker.errors import RankerError
-from ranker.hub import Hub
-from ranker.store import Store
-from ranker.update_cli import pinned_mnli_revision
-
-try:
-    pinned_mnli_revision(Store("data"), Hub())
-except RankerError as exc:
-    sys.exit(f"nightly: {exc}")
-PY
+  HF_ENDPOINT=$endpoint "$py" -m ranker pin-mnli || status=1
   "$py" -m ranker compact >/dev/null || status=1  # one line a key: the merge reads them as one
   # which shard may return which model: the merge takes nothing else from a shard's file
   local plan=(plan --shards "$n" --out "$work/crawl/plan.json" "${arch_args[@]}")
@@ -231,13 +206,7 @@ PY
   [ "${RANKER_FORCE:-}" = 1 ] && plan+=(--force)
   "$py" -m ranker "${plan[@]}" | tee -a "$work/crawl/crawl.txt"
   [ "${PIPESTATUS[0]}" = 0 ] || status=1
-  local name
-  for name in "${CRAWLED[@]}"; do
-    [ -f "data/$name" ] && { cp -- "data/$name" "$work/crawl/data/$name" || status=1; }
-  done
-  for name in "${CRAWLED_DIRS[@]}"; do
-    [ -d "data/$name" ] && { cp -R -- "data/$name" "$work/crawl/data/$name" || status=1; }
-  done
+  "$py" -m ranker handoff save "$work/crawl/data" || status=1
 }
 
 stage_evaluate() {
@@ -263,30 +232,11 @@ stage_evaluate() {
   [ $status -eq 0 ] && [ ! -e "$out.jsonl" ] && : >"$out.jsonl"
 }
 
-# The crawl's files into data/ by key (never copied over whole: data/ may be a newer main).
+# The crawl's files into the store by key (never copied over whole: data/ may be a newer main):
+# its catalog's merge into the summary; a link where a plain file belongs stops the stage.
 merge_crawl() {
-  local src="$work/crawl/data" files=() file
-  [ -L "$src" ] && die "$src is a link; the crawl stage writes plain folders"
-  if [ -f "$src/catalog.jsonl" ] && [ ! -L "$src/catalog.jsonl" ]; then
-    "$py" -m ranker merge --catalog "$src/catalog.jsonl" | tee -a "$summary"
-    [ "${PIPESTATUS[0]}" = 0 ] || status=1
-  fi
-  for file in "$src/results.jsonl" "$src"/results/*.jsonl; do
-    [ -e "$file" ] || continue
-    [ -L "$file" ] && die "$file is a link; the crawl stage writes plain files"
-    files+=("$file")
-  done
-  if [ ${#files[@]} -gt 0 ]; then
-    "$py" -m ranker merge "${files[@]}" >/dev/null || status=1
-  fi
-  if [ ! -e data/probe.json ] && [ -f "$src/probe.json" ] && [ ! -L "$src/probe.json" ]; then
-    cp -- "$src/probe.json" data/probe.json || status=1
-  fi
-  # where tonight's listings stopped: a resumption hint, the night's own (the store ignores a
-  # malformed one with a warning)
-  if [ -f "$src/crawl_state.json" ] && [ ! -L "$src/crawl_state.json" ]; then
-    cp -- "$src/crawl_state.json" data/crawl_state.json || status=1
-  fi
+  "$py" -m ranker handoff merge "$work/crawl/data" | tee -a "$summary"
+  case ${PIPESTATUS[0]} in 0) ;; 2) exit 2 ;; *) status=1 ;; esac
 }
 
 stage_merge() {

@@ -86,7 +86,7 @@ def store_dir(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def imported_store(tmp_path_factory: pytest.TempPathFactory, legacy_source: Path) -> Path:
     """A store with the published 2023 results imported; treat as read-only."""
-    from ranker.legacy import import_legacy
+    from ranker.store.legacy_import import import_legacy
 
     data = tmp_path_factory.mktemp("imported") / "data"
     data.mkdir()

@@ -32,7 +32,7 @@ from ranker.build import MARKER, BuildReport, build_site, charts
 from ranker.build.badges import badge_svg, markdown_snippet, shields_endpoint
 from ranker.build.fidelity import rank_correlation
 from ranker.build.inputs import RecordWarning
-from ranker.build.site import CHUNK_ROWS, FIRST_ROWS
+from ranker.build.rows import CHUNK_ROWS, FIRST_ROWS
 from ranker.build.tables import COLUMNS, architecture_table, rank_history, rankable
 from ranker.errors import RankerError
 from ranker.protocol import PROTOCOL_VERSION

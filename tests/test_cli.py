@@ -46,7 +46,7 @@ def test_build_does_not_import_torch(imported_store: Path, tmp_path: Path) -> No
         (lambda d: shutil.rmtree(d), "data directory not found"),
         (lambda d: (d / "architectures.toml").write_text("[[architecture"), "architectures.toml: malformed TOML"),
         (lambda d: (d / "legacy/models.csv").write_text("model_id\nx\n"), "models.csv:1: missing columns: architecture"),
-        (lambda d: (d / "results.jsonl").write_text("{]\n"), "results.jsonl:1: not valid JSON"),
+        (lambda d: ((d / "results").mkdir(), (d / "results/00.jsonl").write_text("{]\n")), "00.jsonl:1: not valid JSON"),
     ],
 )  # fmt: skip
 def test_bad_input_gives_one_line_error(
@@ -128,7 +128,7 @@ def no_probe_data(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the probe data was loaded before the model was checked")
 
-    monkeypatch.setattr("ranker.evaluate.cli.load_probe_data", refuse)
+    monkeypatch.setattr("ranker.evaluate.data.load_probe_data", refuse)
 
 
 @pytest.mark.parametrize(
@@ -176,10 +176,72 @@ def test_a_bare_name_is_a_hub_id_even_when_a_folder_has_that_name(
 ) -> None:
     """Only the form decides (`./x` or --path: a folder), never what the disk holds: the same
     command means the same model on every machine. The folder's owner is told how to name it."""
-    from ranker.evaluate.cli import check_local
+    from ranker.cli.evaluate import check_local
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "not-a-model").mkdir()
     assert check_local("not-a-model") is None
     assert "not-a-model is read as a hub id" in capsys.readouterr().err
     assert check_local("org/model") is None and capsys.readouterr().err == ""
+
+
+# -- handoff: the nightly's crawl files, handed from stage to stage (scripts/nightly.sh) ---------
+
+
+def _catalog_entry(model: str, last_seen: str):
+    import hashlib
+
+    from ranker.records import CatalogEntry
+
+    sha = hashlib.sha1((model + last_seen).encode()).hexdigest()
+    return CatalogEntry(schema_version=1, model_id=model, architecture="roberta-base", sha=sha,
+                        status="ok", first_seen=last_seen, last_seen=last_seen)  # fmt: skip
+
+
+def test_handoff_save_then_take_carries_the_crawl_files_byte_for_byte(
+    store_dir: Path, tmp_path: Path
+) -> None:
+    from ranker.store import Store
+
+    store = Store(store_dir)
+    store.write_catalog([_catalog_entry("org/a", "2026-11-01T00:00:00Z")])
+    store.write_mnli_revision("a" * 40)
+    hand = tmp_path / "work" / "crawl" / "data"
+    assert main(["handoff", "save", str(hand), "--data", str(store_dir)]) == 0
+    assert "architectures.toml" not in {p.name for p in hand.iterdir()}  # git's, not handed on
+    shard = tmp_path / "shard"
+    shard.mkdir()
+    shutil.copyfile(store_dir / "architectures.toml", shard / "architectures.toml")
+    assert main(["handoff", "take", str(hand), "--data", str(shard)]) == 0
+    for path in hand.rglob("*"):
+        if path.is_file():
+            assert (shard / path.relative_to(hand)).read_bytes() == path.read_bytes()
+    assert Store(shard).catalog() == store.catalog() and Store(shard).mnli_revision() == "a" * 40
+
+
+def test_handoff_take_refuses_links(store_dir: Path, tmp_path: Path, capsys) -> None:
+    from ranker.store import CATALOG
+
+    hand = tmp_path / "hand"
+    hand.mkdir()
+    (hand / CATALOG).symlink_to(store_dir / "architectures.toml")
+    assert main(["handoff", "take", str(hand), "--data", str(store_dir)]) == 2
+    assert "is a link" in capsys.readouterr().err
+    assert sorted(p.name for p in store_dir.iterdir()) == ["architectures.toml"]
+
+
+def test_handoff_merge_merges_by_key_and_keeps_the_newer_main(
+    store_dir: Path, tmp_path: Path, capsys
+) -> None:
+    from ranker.store import Store
+
+    main_store, crawl = Store(store_dir), Store(tmp_path / "crawl")
+    crawl.root.mkdir()
+    main_store.write_catalog([_catalog_entry("org/pushed", "2026-11-02T00:00:00Z")])
+    main_store.write_mnli_revision("b" * 40)
+    crawl.write_catalog([_catalog_entry("org/crawled", "2026-11-03T00:00:00Z")])
+    crawl.write_mnli_revision("c" * 40)
+    assert main(["handoff", "merge", str(crawl.root), "--data", str(store_dir)]) == 0
+    assert "(catalog): 1 new" in capsys.readouterr().out
+    assert {e.model_id for e in main_store.catalog()} == {"org/pushed", "org/crawled"}
+    assert main_store.mnli_revision() == "b" * 40  # main's pin is kept

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 from ranker.build.compare import MAX_MODELS, compare_page, task_gains, write_compare
+from ranker.build.rows import page_scheme
 from ranker.records import LEGACY_TASKS, Architecture, LegacyModel
+from ranker.urls import model_page
 
 ARCH = Architecture(id="roberta-base", slug="roberta-base", title="RoBERTa-base",
                     model_type="roberta", hidden_size=768, num_layers=12, vocab_size=50265,
@@ -49,3 +51,21 @@ def test_the_page_points_at_every_chunk_and_the_tasks_file() -> None:
                                                               "compare.html")  # fmt: skip
     assert kw["config"]["chunks"] == ["rows/roberta-base/0.js"]
     assert kw["config"]["max"] == MAX_MODELS == 4
+
+
+def _page(scheme: dict, model_id: str) -> str:
+    """What the pages' scripts do with the scheme (ranker.js, `modelPage`)."""
+    name = scheme["page_name"]
+    return scheme["pages"] + model_id.replace("/", name["slash"]) + name["suffix"]
+
+
+def test_the_scripts_get_the_model_page_scheme_as_data() -> None:
+    """The scripts link model pages from data made of ranker.urls, never from their own rule."""
+    scheme = page_scheme(ARCH)
+    for model_id in ("a/x", "roberta-base", "Org-1/model.v2_final"):
+        assert _page(scheme, model_id) == model_page(ARCH, model_id)
+    pages = []
+    write_compare(lambda *a, **kw: pages.append(kw), lambda *a: None, ARCH, fields=("model_id",),
+                  chunks=[], tasks={}, tasks_path="rows/roberta-base/tasks.js")  # fmt: skip
+    (kw,) = pages
+    assert {k: kw["config"][k] for k in scheme} == scheme

@@ -567,6 +567,28 @@ T5 = Architecture(id="t5-base", slug="t5-base", title="T5", model_type="t5", hid
                   num_layers=12, vocab_size=32128, intermediate_size=3072)  # fmt: skip
 
 
+def test_one_model_is_judged_as_the_crawl_judges_it(store: Store, world: FakeHub) -> None:
+    """`classify_listing` (what `ranker request` asks) gives the crawl's own verdict: the same
+    architecture, status, reason and way of being found, from the model's own listing."""
+    from ranker.crawl import classify_listing
+    from ranker.errors import HubFailure
+
+    door = _door(world)
+    for model, (arch, status, reason, found_by) in EXPECTED.items():
+        try:
+            listing = door.listing(model)
+        except HubFailure:  # a gated or disabled repo: its listing is refused outright
+            assert reason in ("gated", "disabled"), model
+            continue
+        verdict = classify_listing(store, door, listing, max_params=MAX_PARAMS)
+        assert verdict.entry is not None and verdict.arch is not None, model
+        got = (verdict.arch.id, verdict.status, verdict.reason, verdict.entry.found_by)
+        assert got == (arch, status, reason, found_by), model
+    huge = classify_listing(store, door, door.listing("x/roberta-huge"), max_params=MAX_PARAMS)
+    assert (huge.status, huge.reason, huge.entry) == ("excluded", "too-large", None)
+    assert store.catalog() == []  # a verdict writes nothing
+
+
 def test_one_dimension_rule_reads_t5_names() -> None:
     config = {"model_type": "t5", "d_model": 768, "num_layers": 12, "vocab_size": 32128}
     assert T5.matches({**config, "d_ff": 3072})

@@ -238,10 +238,10 @@ def test_glue_parquet_parsing(tmp_path: Path) -> None:
 
 def test_mnli_is_read_at_its_pinned_revision_through_the_door(hub, tmp_path: Path) -> None:
     pytest.importorskip("pyarrow")
+    from ranker.cli.mnli import pinned_mnli_revision
     from ranker.hub import Hub
     from ranker.store import Store
     from ranker.testing.nli import glue_mnli_files
-    from ranker.update_cli import pinned_mnli_revision
 
     glue = hub.add_dataset("nyu-mll/glue", glue_mnli_files(train=120, dev=60))
     first = glue.sha
@@ -261,7 +261,7 @@ def test_mnli_is_read_at_its_pinned_revision_through_the_door(hub, tmp_path: Pat
 
 def test_unreachable_base_is_not_the_finetunes_fault(models, data, tmp_path) -> None:
     """The finetune gets no record: `BaseUnavailable` names the base and its typed reason."""
-    from ranker.evaluate.run import BaseUnavailable
+    from ranker.evaluate.steps import BaseUnavailable
 
     with pytest.raises(BaseUnavailable, match=r"base model .*nowhere cannot be scored") as info:
         evaluate_model(
@@ -300,7 +300,7 @@ def test_probe_learns_a_separable_signal_and_is_deterministic() -> None:
     first = probe.fit_probe(x[::2], y[::2], x[1::2], seed=0)
     assert first.correct(y[1::2]).mean() > 0.9
     again = probe.fit_probe(x[::2], y[::2], x[1::2], seed=0)
-    assert np.array_equal(first.predictions, again.predictions) and first.c in protocol.C_GRID
+    assert np.array_equal(first.predictions, again.predictions) and first.c == protocol.C
     assert 0 < first.iterations < protocol.MAX_ITER and first.gradient <= protocol.GRADIENT_TOL
 
 
@@ -350,7 +350,7 @@ def test_converged_probe_agrees_with_an_independent_solver() -> None:
     fit = probe.fit_probe(x_tr, y_tr, x_ev, seed=0)
     assert fit.gradient <= protocol.GRADIENT_TOL
     z_tr, z_ev = probe.standardise(x_tr, x_ev)
-    c = protocol.C_GRID[0]
+    c = protocol.C
     coef, icpt = _scipy_probe(z_tr, y_tr, c)
     assert np.abs(probe.objective_gradient(z_tr, y_tr, coef, icpt, c)).max() < 1e-8
     other = np.argmax(z_ev @ coef.T + icpt, axis=1)
@@ -568,7 +568,7 @@ def test_gain_over_base_is_paired_and_base_features_are_cached(models, data, tmp
 
 
 def test_feature_cache_key_holds_everything_that_changes_features() -> None:
-    from ranker.evaluate.run import feature_cache_key
+    from ranker.evaluate.caches import feature_cache_key
 
     args = {"model_id": "bert-base-uncased", "revision": "a" * 40, "data_fingerprint": "f" * 64,
             "precision": "fp32", "device_type": "cpu", "tokenizer": "0123456789abcdef"}  # fmt: skip
@@ -582,10 +582,8 @@ def test_feature_cache_key_holds_everything_that_changes_features() -> None:
 
 def test_base_cache_follows_precision(models, data, tmp_path, monkeypatch) -> None:
     from ranker.evaluate import features as F
-    from ranker.evaluate import run
 
-    monkeypatch.setattr(run, "_BASE_CORRECT", {})  # no base fitted by an earlier test
-    opts = _opts(tmp_path)
+    opts = _opts(tmp_path)  # each call's evaluator fits the base itself (no earlier test's)
     model, base = str(models["tiny-bert-ft"]), str(models["tiny-bert"])
     first = evaluate_model(model, data, base=base, options=opts)
     monkeypatch.setattr(F, "precision_for", lambda device: "fp32-other")
@@ -751,11 +749,8 @@ def test_a_damaged_base_feature_cache_is_discarded_and_recomputed(
 ) -> None:
     """A cache file restored from elsewhere (the Actions cache) may be torn: recomputed, never
     a bug, and the gain is the same as from a sound cache."""
-    from ranker.evaluate import run
-
     opts = _opts(tmp_path)
     ft, base = str(models["tiny-bert-ft"]), str(models["tiny-bert"])
-    monkeypatch.setattr(run, "_BASE_CORRECT", {})  # the base's features go to the disk cache
     first = evaluate_model(ft, data, base=base, options=opts)
     (cached,) = (tmp_path / "cache" / "features").glob("*.npz")
     whole = cached.read_bytes()
@@ -766,7 +761,6 @@ def test_a_damaged_base_feature_cache_is_discarded_and_recomputed(
     else:
         with np.load(cached) as npz:
             np.savez(cached, train=npz["train"][:-1], eval=npz["eval"])
-    monkeypatch.setattr(run, "_BASE_CORRECT", {})  # a new process: only the disk cache
     again = evaluate_model(ft, data, base=base, options=opts)
     assert again.status == "ok", again.error
     assert (again.gain, again.gain_low, again.gain_high) == (
@@ -782,10 +776,11 @@ def test_the_token_id_cache_keeps_a_bounded_number_of_tokenizers(
 ) -> None:
     """Token ids are kept per tokenizer for the most recently used `MAX_TOKENIZERS` only."""
     from ranker.evaluate import features as F
-    from ranker.evaluate import run
+    from ranker.evaluate.caches import Bounded
+    from ranker.evaluate.evaluator import Evaluator
 
-    monkeypatch.setattr(run, "_TOKENS", run.OrderedDict())
-    monkeypatch.setattr(run, "MAX_TOKENIZERS", 2)
+    evaluator = Evaluator(data, _opts(tmp_path))
+    evaluator.tokens = Bounded(2)
     loads: list[str] = []
     real = F.load_tokenizer
     monkeypatch.setattr(
@@ -796,8 +791,8 @@ def test_the_token_id_cache_keeps_a_bounded_number_of_tokenizers(
     config = json.loads((other / "tokenizer_config.json").read_text())
     (other / "tokenizer_config.json").write_text(json.dumps({**config, "model_max_length": 99}))
     for folder in (bert, roberta, bert, other, bert, roberta):
-        run._token_ids(folder, data)
-    assert len(run._TOKENS) == 2
+        evaluator.token_ids(folder)
+    assert len(evaluator.tokens) == 2
     # bert stays (used again before `other` came), roberta was evicted and loaded again
     assert loads == ["tiny-bert", "tiny-roberta-cls", "other-tok", "tiny-roberta-cls"]
 
@@ -837,8 +832,7 @@ def test_a_missing_device_is_the_runs_fault(models, data, tmp_path, monkeypatch)
 
 def test_a_folder_named_like_a_hub_id_is_never_read_for_it(tmp_path, monkeypatch) -> None:
     """Issue 22: hub ids and local paths never meet; a path says it is one."""
-    from ranker.evaluate.fetch import is_local
-    from ranker.evaluate.run import model_key
+    from ranker.evaluate.fetch import is_local, model_key
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data" / "legacy").mkdir(parents=True)

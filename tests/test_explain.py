@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ranker.crawl.classify import PENDING, REASONS
 from ranker.errors import TRANSIENT_REASONS, Reason
-from ranker.explain import PENDING_WORDS, advice, reason_words
+from ranker.explain import PENDING, PENDING_WORDS, REASONS, advice, reason_words
 
 
 def test_every_exclusion_and_permanent_failure_has_words() -> None:

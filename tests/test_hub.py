@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,20 +23,22 @@ from hypothesis import strategies as st
 from ranker import jsonlimits
 from ranker.errors import HubFailure, Reason, RunFailure
 from ranker.hub import (
-    _TAG_RE,
     COUNT_MAX,
-    SHA_RE,
+    TAG_RE,
     Hub,
+    HubSettings,
     Listing,
     RateInfo,
     Rejected,
     RepoFile,
-    _parse_tree_entry,
     bucket_of,
     parse_listing,
     parse_ratelimit,
+    parse_ref,
+    parse_tree_entry,
 )
 from ranker.jsonlimits import MAX_INT, MIN_INT, JsonProblem, JsonRefused
+from ranker.repofiles import SHA_RE
 from ranker.testing.hub import FakeHub
 from ranker.testing.models import TINY_ROBERTA, fake_model, register
 from ranker.testing.quota import Limiter, Quota
@@ -275,6 +278,29 @@ def test_each_hub_counts_its_own_requests_per_bucket(hub: FakeHub) -> None:
     assert second.bucket_counts == {"api": 2, "resolvers": 0, "pages": 0, "cdn": 0}
     assert (first.requests, second.requests) == (2, 2)
     assert second.counts_text() == "requests: api 2 (429: 0, waited 0 s)"
+
+
+def test_settings_open_the_same_door_in_another_process(clock: Clock) -> None:
+    """A worker rebuilds the driver's door from one picklable value: same endpoint, token,
+    limits and share; the deadline travels as the seconds left; counts and caches do not."""
+    driver = Hub(endpoint=ENDPOINT + "/", token="hf_secret", attempts=2, quota_share=0.5,
+                 clock=clock, sleep=clock.sleep, deadline=clock() + 120)  # fmt: skip
+    driver.requests = 7
+    settings = pickle.loads(pickle.dumps(driver.settings()))
+    assert settings == HubSettings(ENDPOINT, "hf_secret", driver.timeout, 2, quota_share=0.5,
+                                   seconds_left=120.0)  # fmt: skip
+    assert "hf_secret" not in repr(settings)  # a secret never lands in a log
+    other = Clock()
+    other.now = 5.0
+    worker = Hub.from_settings(settings, clock=other, sleep=other.sleep)
+    assert worker.settings() == settings and worker.deadline == 125.0
+    assert (worker.endpoint, worker.token, worker.attempts, worker.quota_share) == (
+        ENDPOINT, "hf_secret", 2, 0.5)  # fmt: skip
+    assert worker.requests == 0
+    anonymous = Hub.from_settings(Hub(endpoint=ENDPOINT, token=False).settings())
+    assert anonymous.deadline is None and anonymous.token is False
+    with pytest.raises(ValueError, match="quota_share"):
+        HubSettings(ENDPOINT, quota_share=0.0)
 
 
 def test_buckets_by_url() -> None:
@@ -685,7 +711,7 @@ def test_any_listing_row_is_a_listing_or_rejected_with_a_reason(row: Any) -> Non
         assert got.problem
         return
     assert isinstance(got, Listing) and SHA_RE.fullmatch(got.sha)
-    assert all(_TAG_RE.fullmatch(t) for t in got.tags)
+    assert all(TAG_RE.fullmatch(t) for t in got.tags)
     for count in (got.downloads, got.likes, got.params):
         assert count is None or (isinstance(count, int) and 0 <= count <= COUNT_MAX)
 
@@ -702,7 +728,7 @@ _ENTRY = st.fixed_dictionaries(
 @SETTINGS
 @given(st.one_of(_ENTRY, _ANY))
 def test_any_tree_entry_is_a_file_a_marked_file_or_left_out(entry: Any) -> None:
-    got = _parse_tree_entry(entry)
+    got = parse_tree_entry(entry)
     assert got is None or isinstance(got, RepoFile)
     if got is not None and got.problem is None:
         assert SHA_RE.fullmatch(got.blob_id) and 0 <= got.size <= COUNT_MAX
@@ -713,7 +739,7 @@ def test_any_tree_entry_is_a_file_a_marked_file_or_left_out(entry: Any) -> None:
 @given(st.one_of(st.fixed_dictionaries({"id": _ID, "sha": _SHA}), _ANY))
 def test_any_info_answer_is_a_ref_or_invalid(data: Any) -> None:
     try:
-        ref = Hub._parse_ref("o/m", data)
+        ref = parse_ref("o/m", data)
     except HubFailure as exc:
         assert exc.reason is Reason.INVALID
     else:

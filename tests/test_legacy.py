@@ -10,9 +10,9 @@ import pytest
 
 from ranker.build.tables import architecture_table
 from ranker.errors import StoreError
-from ranker.legacy import baseline_file_name, import_legacy
 from ranker.records import LEGACY_TASKS
 from ranker.store import Store
+from ranker.store.legacy_import import baseline_file_name, import_legacy
 
 # Rows per base_model in models_tested.csv, less the 7 duplicated rows of google/t5-v1_1-base.
 EXPECTED_COUNTS = {

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from ranker import protocol
-from ranker.errors import FailureKind, ModelFailure, RankerError, Reason
+from ranker.errors import FailureKind, ModelFailure, ModelRefused, RankerError, Reason
 from ranker.evaluate import pickles
-from ranker.evaluate.loading import ModelRefused, content_hash, inspect, select_files
+from ranker.evaluate.files import content_hash, select_files
+from ranker.evaluate.loading import inspect
 
 try:
     import torch

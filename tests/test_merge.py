@@ -16,7 +16,7 @@ from conftest import REPO
 from ranker.cli import main
 from ranker.errors import StoreError
 from ranker.records import EvalResult
-from ranker.store import RESULTS, RESULTS_DIR, MergeCounts, Store, read_results_file, result_bucket
+from ranker.store import RESULTS_DIR, MergeCounts, Store, read_results_file, result_bucket
 
 SHA_A, SHA_B = "a" * 40, "b" * 40
 
@@ -57,9 +57,8 @@ def _merge(store_dir: Path, *files: Path, capsys) -> tuple[int, str, str]:
 
 
 def _results_files(store_dir: Path) -> list[Path]:
-    """The store's results files: its buckets, and the old single file if it has one."""
-    paths = [*sorted((store_dir / RESULTS_DIR).glob("*.jsonl")), store_dir / RESULTS]
-    return [p for p in paths if p.exists()]
+    """The store's results files: its buckets."""
+    return sorted((store_dir / RESULTS_DIR).glob("*.jsonl"))
 
 
 def _results_bytes(store_dir: Path) -> dict[str, bytes] | None:
@@ -86,7 +85,7 @@ def test_merging_twice_changes_nothing_byte_for_byte(store_dir: Path, tmp_path, 
     assert "merged 1 of 1 files" in out
     assert sorted(Store(store_dir).results(), key=lambda r: r.model_id) == SHARD
     first = _results_bytes(store_dir)
-    assert first is not None and RESULTS not in first
+    assert first is not None
     stats = [(p.stat().st_ino, p.stat().st_mtime_ns) for p in _results_files(store_dir)]
 
     code, out, _ = _merge(store_dir, shard, shard, capsys=capsys)  # twice more, in one call
@@ -200,10 +199,12 @@ def test_missing_and_empty_files(store_dir: Path, tmp_path, capsys) -> None:
 
 
 def test_a_malformed_store_stops_the_merge(store_dir: Path, tmp_path, capsys) -> None:
-    (store_dir / RESULTS).write_text("not json\n")
+    bad = store_dir / RESULTS_DIR / "00.jsonl"
+    bad.parent.mkdir()
+    bad.write_text("not json\n")
     code, _, err = _merge(store_dir, _shard(tmp_path / "s.jsonl", *SHARD), capsys=capsys)
-    assert code == 1 and f"{store_dir / RESULTS}:1: not valid JSON" in err
-    assert (store_dir / RESULTS).read_text() == "not json\n"
+    assert code == 1 and f"{bad}:1: not valid JSON" in err
+    assert bad.read_text() == "not json\n"
 
 
 def test_merge_results_checks_every_record_before_writing(store_dir: Path) -> None:
@@ -222,7 +223,7 @@ def test_merge_results_checks_every_record_before_writing(store_dir: Path) -> No
     assert info.value.field == "accuracy"
     assert _results_bytes(store_dir) == before
     counts = store.merge_results([SHARD[0], SHARD[1]])
-    assert counts == MergeCounts(new=1, unchanged=1) and counts.changed == 1
+    assert counts == MergeCounts(new=1, unchanged=1)  # new + replaced: 1
 
 
 # -- a sharded run equals one local run, against the loopback hub ---------------------------------
@@ -251,10 +252,10 @@ COMPARED = ("architecture", "revision", "protocol_version", "status", "reason", 
 def test_a_sharded_run_equals_one_local_run(
     update_shards, hub, tiny_files, monkeypatch, tmp_path, capsys
 ):
+    from ranker.cli.mnli import pinned_mnli_revision
     from ranker.hub import Hub
     from ranker.testing.nli import glue_mnli_files
     from ranker.testing.world import MAX_PARAMS, populate_world, world_toml
-    from ranker.update_cli import pinned_mnli_revision
 
     populate_world(hub, tiny_files)
     hub.add_dataset("nyu-mll/glue", glue_mnli_files(train=600, dev=300))
@@ -334,17 +335,6 @@ def test_a_merge_rewrites_only_the_files_it_changes(store_dir: Path, tmp_path, c
     assert {r.model_id: r.accuracy for r in store.results()} == {
         there: 0.61, beside: 0.61, elsewhere: 0.7,
     }  # fmt: skip
-
-
-def test_a_merge_into_the_old_layout_migrates_it(store_dir: Path, tmp_path, capsys) -> None:
-    kept = _result("org/kept", revision=SHA_B)
-    (store_dir / RESULTS).write_text(_line(kept) + "\n")
-    code, _, err = _merge(store_dir, _shard(tmp_path / "s.jsonl", *SHARD), capsys=capsys)
-    assert code == 0, err
-    assert not (store_dir / RESULTS).exists()
-    assert sorted(r.model_id for r in Store(store_dir).results()) == [
-        "org/a", "org/b", "org/c", "org/kept",
-    ]  # fmt: skip
 
 
 def test_a_malformed_results_file_stops_the_merge(store_dir: Path, tmp_path, capsys) -> None:

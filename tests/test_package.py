@@ -66,6 +66,10 @@ def test_the_wheel_installs_and_builds_the_site_outside_the_checkout(tmp_path: P
     assert where.returncode == 0, where.stderr
     assert Path(where.stdout.strip()).is_relative_to(tmp_path / "venv"), where.stdout
 
+    # one version, written once (ranker.__version__; pyproject reads it): the wheel's is it
+    version = _run(python, "-c", "import ranker; print(ranker.__version__)", cwd=elsewhere, env=env)
+    assert wheel.name.startswith(f"ranker-{version.stdout.strip()}-"), (wheel.name, version)
+
     ranker = tmp_path / "venv" / "bin" / "ranker"
     site = elsewhere / "site"
     proc = _run(ranker, "build", "--data", REPO / "data", "--out", site, cwd=elsewhere, env=env)
@@ -76,6 +80,18 @@ def test_the_wheel_installs_and_builds_the_site_outside_the_checkout(tmp_path: P
     shipped = REPO / "ranker" / "templates" / "static"
     for asset in (p for p in shipped.rglob("*") if p.is_file()):  # every asset, byte for byte
         assert (site / "static" / asset.relative_to(shipped)).read_bytes() == asset.read_bytes()
+
+
+def test_the_version_is_written_once() -> None:
+    """pyproject.toml reads `ranker.__version__` (setuptools' `attr`) and writes none itself."""
+    import tomllib
+
+    import ranker
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "ranker.__version__"}
+    assert ranker.__version__.count(".") == 2
 
 
 def test_no_template_is_left_outside_the_package() -> None:

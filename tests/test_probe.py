@@ -104,36 +104,6 @@ def test_torch_fit_agrees_with_two_classes() -> None:
     assert set(fit.predictions) <= {3, 4} and fit.gradient <= protocol.GRADIENT_TOL
 
 
-def test_cross_validation_fits_with_the_torch_solver(monkeypatch) -> None:
-    """choose_c's fits go through the solver (3 folds x 3 C, then the chosen C's fit), and it
-    picks the C that scikit-learn's fits pick."""
-    from sklearn.model_selection import StratifiedKFold
-
-    (x_tr, y_tr), (x_ev, _) = _mixture(900, 48, seed=7, separation=0.15)
-    grid = (0.001, 0.01, 1.0)
-    monkeypatch.setattr(protocol, "C_GRID", grid)
-    calls = []
-    newton = solver.newton
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs["device"])
-        return newton(*args, **kwargs)
-
-    monkeypatch.setattr(solver, "newton", spy)
-    fit = probe.fit_probe(x_tr, y_tr, x_ev, seed=0)
-    assert len(calls) == protocol.CV_FOLDS * len(grid) + 1
-    (z_tr,) = probe.standardise(x_tr)
-    splitter = StratifiedKFold(n_splits=protocol.CV_FOLDS, shuffle=True, random_state=0)
-    scores = []
-    for c in grid:
-        acc = []
-        for tr, va in splitter.split(z_tr, y_tr):
-            a, b = probe.standardise(z_tr[tr], z_tr[va])
-            acc.append(np.mean(_sklearn_fit(a, y_tr[tr], c).predict(b) == y_tr[va]))
-        scores.append(np.mean(acc))
-    assert fit.c == grid[int(np.argmax(scores))]
-
-
 def test_a_fit_short_of_the_tolerance_is_a_typed_error(monkeypatch) -> None:
     (x_tr, y_tr), (x_ev, _) = _mixture(600, 32, seed=8)
     monkeypatch.setattr(protocol, "MAX_ITER", 1)
@@ -191,17 +161,17 @@ def test_the_solver_runs_in_float64_where_it_is_told_or_where_the_features_are(
 
 
 def test_the_evaluator_fits_on_the_features_device(monkeypatch) -> None:
-    """`run._probe` hands its device to the fit, and so to every solve."""
-    from ranker.evaluate import run
+    """`steps.fit` hands its device to the fit, and so to every solve."""
+    from ranker.evaluate import steps
 
     record = _Recorder(monkeypatch)
     (x_tr, y_tr), (x_ev, y_ev) = _mixture(300, 16, seed=11)
     data = SimpleNamespace(train=SimpleNamespace(labels=y_tr),
                            eval=SimpleNamespace(labels=y_ev), seed=0)  # fmt: skip
-    correct, _ = run._probe((x_tr, x_ev), data, run._Timer(), torch.device("cpu"))
+    correct, _ = steps.fit((x_tr, x_ev), data, steps.Timer(), torch.device("cpu"))
     assert correct.shape == (300,) and record.seen == [("cpu", torch.float64)]
     with pytest.raises((NotImplementedError, RuntimeError)):
-        run._probe((x_tr, x_ev), data, run._Timer(), torch.device("meta"))
+        steps.fit((x_tr, x_ev), data, steps.Timer(), torch.device("meta"))
     assert record.seen[-1] == ("meta", torch.float64)
 
 

@@ -11,14 +11,15 @@ import pandas as pd
 import pytest
 
 from conftest import make_baselines, make_legacy_model
+from ranker.bits import decode_correct
 from ranker.build import build_site
 from ranker.build.badges import badge_message
+from ranker.build.inputs import RecordWarning
 from ranker.build.ranks import (
     MAX_PAIRS,
     RESAMPLES,
     SEED,
     Relation,
-    _decode_correct,
     compare_probe_results,
     legacy_ranks,
     probe_relation,
@@ -261,15 +262,30 @@ def test_only_comparable_results_with_bits_are_ranked() -> None:
     assert ranks == {"a/m0": 1, "a/m1": 2, "a/m2": 3}
 
 
+def test_bits_that_cannot_be_read_are_reported_not_decoded() -> None:
+    """The one strict codec (ranker.bits) decides; a result whose bits it refuses, whatever
+    their size, gets no probe rank and a RecordWarning names it."""
+    good = correctness(np.array([0.7, 0.6]), 1_000, seed=1)
+    padded = pack(good[0])[:-4] + "////"  # text of the right length, one byte too many
+    results = [_result(f"a/m{i}", bits) for i, bits in enumerate(good)]
+    results.append(_result("d/broken", good[0], correct="@@not base64@@"))
+    results.append(_result("e/padded", good[0], correct=padded))
+    with pytest.warns(RecordWarning) as caught:
+        ranks = compare_probe_results(results).ranks()
+    assert ranks == {"a/m0": 1, "a/m1": 2}
+    messages = " ".join(str(w.message) for w in caught)
+    assert "'d/broken'" in messages and "'e/padded'" in messages and "'a/m0'" not in messages
+
+
 def test_bits_decode_like_the_evaluator_packs_them() -> None:
     bits = np.array([1, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 1], dtype=bool)  # 13: not a byte multiple
-    assert np.array_equal(_decode_correct(pack(bits), len(bits)), bits)
+    assert np.array_equal(decode_correct(pack(bits), len(bits)), bits)
     with pytest.raises(ValueError):
-        _decode_correct(pack(bits), 17)
+        decode_correct(pack(bits), 17)
     with pytest.raises(ValueError):  # exactly the pairs it claims: not fewer, not more
-        _decode_correct(pack(bits), 5)
+        decode_correct(pack(bits), 5)
     with pytest.raises(ValueError):
-        _decode_correct(pack(bits), -1)
+        decode_correct(pack(bits), -1)
 
 
 def test_a_result_with_more_pairs_than_the_bootstrap_takes_is_not_ranked() -> None:

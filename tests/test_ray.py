@@ -33,7 +33,7 @@ from ranker import protocol
 from ranker.cli import main
 from ranker.crawl import crawl
 from ranker.evaluate.data import load_probe_data
-from ranker.evaluate.run import Options
+from ranker.evaluate.evaluator import Options
 from ranker.hub import Hub
 from ranker.pipeline import pending, update
 from ranker.store import Store

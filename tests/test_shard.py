@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 
 from ranker import protocol
 from ranker.cli import main
+from ranker.cli.options import parse_shard
 from ranker.errors import RankerError, StoreError
-from ranker.pipeline import ResultsFile, in_shard, pending
+from ranker.pipeline import in_shard, pending
 from ranker.records import SCHEMA_VERSION, CatalogEntry, EvalResult
-from ranker.store import Store
+from ranker.store import ResultsFile, Store
 from ranker.testing.world import BERT, ROBERTA, world_toml
-from ranker.update_cli import parse_shard
 
 LABELS = ("entailment", "neutral", "contradiction")
 

@@ -24,7 +24,7 @@ import pytest
 
 from conftest import REPO
 from ranker.build import build_site
-from ranker.build.site import FIRST_ROWS
+from ranker.build.rows import FIRST_ROWS
 from ranker.records import SCHEMA_VERSION, CatalogEntry
 from ranker.store import Store
 from ranker.testing.synthetic import synthetic_models

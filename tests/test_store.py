@@ -25,21 +25,22 @@ from ranker.store import (
     MAX_DEPTH,
     MAX_INT,
     RESULT_BUCKETS,
-    RESULTS,
     STALE_TEMP_AGE,
     STALE_TEMP_GRACE,
     KeptLineWarning,
     ModelRequest,
     Store,
     TornLineWarning,
-    _bulk_records,
     atomic_write_text,
     parse_jsonl,
     remove_stale_temps,
     result_bucket,
-    result_line,
     results_text,
 )
+from ranker.store import (
+    record_line as result_line,
+)
+from ranker.store.codec import bulk_records
 
 
 def _result(model_id: str, revision: str = "a" * 40, **kw) -> EvalResult:
@@ -62,9 +63,9 @@ def _result(model_id: str, revision: str = "a" * 40, **kw) -> EvalResult:
 
 
 def _results_files(store: Store) -> dict[str, bytes]:
-    """Every results file (the buckets and the old single file), by name, with its bytes."""
-    paths = [*sorted(store.results_dir.glob("*.jsonl")), store.path(RESULTS)]
-    return {str(p.relative_to(store.root)): p.read_bytes() for p in paths if p.exists()}
+    """Every results file (the buckets), by name, with its bytes."""
+    paths = sorted(store.results_dir.glob("*.jsonl"))
+    return {str(p.relative_to(store.root)): p.read_bytes() for p in paths}
 
 
 def test_architectures_resolve_by_id_alias_and_slug(store_dir: Path) -> None:
@@ -204,11 +205,12 @@ def test_malformed_toml_and_jsonl(store_dir: Path) -> None:
     (store_dir / "architectures.toml").write_text('[[architecture]]\nid = "x"\n')
     with pytest.raises(StoreError, match=r"architecture #1, field 'slug': is missing"):
         store.architectures()
-    (store_dir / "results.jsonl").write_text('{"schema_version": 1}\nnot json\n')
-    with pytest.raises(StoreError, match=r"results.jsonl:1: field 'model_id': is missing"):
+    (store_dir / "results").mkdir()
+    (store_dir / "results" / "00.jsonl").write_text('{"schema_version": 1}\nnot json\n')
+    with pytest.raises(StoreError, match=r"00.jsonl:1: field 'model_id': is missing"):
         store.results()
-    (store_dir / "results.jsonl").write_text("\nnot json\n")
-    with pytest.raises(StoreError, match=r"results.jsonl:2: not valid JSON"):
+    (store_dir / "results" / "00.jsonl").write_text("\nnot json\n")
+    with pytest.raises(StoreError, match=r"00.jsonl:2: not valid JSON"):
         store.results()
 
 
@@ -345,7 +347,7 @@ def test_a_killed_write_leaves_a_temp_file_that_the_next_write_removes(tmp_path:
     target = tmp_path / "results.jsonl"
     atomic_write_text(target, "old\n")
     killed = (
-        "import os, sys; from pathlib import Path; import ranker.store as s\n"
+        "import os, sys; from pathlib import Path; import ranker.store.files as s\n"
         "s.os.replace = lambda *a: os._exit(9)  # killed between write and rename\n"
         f"s.atomic_write_text(Path({str(target)!r}), 'x' * 100000)\n"
     )
@@ -411,7 +413,7 @@ def test_rename_results_moves_them_to_the_new_id(store_dir: Path) -> None:
     assert _results_files(store) == files
 
 
-# -- the results at scale: appends, buckets, torn lines, migration ------------------------------
+# -- the results at scale: appends, buckets, torn lines -----------------------------------------
 
 
 def _in_one_bucket(n: int, prefix: str = "org/m") -> list[str]:
@@ -445,7 +447,7 @@ def test_an_append_writes_one_line_and_rewrites_nothing(store_dir: Path, monkeyp
     def no_rewrite(*args, **kwargs):
         raise AssertionError("save_result rewrote a file")
 
-    monkeypatch.setattr("ranker.store.atomic_write_text", no_rewrite)
+    monkeypatch.setattr("ranker.store.results.atomic_write_text", no_rewrite)
     monkeypatch.setattr(Store, "_load_results", no_rewrite)  # nor reads the others
     store.save_result(_result(b))
     store.save_result(_result(c, status="error", error="x", accuracy=None))
@@ -533,26 +535,6 @@ def test_two_processes_appending_at_once_lose_nothing(store_dir: Path) -> None:
     assert sum(p.read_text().count("\n") for p in store.results_dir.glob("*.jsonl")) == 400
 
 
-def test_the_old_single_file_is_read_and_migrated_by_the_first_write(store_dir: Path) -> None:
-    store = Store(store_dir)
-    old = [_result("x/one"), _result("x/two", revision="b" * 40), _result("y/three")]
-    atomic_write_text(store.path(RESULTS), results_text(old))
-    assert store.results() == sorted(old, key=lambda r: (r.architecture, *r.key))
-    store.save_result(_result("x/two", revision="b" * 40, accuracy=0.9))  # migrates
-    assert not store.path(RESULTS).exists()
-    assert {r.model_id: r.accuracy for r in store.results()} == {
-        "x/one": 0.61, "x/two": 0.9, "y/three": 0.61,
-    }  # fmt: skip
-    for r in store.results():
-        assert result_line(r) in store.results_file(r.model_id).read_text()
-    # both layouts at once (a migration killed before removing the old file): the buckets win
-    atomic_write_text(store.path(RESULTS), results_text(old))
-    assert {r.model_id: r.accuracy for r in store.results()}["x/two"] == 0.9
-    assert len(store.results()) == 3
-    assert store.compact() >= 1 and not store.path(RESULTS).exists()
-    assert len(store.results()) == 3
-
-
 def _crash_on_replace(monkeypatch, after: int) -> None:
     """os.replace works `after` times, then the process 'dies' (the rename raises)."""
     real, calls = os.replace, []
@@ -564,23 +546,6 @@ def _crash_on_replace(monkeypatch, after: int) -> None:
         real(src, dst)
 
     monkeypatch.setattr(os, "replace", replace)
-
-
-@pytest.mark.parametrize("after", [0, 1, 2])
-def test_no_result_is_lost_when_a_migration_is_killed(store_dir: Path, monkeypatch, after) -> None:
-    store = Store(store_dir)
-    old = [_result(f"org/m{i}") for i in range(6)]  # several buckets
-    atomic_write_text(store.path(RESULTS), results_text(old))
-    _crash_on_replace(monkeypatch, after)
-    with pytest.raises(KeyboardInterrupt):
-        store.compact()
-    monkeypatch.undo()
-    assert store.path(RESULTS).exists()  # removed last, so still there
-    assert store.results() == sorted(old, key=lambda r: r.key)
-    assert not [p for p in store.results_dir.iterdir() if p.name.endswith(".tmp")]
-    store.compact()
-    assert store.results() == sorted(old, key=lambda r: r.key)
-    assert not store.path(RESULTS).exists()
 
 
 def test_no_result_is_lost_when_a_rename_is_killed(store_dir: Path, monkeypatch) -> None:
@@ -662,7 +627,7 @@ def test_the_fast_read_agrees_with_from_dict(change) -> None:
 
 
 def test_a_shard_file_appends_too(tmp_path: Path, monkeypatch) -> None:
-    from ranker.pipeline import ResultsFile
+    from ranker.store import ResultsFile
 
     out = ResultsFile(tmp_path / "shard.jsonl")
     out.save_result(_result("x/one"))
@@ -704,7 +669,7 @@ def _read_both_ways(monkeypatch, text: str, record: type = EvalResult) -> tuple[
     each as its (line, record) pairs and the warnings, or as ("error", its message)."""
     import warnings
 
-    import ranker.store
+    import ranker.store.codec
 
     def read() -> Any:
         with warnings.catch_warnings(record=True) as caught:
@@ -713,12 +678,12 @@ def _read_both_ways(monkeypatch, text: str, record: type = EvalResult) -> tuple[
                 got = parse_jsonl(Path("r.jsonl"), text, record, torn_tail=True)
             except StoreError as exc:
                 return "error", str(exc)
-        pairs = [(n, r, r.to_dict(), [type(v) for v in vars(r).values()]) for n, r in got]
+        pairs = [(n, r, r.to_dict(), {k: type(v) for k, v in vars(r).items()}) for n, r in got]
         return pairs, [(w.category, str(w.message), w.filename) for w in caught]
 
     bulk = read()
     with monkeypatch.context() as m:
-        m.setattr(ranker.store, "_bulk_records", lambda record, lines: None)
+        m.setattr(ranker.store.codec, "bulk_records", lambda record, lines: None)
         one_by_one = read()
     return bulk, one_by_one
 
@@ -749,7 +714,7 @@ def test_a_file_at_a_time_reads_as_line_by_line(change, monkeypatch) -> None:
         parsed = all(isinstance(orjson.loads(line), dict) for line in lines)
     except orjson.JSONDecodeError:
         parsed = False
-    assert (_bulk_records(EvalResult, lines) is not None) is (parsed and bulk[0] != "error")
+    assert (bulk_records(EvalResult, lines) is not None) is (parsed and bulk[0] != "error")
     if bulk[0] == "error":
         assert "r.jsonl:2: " in bulk[1]
     else:
@@ -792,7 +757,10 @@ def test_orjson_makes_no_float_that_is_not_finite() -> None:
 
 
 def test_the_bulk_check_of_results_agrees_with_semantic_problem() -> None:
-    from ranker.store import _no_semantic_problem, _semantic_problem
+    from ranker.store.codec import all_valid as _no_semantic_problem
+
+    def _semantic_problem(record):
+        return record.problem()
 
     good = _result("x/one")
     ids = ["roberta-base", "google/t5-v1_1-base", "user/name_", "../x", "a/b/c", "a--b",
@@ -945,6 +913,28 @@ def test_unknown_fields_of_this_schema_round_trip(store_dir: Path) -> None:
     assert '"seen_by": "v2"' in store.path(CATALOG).read_text()
 
 
+def test_unknown_fields_survive_a_replace_and_a_rewrite(store_dir: Path) -> None:
+    """A newer writer's fields of this schema are kept through a `dataclasses.replace` (a
+    rename, a re-evaluation's copy) and the rewrite that follows, not only a plain rewrite."""
+    store = Store(store_dir)
+    path = store.results_file("org/m")
+    path.parent.mkdir(parents=True)
+    path.write_text(_line_of(_result("org/m"), new_metric=0.5) + "\n")
+    (result,) = store.results()
+    store.write_results([dataclasses.replace(result, accuracy=0.7)])
+    (again,) = store.results()
+    assert again.accuracy == 0.7 and again.extra_fields == {"new_metric": 0.5}
+    assert '"new_metric": 0.5' in path.read_text()
+    assert store.rename_results("org/m", "org/n") == 1
+    (moved,) = store.results()
+    assert moved.model_id == "org/n" and moved.extra_fields == {"new_metric": 0.5}
+    store.path(CATALOG).write_text(_line_of(_entry(), seen_by="v2") + "\n")
+    (entry,) = store.catalog()
+    store.write_catalog([dataclasses.replace(entry, downloads=7)])
+    (entry,) = store.catalog()
+    assert entry.downloads == 7 and entry.extra_fields == {"seen_by": "v2"}
+
+
 def _write_pin(root: str) -> None:
     Store(root).write_mnli_revision("c" * 40)
 
@@ -967,10 +957,10 @@ def test_every_writer_waits_for_the_one_lock(store_dir: Path) -> None:
 
 
 def test_a_rename_is_followed_by_a_folder_fsync(tmp_path: Path, monkeypatch) -> None:
-    import ranker.store as store_module
+    import ranker.store.files as store_module
 
     synced: list[Path] = []
-    monkeypatch.setattr(store_module, "_fsync_dir", synced.append)
+    monkeypatch.setattr(store_module, "fsync_dir", synced.append)
     atomic_write_text(tmp_path / "x.json", "{}")
     assert synced == [tmp_path]
 

@@ -14,10 +14,11 @@ import pytest
 
 from conftest import REPO
 from ranker import protocol
+from ranker.cli.options import parse_duration
 from ranker.crawl import crawl
 from ranker.errors import HubFailure, ModelFailure, Reason, RunFailure
 from ranker.evaluate.data import load_probe_data
-from ranker.evaluate.run import Options
+from ranker.evaluate.evaluator import Options
 from ranker.hub import Hub
 from ranker.pipeline import MAX_RESOURCE_NIGHTS, pending, update
 from ranker.store import Store
@@ -36,7 +37,6 @@ from ranker.testing.world import (
     populate_world,
     world_toml,
 )
-from ranker.update_cli import parse_duration
 
 GOOD = sorted(m for m, (_, status, _, _) in EXPECTED.items() if status == "ok")
 CONFIG = "GET /{repo}/resolve"
@@ -327,12 +327,8 @@ def test_a_missing_dependency_stops_the_run_storing_nothing_for_the_model(
     store, world, tmp_path, monkeypatch
 ) -> None:
     """`sentencepiece` missing: our installation's fault, not the SentencePiece-only models'."""
-    from collections import OrderedDict
-
-    import ranker.evaluate.run as run
     from ranker.evaluate import features as F
 
-    monkeypatch.setattr(run, "_TOKENS", OrderedDict())  # no token ids made by earlier tests
     monkeypatch.setattr(F, "_importable", lambda module: module != "sentencepiece")
     _update(store, world, tmp_path, architectures=[BERT], max_models=1)
     before = store.results()
@@ -408,8 +404,8 @@ def test_a_rate_limit_is_neither_stored_nor_counted_as_the_hub_being_down(
 def test_a_base_that_fails_is_stored_once_and_its_finetunes_wait(
     store, world, tmp_path, monkeypatch
 ) -> None:
+    from ranker.errors import ModelRefused
     from ranker.evaluate import features as F
-    from ranker.evaluate.loading import ModelRefused
 
     real = F.load_body
 
@@ -466,22 +462,22 @@ def test_a_resource_failure_is_retried_then_stored_with_its_figure(
     """A killed child is re-queued for MAX_RESOURCE_NIGHTS nights, then stored as permanent
     with the measured figure; a folder named like the repo in the working directory is never
     read in its place (issue 22)."""
-    import ranker.evaluate.run as run
+    from ranker.evaluate.evaluator import Evaluator
 
     monkeypatch.chdir(tmp_path)
     decoy = tmp_path / "org" / "roberta-ft"  # a folder named like a hub repo, in the cwd
     decoy.mkdir(parents=True)
     (decoy / "config.json").write_text('{"model_type": "roberta"}')
     (decoy / "model.safetensors").write_bytes(b"not weights")
-    real = run._score
+    real = Evaluator.score
 
-    def killed(model, *args, **kw):
-        if model == "x/roberta-pickle":
+    def killed(self, request, *args, **kw):
+        if request.model == "x/roberta-pickle":
             raise ModelFailure("the pickle-conversion child was killed by SIGKILL (likely out of "
                                "memory); needs more than 3.0 GiB", Reason.CHILD_KILLED)  # fmt: skip
-        return real(model, *args, **kw)
+        return real(self, request, *args, **kw)
 
-    monkeypatch.setattr(run, "_score", killed)
+    monkeypatch.setattr(Evaluator, "score", killed)
     for night in range(1, MAX_RESOURCE_NIGHTS + 1):
         summary = _update(store, world, tmp_path, architectures=[ROBERTA])
         r = {r.model_id: r for r in store.results()}["x/roberta-pickle"]
@@ -521,7 +517,7 @@ def test_no_token_runs_anonymous_though_hf_token_is_set(
 def test_shards_that_share_a_token_share_its_quota(monkeypatch: pytest.MonkeyPatch) -> None:
     """The quota is the token's user's: shard I/N that sends the run's token spends 1/N of each
     window; anonymous shards (each runner its own per-IP quota) and unsharded runs spend all."""
-    from ranker.update_cli import quota_share
+    from ranker.cli.update import quota_share
 
     monkeypatch.setenv("HF_TOKEN", "hf_shared")
     assert quota_share(None, (1, 4)) == 0.25

@@ -492,13 +492,19 @@ def test_the_merge_stage_merges_by_key_into_the_newest_main() -> None:
     merge = bodies["stage_merge"]
     assert "take_crawl" not in merge and "merge_crawl" in merge
     assert "fetch_upstream" in merge and "reset -q --hard FETCH_HEAD" in merge
-    assert "ranker merge --catalog" in bodies["merge_crawl"]
+    # the script copies nothing itself: `ranker handoff merge` (ranker/cli/handoff.py) merges
+    # the catalog and the results by key (tests/test_cli.py runs it)
+    assert "ranker handoff merge" in bodies["merge_crawl"] and "cp " not in bodies["merge_crawl"]
+    handoff = (REPO / "ranker" / "cli" / "handoff.py").read_text()
+    merge_code = handoff[handoff.index("def merge_command") :]
+    assert 'merge_other(store, catalog, "catalog")' in merge_code and "merge_files(" in merge_code
+    assert "take_handoff_state(" in merge_code and "copy" not in merge_code.replace("_copied", "")
     # copied whole only: the MNLI pin when main has none, and tonight's listing cursors (a hint)
-    allowed = ('cp -- "$src/probe.json"', 'cp -- "$src/crawl_state.json"')
-    rest = bodies["merge_crawl"]
-    for copy in allowed:
-        rest = rest.replace(copy, "")
-    assert "cp " not in rest
+    store = (REPO / "ranker" / "store" / "handoff.py").read_text()
+    state = store[store.index("def take_handoff_state") :].split("\ndef ")[0]
+    copies = re.findall(r"_copy\(shutil\.copyfile, (\w+), data / (\w+)\)", state)
+    assert copies == [("pin", "PROBE_PIN"), ("state", "CRAWL_STATE")]
+    assert state.count("_copy(") == 2 and "tree" not in state
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ranker.build.rows import page_scheme
 from ranker.records import LEGACY_TASKS, Architecture, LegacyModel
 
 MAX_MODELS = 4
@@ -47,19 +48,23 @@ def write_compare(
     *,
     fields: tuple[str, ...],
     chunks: list[str],
-    pages: str,
     tasks: dict[str, list[float | None]],
     tasks_path: str,
+    pages: str | None = None,
 ) -> None:
     """The tasks file and the page. `chunks`: every row chunk of the architecture, the first
-    rows included; `pages`: the model pages' folder."""
+    rows included. The model pages' addresses go to the script as data
+    (ranker.build.rows.page_scheme); `pages`: their folder, when not ranker.urls' own."""
+    scheme = page_scheme(arch)
+    if pages is not None:
+        scheme["pages"] = pages
     body = json.dumps({"tasks": LEGACY_TASKS, "gains": tasks}, separators=(",", ":"))
     write(tasks_path, f"rankerTasks({body});\n")
     config: dict[str, Any] = {
         "fields": fields,
         "chunks": chunks,
         "tasks": tasks_path,
-        "pages": pages,
+        **scheme,
         "base": arch.id,
         "max": MAX_MODELS,
     }

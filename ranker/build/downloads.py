@@ -18,17 +18,26 @@ by Excel, LibreOffice and Google Sheets when the file is opened ("CSV injection"
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ranker.build.tables import INT_COLUMNS, plain_column
+from ranker.build.tables import COLUMNS, INT_COLUMNS, plain_column
+
+if TYPE_CHECKING:
+    from ranker.build import SiteWriter
+    from ranker.build.views import ArchitectureView
+
+# Every model in one file each, gzip-compressed: the per-architecture files hold the same.
+ALL_CSV = "downloads/all.csv.gz"
+ALL_JSON = "downloads/all.json.gz"
 
 FORMULA_SIGNS = frozenset("=+-@")
 # Signs NFKC leaves alone that a reader may still take for a minus or a plus.
@@ -128,3 +137,42 @@ def json_text(data: Any) -> str:
 def gzipped(text: str) -> bytes:
     """Reproducible gzip (no time stamp): the downloads, a tenth of their size on disk."""
     return gzip.compress(text.encode(), mtime=0)
+
+
+class Downloads:
+    """Writes each architecture's downloads (`add`) and appends its models to the files of
+    every model (`all_downloads`)."""
+
+    def __init__(self, writer: SiteWriter, all_csv: IO[str], all_json: IO[str]) -> None:
+        self.writer = writer
+        self.all_csv = all_csv
+        self.all_json = all_json
+        self.count = 0  # architectures added
+        self.models = 0  # models added
+
+    def add(self, v: ArchitectureView) -> None:
+        assert v.table is not None
+        self.writer.write(v.downloads["csv"], gzipped(csv_text(v.table, COLUMNS)))
+        self.all_csv.write(csv_text(v.table, COLUMNS, header=not self.count))
+        document = {
+            "architecture": v.arch.id,
+            "baseline": v.baseline.__dict__,
+            "updated": v.updated,
+            "models": [download_record(r) for r in v.records],
+        }
+        self.writer.write(v.downloads["json"], gzipped(json_text(document)))
+        for r in v.records:
+            separator = "," if self.models else ""
+            self.all_json.write(separator + json_compact(download_record(r, False)))
+            self.models += 1
+        self.count += 1
+
+
+@contextlib.contextmanager
+def all_downloads(writer: SiteWriter, updated: str) -> Iterator[Downloads]:
+    """The files of every model, open while the architectures are added."""
+    with writer.stream(ALL_CSV) as all_csv, writer.stream(ALL_JSON) as all_json:
+        all_json.write(f'{{"updated":{json.dumps(updated)},"models":[')
+        downloads = Downloads(writer, all_csv, all_json)
+        yield downloads
+        all_json.write("]}\n")

@@ -12,6 +12,13 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ranker.build.render import pct
+from ranker.timestamps import format_utc
+
+if TYPE_CHECKING:
+    from ranker.build.views import ArchitectureView
 
 ATOM = "http://www.w3.org/2005/Atom"
 TAG_AUTHORITY = "ranker.invalid,2026"  # tag: URIs need an authority; this one is never a host
@@ -35,10 +42,7 @@ def rfc3339(value: str) -> str:
     """An ISO 8601 time, date or month ("2023-04", as the 2023 data is dated) as RFC 3339 in
     UTC, which Atom requires."""
     text = value.replace("Z", "+00:00")
-    when = dt.datetime.fromisoformat(text + "-01" if len(text) == 7 else text)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(dt.datetime.fromisoformat(text + "-01" if len(text) == 7 else text))
 
 
 def _href(site_url: str | None, path: str) -> str:
@@ -106,7 +110,7 @@ def architecture_entries(
             updated=when,
             href=page,
             summary=(
-                f"MNLI linear probe {accuracy * 100:.2f}%"
+                f"MNLI linear probe {pct(accuracy)}%"
                 + (f", rank #{rank}" if rank is not None else "")
                 if accuracy is not None
                 else "Evaluation failed; the model page says why."
@@ -125,3 +129,31 @@ def architecture_entries(
         for model_id, when, rank, page in top_entrants
     ]
     return out
+
+
+def architecture_feed(v: ArchitectureView, site_url: str | None, updated: str) -> bytes:
+    """The architecture's feed: the newest evaluations and the models that entered the top 10
+    at an update (their probe rank after each update, `v.history`); `updated`: the site's
+    newest data's day, or "never"."""
+    evaluated = [
+        (r["model_id"], r["evaluated_at"], r.get("probe_accuracy"), r.get("probe_rank"), r["page"])
+        for r in v.records
+        if r.get("evaluated_at")
+    ]
+    pages = {r["model_id"]: r["page"] for r in v.records}
+    entrants = []
+    for model_id, ranks in v.history.items():
+        before = None
+        for day, rank in ranks:
+            if rank <= 10 and (before is None or before > 10) and model_id in pages:
+                entrants.append((model_id, day, rank, pages[model_id]))
+            before = rank
+    return atom_feed(
+        key=v.arch.slug,
+        title=f"ranker: {v.arch.title}: new evaluations and new top-10 models",
+        feed_path=v.feed,
+        page_path=v.page,
+        entries=architecture_entries(evaluated, entrants),
+        updated=updated if updated != "never" else "1970-01-01",
+        site_url=site_url,
+    )

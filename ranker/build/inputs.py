@@ -18,11 +18,13 @@ import dataclasses
 import datetime as dt
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from ranker.build.notices import RecordWarning, Report
 from ranker.records import CatalogEntry, EvalResult, LegacyBaseline, LegacyModel
 from ranker.store import EARLIEST, FUTURE_SLACK
+from ranker.timestamps import FORMAT
 
 # The dates the site shows: the store's window for what it writes (from before the hub held
 # models to a day past the clock), here with the build's clock. The store reads a wider,
@@ -42,15 +44,10 @@ _ISO = re.compile(
 FRACTION = 1.0
 RESULT_FRACTIONS = ("accuracy", "accuracy_low", "accuracy_high", "gain", "gain_low", "gain_high")
 LEGACY_FRACTIONS = ("mnli_lp", "avg", "gain")
-_CANONICAL = "%Y-%m-%dT%H:%M:%SZ"
 _CANONICAL_FORM = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", re.ASCII)
 WINDOW = f"a date from {EARLIEST:%Y-%m-%d} to a day past the build"
 
 R = TypeVar("R")
-
-
-class RecordWarning(UserWarning):
-    """A stored value the site cannot use: left out of the site, kept in the store."""
 
 
 def parse_time(value: object, now: dt.datetime | None = None) -> dt.datetime | None:
@@ -77,7 +74,7 @@ def canonical_time(value: object, now: dt.datetime | None = None) -> str | None:
         return None
     if _CANONICAL_FORM.fullmatch(value):  # type: ignore[arg-type]  # as ranker writes it
         return value  # type: ignore[return-value]
-    return when.strftime(_CANONICAL)
+    return when.strftime(FORMAT)
 
 
 def usable_count(value: object) -> int | None:
@@ -96,42 +93,8 @@ def usable_fraction(value: object) -> bool:
     )
 
 
-# A warning names at most this many models (with their values); the rest are counted.
-NAMED = 5
-
-
-class _Report:
-    """The values left out of one kind of record, told in one warning per field and rule,
-    so that a store with a systematic fault gives a few lines, not one per model."""
-
-    def __init__(self, what: str, warn: bool) -> None:
-        self.what = what
-        self.warn = warn
-        self.found: dict[tuple[str, str], list[tuple[str, Any]]] = {}
-
-    def add(self, model_id: str, field: str, value: Any, why: str) -> None:
-        if self.warn:
-            self.found.setdefault((field, why), []).append((model_id, value))
-
-    def emit(self) -> None:
-        for (field, why), models in self.found.items():
-            named = ", ".join(f"{m!r} ({_short(v)})" for m, v in models[:NAMED])
-            more = f" and {len(models) - NAMED} more" if len(models) > NAMED else ""
-            warnings.warn(
-                f"{field} of {len(models)} {self.what}(s) {why}; left out of the site: "
-                f"{named}{more}",
-                RecordWarning,
-                stacklevel=3,
-            )
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _time(
-    record: Any, field: str, now: dt.datetime, report: _Report, keep: bool = False
+    record: Any, field: str, now: dt.datetime, report: Report, keep: bool = False
 ) -> str | None:
     """The field's usable text: canonical, or (`keep`) as stored; None (reported) if none."""
     value = getattr(record, field)
@@ -144,7 +107,7 @@ def _time(
     return value if keep else text
 
 
-def _counts(record: Any, fields: tuple[str, ...], report: _Report) -> dict[str, Any]:
+def _counts(record: Any, fields: tuple[str, ...], report: Report) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for field in fields:
         value = getattr(record, field)
@@ -154,7 +117,7 @@ def _counts(record: Any, fields: tuple[str, ...], report: _Report) -> dict[str, 
     return changes
 
 
-def _fractions(record: Any, fields: tuple[str, ...], report: _Report) -> dict[str, Any]:
+def _fractions(record: Any, fields: tuple[str, ...], report: Report) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for field in fields:
         value = getattr(record, field)
@@ -169,52 +132,62 @@ def _replaced(record: R, changes: dict[str, Any]) -> R:
     return record if same else dataclasses.replace(record, **changes)  # type: ignore[type-var]
 
 
+def _usable(
+    records: Iterable[R],
+    what: str,
+    warn: bool,
+    changes: Callable[[R, Report], dict[str, Any]],
+) -> list[R]:
+    """Each record with the `changes` its unusable values need (reported as `what`)."""
+    report = Report(what, warn)
+    out = [_replaced(r, changes(r, report)) for r in records]
+    report.emit(stacklevel=4)  # the warning names the caller of usable_*
+    return out
+
+
 def usable_results(
     results: Iterable[EvalResult], now: dt.datetime, *, warn: bool = True
 ) -> list[EvalResult]:
     """The results with `evaluated_at` canonical, or "" (no date) where it is not usable, and
     scores None where not usable (a result without its accuracy is not ranked)."""
-    report = _Report("result", warn)
-    out = []
-    for r in results:
-        changes = _fractions(r, RESULT_FRACTIONS, report)
-        changes["evaluated_at"] = _time(r, "evaluated_at", now, report) or ""
-        out.append(_replaced(r, changes))
-    report.emit()
-    return out
+
+    def changes(r: EvalResult, report: Report) -> dict[str, Any]:
+        out = _fractions(r, RESULT_FRACTIONS, report)
+        out["evaluated_at"] = _time(r, "evaluated_at", now, report) or ""
+        return out
+
+    return _usable(results, "result", warn, changes)
 
 
 def usable_catalog(
     entries: Iterable[CatalogEntry], now: dt.datetime, *, warn: bool = True
 ) -> list[CatalogEntry]:
     """Catalog entries with `last_modified` (as stored) and counts None where not usable."""
-    report = _Report("catalog entry", warn)
-    out = []
-    for e in entries:
-        changes = _counts(e, ("downloads", "likes", "params"), report)
-        changes["last_modified"] = _time(e, "last_modified", now, report, keep=True)
-        out.append(_replaced(e, changes))
-    report.emit()
-    return out
+
+    def changes(e: CatalogEntry, report: Report) -> dict[str, Any]:
+        out = _counts(e, ("downloads", "likes", "params"), report)
+        out["last_modified"] = _time(e, "last_modified", now, report, keep=True)
+        return out
+
+    return _usable(entries, "catalog entry", warn, changes)
 
 
 def usable_legacy(
     models: Iterable[LegacyModel], now: dt.datetime, *, warn: bool = True
 ) -> list[LegacyModel]:
     """2023 rows with `last_modified` "", and `params` and scores None, where not usable."""
-    report = _Report("2023 row", warn)
-    out = []
-    for m in models:
-        changes = _counts(m, ("params",), report)
-        changes.update(_fractions(m, LEGACY_FRACTIONS, report))
-        changes["last_modified"] = _time(m, "last_modified", now, report, keep=True) or ""
+
+    def changes(m: LegacyModel, report: Report) -> dict[str, Any]:
+        out = _counts(m, ("params",), report)
+        out.update(_fractions(m, LEGACY_FRACTIONS, report))
+        out["last_modified"] = _time(m, "last_modified", now, report, keep=True) or ""
         bad = {t: v for t, v in m.scores.items() if v is not None and not usable_fraction(v)}
         if bad:
             report.add(m.model_id, "scores", bad, f"are not within ±{FRACTION:g}")
-            changes["scores"] = {t: None if t in bad else v for t, v in m.scores.items()}
-        out.append(_replaced(m, changes))
-    report.emit()
-    return out
+            out["scores"] = {t: None if t in bad else v for t, v in m.scores.items()}
+        return out
+
+    return _usable(models, "2023 row", warn, changes)
 
 
 def usable_baselines(baselines: Iterable[LegacyBaseline]) -> list[LegacyBaseline]:

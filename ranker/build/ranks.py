@@ -4,12 +4,12 @@ Models are ordered by their point estimate; the rank says how many of them the d
 apart from this one, as the arena leaderboards do. Two models that no test separates may share
 a rank, but a rank is never handed down a chain of overlapping intervals.
 
-- Probe results (`probe_ranks`): a paired bootstrap over the evaluation pairs the models share.
-  Every model of one architecture, protocol version and data fingerprint is resampled with the
-  *same* resample indices (seeded), so a difference is measured on the same pairs. Model a is
-  significantly better than b when it is better on the point estimate and the 2.5% quantile
-  (numpy's "lower" method) of acc_a* - acc_b* over the resamples is above zero: a scores
-  higher on more than 97.5% of the resamples.
+- Probe results (`compare_probe_results`): a paired bootstrap over the evaluation pairs the
+  models share. Every model of one architecture, protocol version and data fingerprint is
+  resampled with the *same* resample indices (seeded), so a difference is measured on the same
+  pairs. Model a is significantly better than b when it is better on the point estimate and
+  the 2.5% quantile (numpy's "lower" method) of acc_a* - acc_b* over the resamples is above
+  zero: a scores higher on more than 97.5% of the resamples.
 - The 2023 36-task averages (`legacy_ranks`): one finetuning run has the noise of the pretrained
   base's seed-to-seed standard deviation σ, so a is significantly better than b when
   avg_a - avg_b > 1.96·σ·√2.
@@ -38,6 +38,7 @@ import numpy as np
 
 from ranker import protocol
 from ranker.bits import decode_correct
+from ranker.build.notices import Report
 from ranker.records import EvalResult
 
 RESAMPLES = protocol.BOOTSTRAP_RESAMPLES  # 1,000: the probe intervals' own number
@@ -62,14 +63,6 @@ CHUNK = 256  # models per block of the pairwise work: memory ~ CHUNK x band x 8 
 # has 9,815, and the resample counts take RESAMPLES x pairs x 12 bytes (240 MB at this cap).
 # A stored result claiming more gets no probe rank rather than exhausting the build's memory.
 MAX_PAIRS = 20_000
-
-
-def _decode_correct(text: str, n: int) -> np.ndarray:
-    """Per-pair correctness from a record's `correct` field; ValueError unless it encodes
-    exactly `n` pairs, and `n` is at most MAX_PAIRS (the bootstrap's memory grows with it)."""
-    if n > MAX_PAIRS:
-        raise ValueError(f"{n} pairs, more than {MAX_PAIRS}")
-    return decode_correct(text, n)
 
 
 def resample_counts(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
@@ -120,14 +113,8 @@ def probe_relation(
     if m and np.any(np.diff(point) > 0):
         raise ValueError("probe_relation: point estimates must be in non-increasing order")
     limit = math.floor(alpha * (b_count - 1))  # the "lower" quantile's index in sorted diffs
-    small = m == 0 or (resampled.max() < 2**15 and resampled.min() >= 0)
-    k = resampled.astype(np.int16 if small else np.int32)
-    mean = k.mean(axis=1, dtype=np.float64)
-    centred = k - mean[:, None]
-    sd = np.sqrt((centred**2).mean(axis=1))
-    # float32 for the covariances: they only place z against Z_LOW and Z_HIGH, both of which
-    # the exact count surrounds, and float32 halves the memory and the matrix products' time
-    centred = centred.astype(np.float32)
+    moments = _Moments.of(resampled)
+    mean, sd = moments.mean, moments.sd
     # ahead[b]: how many models have a higher point estimate (they come first)
     ahead = np.searchsorted(-point, -point, side="left")
     if exact_only or m == 0:
@@ -146,32 +133,7 @@ def probe_relation(
             lead[cols] = ahead[cols]
             continue
         rows = np.arange(lo, hi)
-        todo = (rows[:, None] < ahead[None, cols]) & (rows[:, None] >= sure[None, cols])
-        block = rows[:, None] < sure[None, cols]
-        if exact_only:
-            unsure = todo
-        else:
-            mean_d = mean[rows, None] - mean[None, cols]
-            # sd of a difference is at most sd_a + sd_b: far enough ahead is decided unpaired
-            far = mean_d >= Z_HIGH * (sd[rows, None] + sd[None, cols])
-            block |= todo & far
-            rest = todo & ~far
-            near = np.flatnonzero(rest.any(axis=1))
-            unsure = np.zeros_like(todo)
-            if len(near):
-                cov = (centred[lo + near] @ centred[cols].T).astype(np.float64) / b_count
-                var_d = sd[lo + near, None] ** 2 + sd[None, cols] ** 2 - 2 * cov
-                md = mean_d[near]
-                flat = var_d <= 1e-9  # the same difference in every resample
-                z = md / np.sqrt(np.where(flat, 1.0, var_d))
-                sure_pair = np.where(flat, md > 0, z >= Z_HIGH)
-                sub = rest[near]
-                block[near] |= sub & sure_pair
-                unsure[near] = sub & ~flat & (z > Z_LOW) & (z < Z_HIGH)
-        for j in np.flatnonzero(unsure.any(axis=0)):  # the exact count, one b at a time
-            a = np.flatnonzero(unsure[:, j])
-            nonpositive = _count_true(k[lo + a] <= k[cols[j]])
-            block[a, j] = nonpositive <= limit
+        block = _beaten(moments, rows, cols, sure, ahead, limit=limit, exact_only=exact_only)
         # the leading run of models that beat b, then the rest of them one by one
         run = np.argmin(np.vstack([block, np.zeros((1, len(cols)), dtype=bool)]), axis=0)
         lead[cols] = lo + run
@@ -181,6 +143,73 @@ def probe_relation(
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     indices = np.concatenate(extras).astype(np.int64) if extras else np.zeros(0, np.int64)
     return Relation(lead, indptr, indices, band_pairs=int((ahead - sure).sum()))
+
+
+@dataclass(frozen=True)
+class _Moments:
+    """Each model's resampled scores (`k`, the narrowest exact integer type) and their mean,
+    standard deviation and centred values (float32: they only place z against Z_LOW and
+    Z_HIGH, both of which the exact count surrounds, and float32 halves the memory and the
+    matrix products' time)."""
+
+    k: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+    centred: np.ndarray
+
+    @classmethod
+    def of(cls, resampled: np.ndarray) -> _Moments:
+        m = resampled.shape[0]
+        small = m == 0 or (resampled.max() < 2**15 and resampled.min() >= 0)
+        k = resampled.astype(np.int16 if small else np.int32)
+        mean = k.mean(axis=1, dtype=np.float64)
+        centred = k - mean[:, None]
+        sd = np.sqrt((centred**2).mean(axis=1))
+        return cls(k, mean, sd, centred.astype(np.float32))
+
+
+def _beaten(
+    moments: _Moments,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    sure: np.ndarray,
+    ahead: np.ndarray,
+    *,
+    limit: int,
+    exact_only: bool,
+) -> np.ndarray:
+    """(rows, cols) bool: model rows[i] significantly beats model cols[j]. Rows before
+    sure[b] beat b outright; those between sure[b] and ahead[b] are decided by the unpaired
+    bound, then the paired z, then (inside the band around 1.96) the exact count."""
+    mean, sd, centred, k = moments.mean, moments.sd, moments.centred, moments.k
+    lo = int(rows[0])
+    todo = (rows[:, None] < ahead[None, cols]) & (rows[:, None] >= sure[None, cols])
+    block = rows[:, None] < sure[None, cols]
+    if exact_only:
+        unsure = todo
+    else:
+        mean_d = mean[rows, None] - mean[None, cols]
+        # sd of a difference is at most sd_a + sd_b: far enough ahead is decided unpaired
+        far = mean_d >= Z_HIGH * (sd[rows, None] + sd[None, cols])
+        block |= todo & far
+        rest = todo & ~far
+        near = np.flatnonzero(rest.any(axis=1))
+        unsure = np.zeros_like(todo)
+        if len(near):
+            cov = (centred[lo + near] @ centred[cols].T).astype(np.float64) / k.shape[1]
+            var_d = sd[lo + near, None] ** 2 + sd[None, cols] ** 2 - 2 * cov
+            md = mean_d[near]
+            flat = var_d <= 1e-9  # the same difference in every resample
+            z = md / np.sqrt(np.where(flat, 1.0, var_d))
+            sure_pair = np.where(flat, md > 0, z >= Z_HIGH)
+            sub = rest[near]
+            block[near] |= sub & sure_pair
+            unsure[near] = sub & ~flat & (z > Z_LOW) & (z < Z_HIGH)
+    for j in np.flatnonzero(unsure.any(axis=0)):  # the exact count, one b at a time
+        a = np.flatnonzero(unsure[:, j])
+        nonpositive = _count_true(k[lo + a] <= k[cols[j]])
+        block[a, j] = nonpositive <= limit
+    return block
 
 
 def _count_true(flags: np.ndarray) -> np.ndarray:
@@ -353,15 +382,25 @@ def _plausible_bits(r: EvalResult) -> bool:
     return len(r.correct) == 4 * -(-((n + 7) // 8) // 3)
 
 
-def comparable_group(results: Iterable[EvalResult]) -> list[EvalResult]:
+# What a result's unreadable bits are reported as (ranker.build.notices).
+BAD_BITS = f"are not the bits of its n_eval pairs (at most {MAX_PAIRS:,})"
+
+
+def comparable_group(
+    results: Iterable[EvalResult], report: Report | None = None
+) -> list[EvalResult]:
     """The results that can be ranked against each other: one (protocol, data fingerprint,
     evaluation size) with `correct` bits. When an architecture's results hold several data
     fingerprints (they should not: moving the data is a protocol change), the largest group
-    ranks; the others get no probe rank."""
+    ranks; the others get no probe rank. Bits of the wrong size go to `report`."""
     groups: dict[tuple[str, str | None, int | None], list[EvalResult]] = {}
     for r in results:
-        if r.status == "ok" and _plausible_bits(r) and r.accuracy is not None:
+        if r.status != "ok" or r.accuracy is None:
+            continue
+        if _plausible_bits(r):
             groups.setdefault((r.protocol_version, r.data_fingerprint, r.n_eval), []).append(r)
+        elif r.correct and report is not None:
+            report.add(r.model_id, "correct", r.correct, BAD_BITS)
     if not groups:
         return []
     return max(groups.values(), key=lambda g: (len(g), max(r.evaluated_at for r in g)))
@@ -370,14 +409,19 @@ def comparable_group(results: Iterable[EvalResult]) -> list[EvalResult]:
 def compare_probe_results(
     results: Iterable[EvalResult], *, resamples: int = RESAMPLES, seed: int = SEED
 ) -> ProbeComparison:
-    """Decode the bits of every comparable result (see `comparable_group`) and test each pair."""
-    group = comparable_group(results)
+    """Decode the bits of every comparable result (see `comparable_group`) and test each pair.
+
+    A result whose bits cannot be read (ranker.bits.decode_correct is strict) gets no probe
+    rank, and a RecordWarning says so."""
+    report = Report("result")
+    group = comparable_group(results, report)
     keyed: dict[tuple[str, str], np.ndarray] = {}
     for r in sorted(group, key=lambda r: r.evaluated_at):
         try:
-            keyed[(r.model_id, r.revision)] = _decode_correct(r.correct or "", r.n_eval or 0)
+            keyed[(r.model_id, r.revision)] = decode_correct(r.correct or "", r.n_eval or 0)
         except (ValueError, TypeError):  # malformed bits: the result cannot be compared
-            continue
+            report.add(r.model_id, "correct", r.correct, BAD_BITS)
+    report.emit()
     keys = sorted(keyed)
     if not keys:
         return ProbeComparison([], np.zeros(0), Relation.from_dense(np.zeros((0, 0), dtype=bool)))
@@ -391,11 +435,6 @@ def compare_probe_results(
     resampled = resampled_correct(correct, counts)
     del correct
     return ProbeComparison(keys, accuracy, probe_relation(resampled, accuracy))
-
-
-def probe_ranks(results: Iterable[EvalResult]) -> dict[str, int]:
-    """model_id -> probe rank over the given results (one per model; see the module doc)."""
-    return compare_probe_results(results).ranks()
 
 
 # -- the 2023 36-task averages ---------------------------------------------------------------

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ranker.build.render import pct, signed_pct
+
 TOP = 3
 
 
@@ -98,9 +100,9 @@ def _why(
     family: int,
 ) -> str:  # fmt: skip
     measure = "MNLI probe" if has_probe else "2023 36-task average"
-    parts = [f"{measure} {100 * float(r['probe_accuracy' if has_probe else 'avg']):.2f}%"]
+    parts = [f"{measure} {pct(r['probe_accuracy' if has_probe else 'avg'])}%"]
     if gain is not None:
-        parts[0] += f", {100 * gain:+.2f} points over {base}"
+        parts[0] += f", {signed_pct(gain)} points over {base}"
     if rank == 1:
         parts.append(
             "no model is significantly better" if tied == 1

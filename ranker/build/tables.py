@@ -53,6 +53,9 @@ UNRANKED_FLAGS = ("shifted", "incomplete")
 # A word of a model name or of a `dataset:` tag that names an NLI set.
 NLI_WORD = re.compile(r"^(?:multi|m|s|a|x|es)?nli\d*$", re.IGNORECASE)
 
+# A table's rows while they are being made: model id -> column -> value.
+Rows = dict[str, dict[str, object]]
+
 
 @dataclass(frozen=True)
 class Baseline:
@@ -207,7 +210,38 @@ def architecture_table(
     Rows are ordered by the point estimate of the ranking in use (probe accuracy once any model
     has a probe rank, else the 36-task average: IBM's published order), missing ones last.
     """
-    rows: dict[str, dict[str, object]] = {}
+    rows = _legacy_rows(arch, legacy)
+    _add_catalog(rows, arch, catalog or [])
+    own = [r for r in results if r.architecture == arch.id and r.model_id not in arch.hub_ids]
+    # A model evaluated only under an older protocol is listed (its page shows that history).
+    for model_id in latest_results(own, protocol=None):
+        rows.setdefault(model_id, {"model_id": model_id, "flags": ""})
+    latest = latest_results(own)
+    _add_results(rows, latest.values())
+    for row in rows.values():
+        row.setdefault("nli", is_nli(str(row["model_id"])))
+    if comparison is None:
+        comparison = probe_comparison(arch, own)
+    frame = pd.DataFrame(list(rows.values()), columns=list(COLUMNS))
+    frame["architecture"] = arch.id
+    frame["nli"] = frame["nli"].fillna(False).astype(bool)
+    frame["probe_rank"] = frame["model_id"].map(comparison.ranks(_latest_keys(latest)))
+    frame = _legacy_ranked(frame, sigma)
+    for column, tied in (("probe_rank", "probe_tied"), ("legacy_rank", "legacy_tied")):
+        frame[tied] = frame[column].map(tie_counts(frame[column].dropna().astype(int)))
+    frame = frame.astype({c: "Int64" for c in INT_COLUMNS})
+    score = "probe_accuracy" if frame["probe_rank"].notna().any() else "avg"
+    frame = frame.sort_values(
+        [score, "probe_accuracy", "avg", "mnli_lp", "model_id"],
+        ascending=[False, False, False, False, True],
+        na_position="last",
+    )
+    return frame.reset_index(drop=True)
+
+
+def _legacy_rows(arch: Architecture, legacy: list[LegacyModel]) -> Rows:
+    """model id -> row, from the 2023 rows of `arch`'s finetunes."""
+    rows: Rows = {}
     for m in legacy:
         if m.architecture != arch.id or m.is_pretrained:
             continue
@@ -223,7 +257,12 @@ def architecture_table(
             "nli": is_nli(m.model_id),
             **m.scores,
         }
-    for e in catalog or []:
+    return rows
+
+
+def _add_catalog(rows: Rows, arch: Architecture, catalog: list[CatalogEntry]) -> None:
+    """The hub's facts of every present finetune: a row for each, or added to its 2023 row."""
+    for e in catalog:
         if e.architecture != arch.id or e.model_id in arch.hub_ids or e.status != "ok":
             continue
         row = rows.setdefault(e.model_id, {"model_id": e.model_id, "flags": ""})
@@ -236,12 +275,11 @@ def architecture_table(
         )
         if e.params is not None:
             row["params"] = e.params
-    own = [r for r in results if r.architecture == arch.id and r.model_id not in arch.hub_ids]
-    # A model evaluated only under an older protocol is listed (its page shows that history).
-    for model_id in latest_results(own, protocol=None):
-        rows.setdefault(model_id, {"model_id": model_id, "flags": ""})
-    latest = latest_results(own)
-    for r in latest.values():
+
+
+def _add_results(rows: Rows, latest: Iterable[EvalResult]) -> None:
+    """Each model's newest current-protocol result."""
+    for r in latest:
         row = rows.setdefault(r.model_id, {"model_id": r.model_id, "flags": ""})
         row.update(
             probe_accuracy=r.accuracy,
@@ -257,15 +295,10 @@ def architecture_table(
             data_fingerprint=r.data_fingerprint,
             evaluated_at=r.evaluated_at or None,  # "": no usable date (ranker.build.inputs)
         )
-    for row in rows.values():
-        row.setdefault("nli", is_nli(str(row["model_id"])))
-    if comparison is None:
-        comparison = probe_comparison(arch, own)
-    probe_ranks = comparison.ranks(_latest_keys(latest))
-    frame = pd.DataFrame(list(rows.values()), columns=list(COLUMNS))
-    frame["architecture"] = arch.id
-    frame["nli"] = frame["nli"].fillna(False).astype(bool)
-    frame["probe_rank"] = frame["model_id"].map(probe_ranks)
+
+
+def _legacy_ranked(frame: pd.DataFrame, sigma: float | None) -> pd.DataFrame:
+    """`rank` (IBM's published order) and `legacy_rank` (the 2023 averages' honest rank)."""
     has_avg = frame["avg"].notna()
     legacy_order = frame[has_avg].sort_values(["avg", "model_id"], ascending=[False, True])
     frame.loc[legacy_order.index, "rank"] = range(1, len(legacy_order) + 1)
@@ -273,16 +306,7 @@ def architecture_table(
     eligible = has_avg & ~flags.map(lambda fs: any(f in UNRANKED_FLAGS for f in fs))
     averages = dict(zip(frame.loc[eligible, "model_id"], frame.loc[eligible, "avg"], strict=True))
     frame["legacy_rank"] = frame["model_id"].map(legacy_ranks(averages, sigma))
-    for column, tied in (("probe_rank", "probe_tied"), ("legacy_rank", "legacy_tied")):
-        frame[tied] = frame[column].map(tie_counts(frame[column].dropna().astype(int)))
-    frame = frame.astype({c: "Int64" for c in INT_COLUMNS})
-    score = "probe_accuracy" if frame["probe_rank"].notna().any() else "avg"
-    frame = frame.sort_values(
-        [score, "probe_accuracy", "avg", "mnli_lp", "model_id"],
-        ascending=[False, False, False, False, True],
-        na_position="last",
-    )
-    return frame.reset_index(drop=True)
+    return frame
 
 
 def rank_history(

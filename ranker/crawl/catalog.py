@@ -82,3 +82,16 @@ def merge(
     for bucket in (result.new, result.changed, result.unchanged, result.removed):
         bucket.sort()
     return result
+
+
+def with_entry(
+    catalog: list[CatalogEntry], entry: CatalogEntry, *, now: str
+) -> list[CatalogEntry] | None:
+    """The catalog with one entry (within the store's limits) folded in, as a crawl that found
+    only it would; None when nothing is to change: the catalog has the model ok at that sha
+    already, or the entry holds a value it cannot do without that the store would refuse."""
+    kept, _ = within_limits(entry)
+    have = next((e for e in catalog if e.model_id == entry.model_id), None)
+    if kept is None or (have is not None and have.sha == kept.sha and have.status == "ok"):
+        return None
+    return merge(catalog, [kept], architectures=set(), now=now).entries

@@ -6,16 +6,17 @@ sum of `safetensors.parameters` say. So classification has two steps: `listing_r
 what the listing alone can (adapters, gated repos, sizes far from the architecture's), and
 only the rest costs one config.json request, decided by `Architecture.matches` (the one
 dimension rule).
-Excluded models are kept with a reason, never dropped silently, so that the catalog can say why
-a model people expect is missing.
+The reasons' codes and words are a base contract, `ranker.explain.REASONS` (the crawl, the
+requests and the site say them alike). Excluded models are kept with a reason, never dropped
+silently, so that the catalog can say why a model people expect is missing.
 """
 
 from __future__ import annotations
 
 from ranker.hub import Listing
+from ranker.protocol import DEFAULT_MAX_PARAMS
 from ranker.records import Architecture
-
-DEFAULT_MAX_PARAMS = 1_000_000_000
+from ranker.repofiles import needs_remote_code
 
 # Tags that mark a repo as something other than full finetuned weights. Matched exactly, or as
 # the prefix of a lineage tag (`base_model:adapter:x`, `base_model:quantized:x`...).
@@ -27,25 +28,6 @@ QUANTIZED_TAGS = frozenset(
 MERGE_TAGS = frozenset({"merge", "mergekit", "model-merge"})
 LINEAGE_PREFIX = {"adapter": "base_model:adapter:", "quantized": "base_model:quantized:",
                   "merge": "base_model:merge:"}  # fmt: skip
-
-# Exclusion reasons, in the order they are checked (the first that applies is recorded), and
-# what each means to a model's owner.
-REASONS: dict[str, str] = {
-    "disabled": "the repo is disabled on the hub",
-    "private": "the repo is private",
-    "gated": "the repo is gated: its files need an accepted licence",
-    "adapter": "an adapter (PEFT/LoRA), not full weights",
-    "merge": "a merge of several models",
-    "quantized": "quantised weights",
-    "custom-code": "needs remote code (auto_map), which is never run",
-    "too-large": "more parameters than the cap",
-    "size-mismatch": "its parameter count is far from the architecture's",
-    "no-config": "no readable config.json",
-    "config-mismatch": "config.json has other dimensions than the architecture",
-}
-# Why an entry is still `unclassified`: its config.json was not read yet (the run's budget of
-# config requests was spent, or the hub failed transiently); the next run tries again.
-PENDING = "config-pending"
 
 # A listed parameter count (safetensors total) this far from the architecture's estimate cannot
 # be the same architecture: with a head, tied or untied embeddings, or an encoder-only export
@@ -86,7 +68,8 @@ def listed_params(listing: Listing) -> int | None:
 def listing_reason(
     listing: Listing, arch: Architecture | None, *, max_params: int = DEFAULT_MAX_PARAMS
 ) -> str | None:
-    """The first reason (see REASONS) that the listing alone gives not to rank the model."""
+    """The first reason (`ranker.explain.REASONS`) that the listing alone gives not to rank
+    the model."""
     tags = {t.lower() for t in listing.tags}
     params = listed_params(listing)
     size_off = arch is not None and not plausible_size(params, arch)
@@ -110,7 +93,7 @@ def listing_reason(
 
 def config_reason(config: dict, arch: Architecture) -> str | None:
     """What config.json says against ranking the model as `arch` (None: it belongs)."""
-    if "auto_map" in config:
+    if needs_remote_code(config):
         return "custom-code"
     if "quantization_config" in config:
         return "quantized"

@@ -35,27 +35,24 @@ Where it stops (every stage is resumable, and only a model's own content is held
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from ranker.crawl import classify
-from ranker.crawl.catalog import merge, within_limits
+from ranker.crawl.candidates import find_bases, gather, legacy_homes, listing_tags
+from ranker.crawl.catalog import MergeResult, merge, within_limits
 from ranker.crawl.classifier import Candidate, Classifier, order
 from ranker.crawl.listings import Lister, Unreachable, deadline_check
 from ranker.crawl.summary import CrawlStopped, CrawlSummary
 from ranker.errors import HubFailure, Reason, RunFailure
 from ranker.hub import Hub
+from ranker.protocol import DEFAULT_MAX_PARAMS
 from ranker.records import Architecture, CatalogEntry
 from ranker.store import Store
+from ranker.timestamps import utc_now
 
 DEFAULT_MAX_CONFIGS = 2_000  # config.json requests per run; the rest waits for the next run
 # Run-level faults after which nothing learned is trusted or kept (see the module docstring).
 KEEPS_NOTHING = frozenset({Reason.BAD_TOKEN, Reason.FORBIDDEN, Reason.BAD_REQUEST})
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _stop(current: RunFailure | None, new: RunFailure) -> RunFailure:
@@ -65,58 +62,12 @@ def _stop(current: RunFailure | None, new: RunFailure) -> RunFailure:
     return current or new
 
 
-def _tags(arch: Architecture) -> list[str]:
-    return [*(f"base_model:finetune:{h}" for h in arch.hub_ids), arch.model_type]
-
-
-def _candidates(
-    lister: Lister,
-    archs: list[Architecture],
-    legacy: dict[str, str],
-    found: dict[str, Candidate],
-) -> None:
-    """Lineage listings first, then model_type listings, into `found` (kept on a stop)."""
-    by_id = {a.id: a for a in archs}
-    bases = {h: a for a in archs for h in a.hub_ids}
-    for arch in archs:
-        for hub_id in arch.hub_ids:
-            for row in lister(f"base_model:finetune:{hub_id}"):
-                found.setdefault(row.model_id, Candidate(row, arch, "lineage"))
-    for model_type in dict.fromkeys(a.model_type for a in archs):
-        for row in lister(model_type):
-            base = bases.get(row.model_id)
-            if base is not None and base.model_type == model_type:
-                found[row.model_id] = Candidate(row, base, "config", base=True)
-                continue
-            if row.model_id in found:
-                continue
-            home = by_id.get(legacy.get(row.model_id, ""))
-            if home is not None and home.model_type == model_type:
-                found[row.model_id] = Candidate(row, home, "legacy")
-            elif row.model_type in (None, model_type):
-                found[row.model_id] = Candidate(row, None, "config")
-
-
-def _find_bases(hub: Hub, archs: list[Architecture], found: dict[str, Candidate]) -> None:
-    """Ask for each base no listing had (its listing failed before it, or it lacks the
-    model_type tag): the base is what every finetune is measured against."""
-    for arch in archs:
-        if any(h in found for h in arch.hub_ids):
-            continue
-        try:
-            row = hub.listing(arch.hub_ids[0])
-        except HubFailure:
-            continue  # not there, or not answering: the listings found what they could
-        if row.model_id in arch.hub_ids and row.model_id not in found:
-            found[row.model_id] = Candidate(row, arch, "config", base=True)
-
-
 def crawl(
     store: Store,
     hub: Hub | None = None,
     *,
     architectures: Sequence[str] | None = None,
-    max_params: int = classify.DEFAULT_MAX_PARAMS,
+    max_params: int = DEFAULT_MAX_PARAMS,
     max_configs: int = DEFAULT_MAX_CONFIGS,
     now: str | None = None,
     time_budget: float | None = None,
@@ -131,64 +82,35 @@ def crawl(
     if architectures:
         archs = [store.architecture(name) for name in architectures]
     hub = hub or Hub()
-    deadline = hub.deadline
-    if time_budget is not None:
-        mine = hub.clock() + max(0.0, time_budget)
-        deadline = mine if deadline is None else min(deadline, mine)
-        hub.deadline = deadline
-    late = deadline_check(deadline, hub.clock)
+    late = _late(hub, time_budget)
     summary = CrawlSummary()
     previous = {e.model_id: e for e in store.catalog()}
-    legacy = (
-        {m.model_id: m.architecture for m in store.legacy_models()} if store.has_legacy() else {}
-    )
+    legacy = legacy_homes(store)
     state = store.crawl_state()
     lister = Lister(hub, summary, state.get("cursors", {}), late)
     found: dict[str, Candidate] = {}
     try:
-        _candidates(lister, archs, legacy, found)
+        gather(lister, archs, legacy, found)
     except Unreachable as exc:
         summary.unreachable = True
         summary.failed = {a.id: str(exc) for a in archs}
         summary.requests = hub.requests
         return summary
-    stop = _stop(None, lister.stop) if lister.stop is not None else None
-    if stop is None and not late():
-        try:
-            _find_bases(hub, archs, found)
-        except RunFailure as exc:
-            stop = _stop(stop, exc)
-    for arch in archs:
-        errors = [lister.failed[t] for t in _tags(arch) if t in lister.failed]
-        if errors:
-            summary.failed[arch.id] = errors[0]
-
-    classifier = Classifier(hub, archs, previous, summary, max_params, max_configs, late)
-    crawled, stop = _classify_all(classifier, found, stop)
+    stop = _after_listings(hub, lister, archs, found, late, summary)
+    classifier = Classifier(hub, archs, previous, max_params, max_configs, late)
+    crawled, stop = _classify_all(classifier, found, stop, summary)
     crawled = _within_limits(crawled, summary)
-
-    stamp = now or _now()
     # removals need listings read in full this run, and a lookup each (renamed, or gone?)
-    complete = {a.id for a in archs if not (set(_tags(a)) & lister.partial)}
-    result = merge(previous.values(), crawled, architectures=complete, now=stamp)
-    entries = result.entries
-    if result.removed and (stop is not None or late()):
-        result = merge(previous.values(), crawled, architectures=set(), now=stamp)
-        entries = result.entries  # no time or leave to look them up: seen by the next run
-    elif result.removed:
-        try:
-            entries = _follow_renames(hub, result.entries, result.removed, summary)
-        except RunFailure as exc:
-            stop = _stop(stop, exc)
-            summary.renamed.clear()
-            result = merge(previous.values(), crawled, architectures=set(), now=stamp)
-            entries = result.entries
+    complete = {a.id for a in archs if not (set(listing_tags(a)) & lister.partial)}
+    result, entries, stop = _fold(
+        hub, previous, crawled, complete=complete, stop=stop, late=late, now=now or utc_now(),
+        summary=summary,
+    )  # fmt: skip
     for old, new in summary.renamed.items():
         store.rename_results(old, new)
     store.write_catalog(entries)
     if lister.cursors != state.get("cursors", {}):
         store.write_crawl_state({**state, "cursors": lister.cursors})
-
     _fill(summary, archs, crawled, result)
     summary.requests = hub.requests
     if stop is not None:
@@ -197,11 +119,79 @@ def crawl(
     return summary
 
 
+def _late(hub: Hub, time_budget: float | None) -> Callable[[], bool]:
+    """The crawl's `late()`: the earlier of the door's deadline and `time_budget` from now,
+    which also becomes the door's deadline."""
+    deadline = hub.deadline
+    if time_budget is not None:
+        mine = hub.clock() + max(0.0, time_budget)
+        deadline = mine if deadline is None else min(deadline, mine)
+        hub.deadline = deadline
+    return deadline_check(deadline, hub.clock)
+
+
+def _after_listings(
+    hub: Hub,
+    lister: Lister,
+    archs: list[Architecture],
+    found: dict[str, Candidate],
+    late: Callable[[], bool],
+    summary: CrawlSummary,
+) -> RunFailure | None:
+    """The run's stop after the listings, once the bases no listing had are asked for (when
+    the run may go on); each architecture whose listing failed is reported with its error."""
+    stop = _stop(None, lister.stop) if lister.stop is not None else None
+    if stop is None and not late():
+        try:
+            find_bases(hub, archs, found)
+        except RunFailure as exc:
+            stop = _stop(stop, exc)
+    for arch in archs:
+        errors = [lister.failed[t] for t in listing_tags(arch) if t in lister.failed]
+        if errors:
+            summary.failed[arch.id] = errors[0]
+    return stop
+
+
+def _fold(
+    hub: Hub,
+    previous: dict[str, CatalogEntry],
+    crawled: list[CatalogEntry],
+    *,
+    complete: set[str],
+    stop: RunFailure | None,
+    late: Callable[[], bool],
+    now: str,
+    summary: CrawlSummary,
+) -> tuple[MergeResult, list[CatalogEntry], RunFailure | None]:
+    """The merge of this crawl into the catalog, the entries to write, and the run's stop.
+    Models gone from `complete` architectures' listings are looked up (renamed, or removed?)
+    when the run may still ask; else none is removed: the next run sees them."""
+    result = merge(previous.values(), crawled, architectures=complete, now=now)
+    entries = result.entries
+    if result.removed and (stop is not None or late()):
+        result = merge(previous.values(), crawled, architectures=set(), now=now)
+        entries = result.entries  # no time or leave to look them up: seen by the next run
+    elif result.removed:
+        try:
+            entries = _follow_renames(hub, result.entries, result.removed, summary)
+        except RunFailure as exc:
+            stop = _stop(stop, exc)
+            summary.renamed.clear()
+            result = merge(previous.values(), crawled, architectures=set(), now=now)
+            entries = result.entries
+    return result, entries, stop
+
+
 def _classify_all(
-    classifier: Classifier, found: dict[str, Candidate], stop: RunFailure | None
+    classifier: Classifier,
+    found: dict[str, Candidate],
+    stop: RunFailure | None,
+    summary: CrawlSummary,
 ) -> tuple[list[CatalogEntry], RunFailure | None]:
     """Every candidate's entry, in `order`; after a stop, with no more requests (each candidate
-    then keeps what the listing, the catalog or the 2023 data says, else waits)."""
+    then keeps what the listing, the catalog or the 2023 data says, else waits). What the
+    classifier spent and skipped goes into `summary`."""
     classifier.reading = stop is None
     crawled: list[CatalogEntry] = []
     for c in sorted(found.values(), key=order):
@@ -213,6 +203,10 @@ def _classify_all(
             entry = classifier(c)
         if entry is not None:
             crawled.append(entry)
+    summary.config_requests = classifier.config_requests
+    summary.config_timeouts = classifier.config_timeouts
+    summary.out_of_time |= classifier.out_of_time
+    summary.skipped = classifier.skipped
     return crawled, stop
 
 
@@ -230,8 +224,10 @@ def _within_limits(crawled: list[CatalogEntry], summary: CrawlSummary) -> list[C
     return out
 
 
-def _fill(summary: CrawlSummary, archs: list[Architecture], crawled: list[CatalogEntry],
-          result) -> None:  # fmt: skip
+def _fill(
+    summary: CrawlSummary, archs: list[Architecture], crawled: list[CatalogEntry],
+    result: MergeResult,
+) -> None:  # fmt: skip
     summary.listed = len(crawled)
     summary.ok = sum(1 for e in crawled if e.status == "ok")
     summary.unclassified = sum(1 for e in crawled if e.status == "unclassified")

@@ -23,8 +23,9 @@ import transformers
 from transformers import AutoConfig, AutoTokenizer, PreTrainedModel
 
 from ranker import protocol
-from ranker.errors import RankerError, Reason, RunFailure
-from ranker.evaluate.loading import TOKENIZER_FILES, Checkpoint, ModelRefused
+from ranker.errors import ModelRefused, RankerError, Reason, RunFailure
+from ranker.evaluate.files import TOKENIZER_FILES
+from ranker.evaluate.loading import Checkpoint
 from ranker.evaluate.resources import out_of_memory
 
 # What running out of memory raises, on the CPU and on an accelerator: a resource fault.
@@ -376,8 +377,8 @@ def encode(
     if dtype != torch.float32:  # load_body loads float32; anything else is not the protocol
         raise RankerError(f"the model's weights are {dtype}, not float32")
     plan = batches(lengths, max_tokens, max_batch, exact=exact)
-    types = encoded.token_type_ids
-    use_types = types is not None and getattr(model.config, "type_vocab_size", 0) > 1
+    types = getattr(model.config, "type_vocab_size", 0)
+    use_types = encoded.token_type_ids is not None and types > 1
     bar = None
     if progress:
         from tqdm import tqdm
@@ -385,35 +386,52 @@ def encode(
         bar = tqdm(total=n, unit="pair", desc="forward", leave=False)
     with torch.inference_mode(), numerics(device):
         for index in plan:
-            width = int(lengths[index].max())
-            ids = np.full((len(index), width), pad_id, dtype=np.int64)
-            mask = np.zeros((len(index), width), dtype=np.int64)
-            tt = np.zeros((len(index), width), dtype=np.int64) if use_types else None
-            for row, i in enumerate(index):
-                seq = encoded.input_ids[i]
-                ids[row, : len(seq)] = seq
-                mask[row, : len(seq)] = 1
-                if tt is not None:
-                    tt[row, : len(seq)] = types[i]
-            padded = bool((mask == 0).any())
-            kwargs = {"input_ids": torch.from_numpy(ids).to(device, non_blocking=True)}
-            if padded:  # an all-ones mask is left out: SDPA's unmasked path is faster
-                kwargs["attention_mask"] = torch.from_numpy(mask).to(device, non_blocking=True)
-            if tt is not None:
-                kwargs["token_type_ids"] = torch.from_numpy(tt).to(device, non_blocking=True)
-            states = model(**kwargs).last_hidden_state.float()
-            if padded:
-                m = kwargs["attention_mask"].unsqueeze(-1).to(states.dtype)
-                mean = (states * m).sum(1) / m.sum(1).clamp(min=1)
-            else:
-                mean = states.mean(1)
-            pooled = torch.cat([states[:, 0], mean], dim=1)
-            out[index] = pooled.cpu().numpy()
+            out[index] = _pooled(model, _padded(encoded, index, pad_id, use_types), device)
             if bar is not None:
                 bar.update(len(index))
     if bar is not None:
         bar.close()
     return out
+
+
+def _padded(
+    encoded: Encoded, index: np.ndarray, pad_id: int, use_types: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """One batch's (input ids, attention mask, token type ids or None), padded to its longest."""
+    width = max(len(encoded.input_ids[i]) for i in index)
+    ids = np.full((len(index), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(index), width), dtype=np.int64)
+    tt = np.zeros((len(index), width), dtype=np.int64) if use_types else None
+    types = encoded.token_type_ids
+    for row, i in enumerate(index):
+        seq = encoded.input_ids[i]
+        ids[row, : len(seq)] = seq
+        mask[row, : len(seq)] = 1
+        if tt is not None and types is not None:
+            tt[row, : len(seq)] = types[i]
+    return ids, mask, tt
+
+
+def _pooled(
+    model: PreTrainedModel,
+    batch: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+    device: torch.device,
+) -> np.ndarray:
+    """[first token ‖ mean over the unpadded tokens] of one batch's last hidden states."""
+    ids, mask, tt = batch
+    padded = bool((mask == 0).any())
+    kwargs = {"input_ids": torch.from_numpy(ids).to(device, non_blocking=True)}
+    if padded:  # an all-ones mask is left out: SDPA's unmasked path is faster
+        kwargs["attention_mask"] = torch.from_numpy(mask).to(device, non_blocking=True)
+    if tt is not None:
+        kwargs["token_type_ids"] = torch.from_numpy(tt).to(device, non_blocking=True)
+    states = model(**kwargs).last_hidden_state.float()
+    if padded:
+        m = kwargs["attention_mask"].unsqueeze(-1).to(states.dtype)
+        mean = (states * m).sum(1) / m.sum(1).clamp(min=1)
+    else:
+        mean = states.mean(1)
+    return torch.cat([states[:, 0], mean], dim=1).cpu().numpy()
 
 
 def peak_memory_mb(device: torch.device) -> float:

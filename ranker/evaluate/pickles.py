@@ -38,12 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from ranker import protocol
-from ranker.errors import ModelFailure, Reason
-from ranker.evaluate.loading import (
+from ranker.errors import ModelFailure, ModelRefused, Reason
+from ranker.evaluate.files import (
     AUX_FILES,
     SAFETENSORS,
     SAFETENSORS_INDEX,
-    ModelRefused,
+    Selection,
     folder_files,
     select_files,
     weight_files,
@@ -102,6 +102,7 @@ def convert_pickle(
     *,
     timeout: float = DEFAULT_TIMEOUT_S,
     max_params: int = protocol.DEFAULT_MAX_PARAMS,
+    selection: Selection | None = None,
 ) -> Path:
     """A folder with `folder`'s pickle weights as safetensors, plus its config and tokenizer.
 
@@ -112,9 +113,10 @@ def convert_pickle(
     what `max_params` parameters can take (TOO_LARGE, before they are allocated). A child over
     `timeout`, killed or out of memory is a resource failure (CHILD_TIMEOUT, CHILD_KILLED,
     OUT_OF_MEMORY); one that dies without a report raises `ConverterBroken` (a bug of ours).
+    `selection`: what `select_files` chose in `folder` (chosen here when None).
     """
     folder = Path(folder).resolve()
-    files, fmt = select_files(folder_files(folder))
+    files, fmt = selection if selection is not None else select_files(folder_files(folder))
     if fmt != "pickle":
         raise ModelRefused(f"{folder.name}: no pickle weights to convert", Reason.NO_WEIGHTS)
     pickles = weight_files(folder, files, fmt)
@@ -140,6 +142,12 @@ def convert_pickle(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def converted_files(out: Path) -> list[str]:
+    """The weight files a conversion wrote in `out` (see `_convert`): one `model.safetensors`,
+    or, for a sharded pickle, the safetensors index (which names its shards)."""
+    return [SAFETENSORS] if (out / SAFETENSORS).is_file() else [SAFETENSORS_INDEX]
 
 
 def _stamp(pickles: list[Path]) -> str:

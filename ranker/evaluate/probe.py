@@ -7,8 +7,8 @@ float32 features gave predictions that differed on 0.14% of pairs). The solver
 (`ranker.evaluate.solver`: Newton's method, each step by preconditioned conjugate gradients on
 the exact Hessian, float64 torch) runs on the device it is given, where the features were
 computed (CUDA or CPU); the gradient check is recomputed here, in numpy, the same everywhere.
-Its regularisation C is chosen by stratified cross-validation on the training pairs alone, so
-the evaluation pairs never tune it.
+Its regularisation C is the protocol's one value (`protocol.C`), so the evaluation pairs never
+tune it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 from ranker import protocol
@@ -121,29 +120,6 @@ def _checked_fit(
     return _Linear(classes, sol.coef, sol.intercept, sol.iterations), largest
 
 
-def choose_c(
-    x: np.ndarray, y: np.ndarray, seed: int, device: torch.device | str | None = None
-) -> float:
-    """The grid's C with the best cross-validated accuracy (ties: the smaller C).
-
-    `x` is standardised per fold on that fold's training part; protocol `lp-2` has one C, so
-    this only returns it.
-    """
-    folds = min(protocol.CV_FOLDS, int(np.bincount(y).min()) if len(y) else 0)
-    if folds < 2 or len(protocol.C_GRID) == 1:
-        return protocol.C_GRID[-1]
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    scores = []
-    for c in protocol.C_GRID:
-        acc = []
-        for tr, va in splitter.split(x, y):
-            z_tr, z_va = standardise(x[tr], x[va])
-            clf, _ = _checked_fit(z_tr, y[tr], c, device)
-            acc.append(np.mean(clf.predict(z_va) == y[va]))
-        scores.append(float(np.mean(acc)))
-    return protocol.C_GRID[int(np.argmax(scores))]
-
-
 def fit_standardised(
     z_train: np.ndarray,
     y_train: np.ndarray,
@@ -154,12 +130,13 @@ def fit_standardised(
 ) -> ProbeFit:
     """Fit on already standardised features (see `standardise`), predict the evaluation pairs.
 
-    The fits (cross-validation's included) run on `device`: where the features were computed
-    (default: the CPU). Raises `ProbeNotConverged` when the fit misses the protocol's gradient
-    tolerance.
+    `c`: the regularisation (default: the protocol's `protocol.C`). `seed`: the sample's seed;
+    the fit itself is deterministic and draws nothing. The fit runs on `device`: where the
+    features were computed (default: the CPU). Raises `ProbeNotConverged` when the fit misses
+    the protocol's gradient tolerance.
     """
     if c is None:
-        c = choose_c(z_train, y_train, seed, device)
+        c = protocol.C
     clf, largest = _checked_fit(z_train, y_train, c, device)
     return ProbeFit(clf.predict(z_eval), c, largest, clf.iterations)
 
@@ -172,7 +149,7 @@ def fit_probe(
     c: float | None = None,
     device: torch.device | str | None = None,
 ) -> ProbeFit:
-    """Standardise on train, pick C on train, fit to convergence, predict the evaluation pairs."""
+    """Standardise on train, fit to convergence, predict the evaluation pairs."""
     z_train, z_eval = standardise(x_train, x_eval)
     return fit_standardised(z_train, y_train, z_eval, seed, c, device)
 

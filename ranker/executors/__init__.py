@@ -4,14 +4,15 @@ The queue, the budgets, the typed-failure and bug bookkeeping and the store are 
 (`ranker.pipeline.update`), in one loop for every executor. An executor only takes `Job`s and
 gives back `Outcome`s, in any order:
 
-    executor.start(work)      # once, before the first job: the probe data, options, architectures
+    executor.start(work)      # once, before the first job: makes the executor's `Evaluator`
     executor.can_start(job)   # may this job start now? (the Ray executor holds some back)
     executor.submit(job)      # at most `executor.slots` jobs are in flight at once
     executor.wait()           # -> the Outcome of one submitted job (blocks)
     executor.close()          # always, also on errors
 
-Both executors evaluate a job with `evaluate_job`, so a model is evaluated, its failure typed
-and a bug of ours caught the same way wherever it runs. What is not the model's fault comes back
+Both executors evaluate a job with `evaluate_job` and an `Evaluator` kept warm for the run (the
+local executor's, or each Ray worker's), so a model is evaluated, its failure typed and a bug
+of ours caught the same way wherever it runs. What is not the model's fault comes back
 as plain data (it crosses Ray's process boundary): a run-level fault (`Outcome.stop`, which
 stops the run), a base that could not be scored (`Outcome.base_failed`: the finetune waits), a
 bug of ours (`Outcome.bug`). This module imports neither torch nor Ray.
@@ -21,13 +22,14 @@ from __future__ import annotations
 
 import shutil
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ranker.evaluate.data import ProbeData
-    from ranker.evaluate.run import Options
+    from ranker.evaluate.evaluator import Evaluator, Options
+    from ranker.hub import Hub
     from ranker.records import Architecture, EvalResult
 
 EXECUTORS = ("local", "ray")
@@ -71,6 +73,14 @@ class Work:
     architectures: list[Architecture]
     options: Options
     bases: frozenset[str]  # the architectures' base model ids (their downloads are kept)
+    # the bases' catalogued commits: a base's revision costs no info request per finetune
+    base_revisions: dict[str, str] = field(default_factory=dict)
+
+    def evaluator(self, hub: Hub | None = None) -> Evaluator:
+        """The evaluator a process keeps for the run; `hub`: its door (default: the options')."""
+        from ranker.evaluate.evaluator import Evaluator
+
+        return Evaluator(self.data, self.options, hub=hub, base_revisions=self.base_revisions)
 
 
 class Executor(Protocol):
@@ -96,8 +106,9 @@ def drop_download(hub_cache: Path, model_id: str) -> None:
     shutil.rmtree(hub_cache / ("models--" + model_id.replace("/", "--")), ignore_errors=True)
 
 
-def evaluate_job(job: Job, work: Work) -> Outcome:
-    """Evaluate one job here, in this process; its download is deleted unless it is a base.
+def evaluate_job(job: Job, work: Work, evaluator: Evaluator) -> Outcome:
+    """Evaluate one job here, in this process, with the process's `evaluator` (made by
+    `work.evaluator()`); its download is deleted unless it is a base.
 
     A failure of the model or the hub is a result (an error record with its typed reason); a
     run-level fault and a failed base come back as `Outcome.stop` and `Outcome.base_failed`;
@@ -116,6 +127,7 @@ def evaluate_job(job: Job, work: Work) -> Outcome:
             architecture=archs.get(job.architecture),
             architectures=work.architectures,
             options=work.options,
+            evaluator=evaluator,
         )
     except RunFailure as exc:
         stop = (str(exc), exc.reason.value)

@@ -8,18 +8,19 @@ from typing import TYPE_CHECKING
 from ranker.executors import Job, Outcome, Work, evaluate_job
 
 if TYPE_CHECKING:
-    from ranker.evaluate.run import Options
+    from ranker.evaluate.evaluator import Evaluator, Options
 
 
 class LocalExecutor:
-    """Evaluates each submitted job in `wait()`, here; the process caches (token ids, base
-    probes) serve every model of the run."""
+    """Evaluates each submitted job in `wait()`, here, with one `Evaluator` whose caches (token
+    ids, base probes) serve every model of the run."""
 
     slots = 1
     workers = 1
 
     def __init__(self) -> None:
         self._work: Work | None = None
+        self._evaluator: Evaluator | None = None
         self._jobs: deque[Job] = deque()
 
     def check(self, options: Options) -> None:
@@ -31,6 +32,7 @@ class LocalExecutor:
 
     def start(self, work: Work) -> None:
         self._work = work
+        self._evaluator = work.evaluator()
 
     def can_start(self, job: Job) -> bool:
         return True
@@ -39,9 +41,9 @@ class LocalExecutor:
         self._jobs.append(job)
 
     def wait(self) -> Outcome:
-        if self._work is None or not self._jobs:
+        if self._work is None or self._evaluator is None or not self._jobs:
             raise RuntimeError("LocalExecutor.wait() with no job submitted")
-        return evaluate_job(self._jobs.popleft(), self._work)
+        return evaluate_job(self._jobs.popleft(), self._work, self._evaluator)
 
     def close(self) -> None:
         self._jobs.clear()

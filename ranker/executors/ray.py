@@ -4,9 +4,9 @@ The driver (the `ranker update` process) crawls, builds the queue and is the onl
 the store: everything below only evaluates. Long-lived worker actors, one per GPU (or, with no
 GPU, one per `cpus_per_worker` cores), each get the probe data once (put in Ray's object store
 once, read once per worker), load torch and the tokenizers once, and evaluate model after model
-with `ranker.executors.evaluate_job`, so the process caches of `ranker.evaluate.run` (token ids
-per tokenizer, base probes) last the whole run in every worker. Results stream back as they are
-done, and the pipeline's loop stores each as it arrives.
+with `ranker.executors.evaluate_job` and one `Evaluator` each, so its caches (token ids per
+tokenizer, base probes) and its door last the whole run in every worker. Results stream back
+as they are done, and the pipeline's loop stores each as it arrives.
 
 - Work units are `Job`s keyed by (model id, sha, protocol version). At most `per_worker` (2) are
   in flight per worker: one running, one waiting in its mailbox, so a worker never idles
@@ -20,7 +20,7 @@ done, and the pipeline's loop stores each as it arrives.
   the cluster has room (at most as many replacements as workers).
 - Base features are computed once per cluster: the first finetune of an architecture to be
   scored fits the base's probe (from its features, themselves cached on that worker's disk);
-  the worker returns the base's per-pair correctness (what `run._BASE_CORRECT` keeps), the
+  the worker returns the base's per-pair correctness (its evaluator's `base_probes`), the
   driver adds it to one shared table, `ray.put`s that table and passes it with every later job,
   and each worker installs it before evaluating. Until an architecture's base is known this way,
   only one of its finetunes is in flight (its base model itself and other architectures go on
@@ -45,6 +45,7 @@ from typing import Any
 
 from ranker.errors import RankerError
 from ranker.executors import Job, Outcome, Work, evaluate_job
+from ranker.hub import Hub, HubSettings
 
 MAX_ATTEMPTS = 3  # tries of one job whose workers keep getting lost
 PER_WORKER = 2  # jobs in flight per worker
@@ -58,50 +59,41 @@ FORWARDED_ENV = (
 
 
 class Worker:
-    """The actor's body: one per GPU (or per `cpus_per_worker` cores), for the whole run."""
+    """The actor's body: one per GPU (or per `cpus_per_worker` cores), for the whole run. It
+    keeps one `Evaluator` (torch, the tokenizers' token ids, the base probes) for its life."""
 
     def __init__(
         self,
         data: Any,
         options: Any,
-        door: dict[str, Any],
+        door: HubSettings | None,
         architectures: list[Any],
         bases: frozenset[str],
+        base_revisions: dict[str, str],
         setup: Callable[[], None] | None = None,
     ) -> None:
         if setup is not None:
             setup()
-        from ranker.evaluate import run  # torch and transformers: imported once per worker
-        from ranker.hub import Hub
+        self.work = Work(data, architectures, options, bases, base_revisions)
+        # the driver's door, reopened here (None: the driver had none; the default door)
+        self.evaluator = self.work.evaluator(hub=None if door is None else Hub.from_settings(door))
 
-        door = dict(door)
-        left = door.pop(_SECONDS_LEFT, None)
-        options.hub = Hub(**door)
-        if left is not None and hasattr(options.hub, "deadline"):  # the run's time budget
-            options.hub.deadline = time.monotonic() + left
-        self.work = Work(data, architectures, options, bases)
-        self.shares = isinstance(getattr(run, "_BASE_CORRECT", None), dict)
-
-    def ready(self) -> tuple[str, bool]:
-        """(this worker's node id, whether it can share base probes)."""
+    def ready(self) -> str:
+        """This worker's node id."""
         import ray
 
-        return ray.get_runtime_context().get_node_id(), self.shares
+        return ray.get_runtime_context().get_node_id()
 
     def evaluate(self, job: Job, shared: dict[str, Any]) -> tuple[Outcome, dict[str, Any]]:
         """The job's outcome, and the base probes this job computed (for the other workers)."""
-        from ranker.evaluate import run
-
-        cache = getattr(run, "_BASE_CORRECT", None) if self.shares else None
-        if cache is not None:
-            for key, value in shared.items():
-                cache.setdefault(key, value)
-        before = set(cache) if cache is not None else set()
+        probes = self.evaluator.base_probes
+        for key, value in shared.items():
+            probes.setdefault(key, value)
+        before = set(probes)
         start = time.monotonic()
-        outcome = evaluate_job(job, self.work)
+        outcome = evaluate_job(job, self.work, self.evaluator)
         outcome.seconds = time.monotonic() - start
-        new = {k: v for k, v in cache.items() if k not in before} if cache is not None else {}
-        return outcome, new
+        return outcome, {k: probes[k] for k in probes if k not in before}
 
 
 @dataclass(eq=False)
@@ -109,22 +101,6 @@ class _Actor:
     handle: Any
     node: str
     tasks: int = 0  # jobs in flight on it
-
-
-_SECONDS_LEFT = "seconds_left"  # the door's deadline, as seconds from now (clocks differ)
-
-
-def _door(hub: Any) -> dict[str, Any]:
-    """The driver's hub door settings, to build the same door in each worker (`token` False
-    included: an anonymous run stays anonymous). The deadline travels as the seconds left,
-    since a `time.monotonic()` value means nothing on another machine."""
-    if hub is None:
-        return {}
-    names = ("endpoint", "token", "timeout", "attempts", "max_wait", "base_wait", "quota_share")
-    door = {n: getattr(hub, n) for n in names if hasattr(hub, n)}
-    if getattr(hub, "deadline", None) is not None:
-        door[_SECONDS_LEFT] = max(0.0, hub.deadline - time.monotonic())
-    return door
 
 
 def _line(exc: BaseException) -> str:
@@ -174,8 +150,7 @@ class RayExecutor:
         self._attempts: Counter[tuple[str, str, str]] = Counter()
         self._cold: Counter[str] = Counter()  # per architecture: finetunes in flight
         self._warm: set[str] = set()  # architectures whose base probe every worker has
-        self._sharing = True
-        self._shared: dict[str, Any] = {}  # base probes, by run.py's digest
+        self._shared: dict[str, Any] = {}  # base probes, by their feature cache key
         self._shared_ref: Any = None
         self._no_worker_since: float | None = None
         # what happened, for the summary and the tests
@@ -243,9 +218,10 @@ class RayExecutor:
         self._args = (
             ray.put(work.data),
             options,
-            _door(work.options.hub),
+            None if work.options.hub is None else work.options.hub.settings(),
             work.architectures,
             work.bases,
+            work.base_revisions,
             self._setup,
         )
         self._shared_ref = ray.put(self._shared)
@@ -254,7 +230,7 @@ class RayExecutor:
 
     def can_start(self, job: Job) -> bool:
         """A finetune waits while another of its architecture runs and the base is not known."""
-        if job.is_base or not self._sharing or job.architecture in self._warm:
+        if job.is_base or job.architecture in self._warm:
             return True
         return self._cold[job.architecture] == 0
 
@@ -319,12 +295,11 @@ class RayExecutor:
 
         handle = self._starting.pop(ref)
         try:
-            node, shares = ray.get(ref)
+            node = ray.get(ref)
         except ray.exceptions.RayError as exc:
             print(f"ranker update: a Ray worker did not start: {_line(exc)}", file=sys.stderr)
             self._replace(1)
             return
-        self._sharing = self._sharing and shares
         self._live[next(self._ids)] = _Actor(handle, node)
         self.nodes.add(node)
         self._no_worker_since = None

@@ -103,23 +103,26 @@ the old one for a renamed repo); `hub.log` keeps (method, path, status), status 
 or released request. A request to a route the hub does not implement gets a 404 and counts as
 "unrouted" (one such is huggingface_hub's once-a-process `GET /api/agent-harnesses` when
 telemetry is on and `HF_ENDPOINT` points here; the 404 makes it give up quietly).
+
+The parts: this module (`FakeHub`: state, lifecycle, repos, counts), `faults` (injection and
+matching), `repos` (what a repo holds and answers), `quota` (rate limits), `server` (the
+sockets), `handler` (what every request goes through), `routes` (the route table, the CDN),
+`api` (API routes and access rules) and `resolve` (file routes).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import os
-import socket
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote
 
+from ranker.testing.faults import FaultInjection
 from ranker.testing.quota import ANONYMOUS, BUCKETS, FREE, PRO, Limiter, Quota
 from ranker.testing.repos import (
     CONTENT_FAULTS,
@@ -133,42 +136,10 @@ from ranker.testing.repos import (
     safetensors_params,
 )
 from ranker.testing.routes import CdnHandler, Handler
+from ranker.testing.server import LoopbackServer
 
 
-class _Server(ThreadingHTTPServer):
-    """A threading server that can close its open (keep-alive or stalled) connections."""
-
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, handler: type[Handler]) -> None:
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        # Headers and body go out in separate writes: without this, Nagle's algorithm and
-        # the client's delayed ACK hold every keep-alive answer back ~40 ms.
-        with contextlib.suppress(OSError):
-            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        with self._open_lock:
-            open_now = list(self._open)
-        for sock in open_now:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
-class FakeHub:
+class FakeHub(FaultInjection):
     """The loopback hub: `with FakeHub() as hub: hub.add_model(...); HfApi(endpoint=hub.url)`."""
 
     def __init__(
@@ -198,18 +169,15 @@ class FakeHub:
         self.rate_limited = 0  # 429s sent, the quota's and injected ones
         self.repos: dict[tuple[str, str], HubRepo] = {}
         self.renames: dict[tuple[str, str], str] = {}  # (type, old id) -> new id
-        self.listing_overrides: dict[tuple[str, str], dict[str, Any]] = {}
-        self.faults: list[Fault] = []
-        self.corrupt: set[str] = set()
+        super().__init__()  # faults, listing overrides, stalls
         self.counts: Counter[str] = Counter()
         self.repo_counts: Counter[tuple[str, str]] = Counter()
         self.log: list[tuple[str, str, int]] = []
         self.auth_seen: list[str | None] = []
         self._blobs: dict[str, bytes] = {}  # sha256 (or Xet hash) -> bytes, what the CDN holds
-        self._lock = threading.RLock()
-        self._release = threading.Event()  # set: stalled requests give up without answering
-        self._server: _Server | None = None
-        self._cdn: _Server | None = None
+        self.lock = threading.RLock()
+        self._server: LoopbackServer | None = None
+        self._cdn: LoopbackServer | None = None
         self._threads: list[threading.Thread] = []
 
     def _token_map(self, tokens: Iterable[str] | Mapping[str, Quota]) -> dict[str, Quota]:
@@ -222,7 +190,7 @@ class FakeHub:
     def add_token(self, token: str, quota: Quota | None = None) -> None:
         """Accept `token` from now on (with `quota`, default `token_quota`); reset() forgets
         tokens added this way."""
-        with self._lock:
+        with self.lock:
             self.tokens[token] = quota or self.token_quota
 
     def admit(self, token: str | None, bucket: str) -> tuple[str, dict[str, str]]:
@@ -230,7 +198,7 @@ class FakeHub:
 
         An unknown token is refused before it is counted against any token's quota; the
         request is counted against the client's IP instead, as an anonymous one."""
-        with self._lock:
+        with self.lock:
             self.bucket_counts[bucket] += 1
             known = token is None or token in self.tokens
             anonymous = self.quota
@@ -257,11 +225,10 @@ class FakeHub:
         return self._origin(self._cdn)
 
     @staticmethod
-    def _origin(server: _Server | None) -> str:
+    def _origin(server: LoopbackServer | None) -> str:
         if server is None:
             raise RuntimeError("FakeHub is not started")
-        host, port = server.server_address[:2]
-        return f"http://{host}:{port}"
+        return server.origin
 
     def start(self) -> FakeHub:
         hub = self
@@ -274,9 +241,9 @@ class FakeHub:
 
         BoundHandler.hub = hub
         BoundCdnHandler.hub = hub
-        self._release = threading.Event()
-        self._server = _Server(BoundHandler)
-        self._cdn = _Server(BoundCdnHandler)
+        self.arm_stalls()
+        self._server = LoopbackServer(BoundHandler)
+        self._cdn = LoopbackServer(BoundCdnHandler)
         self._threads = [
             threading.Thread(target=server.serve_forever, args=(0.05,), name=name, daemon=True)
             for server, name in ((self._server, "FakeHub"), (self._cdn, "FakeHub-CDN"))
@@ -287,7 +254,7 @@ class FakeHub:
 
     def stop(self) -> None:
         """Stop both servers promptly: stalled requests are released unanswered."""
-        self._release.set()
+        self.release_stalls()
         for server in (self._server, self._cdn):
             if server is not None:
                 server.shutdown()
@@ -309,14 +276,14 @@ class FakeHub:
     def add_model(self, repo_id: str, files: dict[str, bytes], **meta: Any) -> HubRepo:
         """Add (or replace) a model repo; `meta` sets `HubRepo` fields (tags, downloads...)."""
         repo = HubRepo(id=repo_id, files=dict(files), repo_type="model", **meta)
-        with self._lock:
+        with self.lock:
             self.repos[("model", repo_id)] = repo
         return repo
 
     def add_dataset(self, repo_id: str, files: dict[str, bytes], **meta: Any) -> HubRepo:
         meta.setdefault("library_name", None)
         repo = HubRepo(id=repo_id, files=dict(files), repo_type="dataset", **meta)
-        with self._lock:
+        with self.lock:
             self.repos[("dataset", repo_id)] = repo
         return repo
 
@@ -324,14 +291,14 @@ class FakeHub:
         return self.repos[("model", repo_id)]
 
     def remove(self, repo_id: str, repo_type: str = "model") -> None:
-        with self._lock:
+        with self.lock:
             del self.repos[(repo_type, repo_id)]
             self.listing_overrides.pop((repo_type, repo_id), None)
 
     def rename(self, old_id: str, new_id: str, repo_type: str = "model") -> HubRepo:
         """Move a repo to a new id (sha and history kept): the old id answers 307 to the new
         one on API and resolve routes; listings show only the new id."""
-        with self._lock:
+        with self.lock:
             repo = self.repos.pop((repo_type, old_id))
             repo.id = new_id
             self.repos[(repo_type, new_id)] = repo
@@ -349,7 +316,7 @@ class FakeHub:
         self, repo_id: str, files: dict[str, bytes] | None = None, repo_type: str = "model"
     ) -> str:
         """A new commit: replace/add `files` (or just bump the sha); returns the new sha."""
-        with self._lock:
+        with self.lock:
             repo = self.repos[(repo_type, repo_id)]
             repo.files.update(files or {})
             repo.sha = repo.make_sha()
@@ -359,13 +326,18 @@ class FakeHub:
 
     # -- the CDN ---------------------------------------------------------------------------------
 
-    def _put_blob(self, data: bytes, key: str | None = None) -> str:
+    def put_blob(self, data: bytes, key: str | None = None) -> str:
         """Put LFS bytes on the CDN (content-addressed, by sha256 unless `key` is given, as a
         Xet hash); returns the key."""
         key = key or hashlib.sha256(data).hexdigest()
-        with self._lock:
+        with self.lock:
             self._blobs[key] = data
         return key
+
+    def blob(self, key: str) -> bytes | None:
+        """The bytes the CDN holds under `key`, None when it holds none."""
+        with self.lock:
+            return self._blobs.get(key)
 
     def cdn_location(self, repo: HubRepo, key: str, path: str, xet: bool = False) -> str:
         """Where a resolver's 302 sends an LFS file: the CDN, by sha256; a Xet-backed file to
@@ -374,64 +346,13 @@ class FakeHub:
         return (f"{self.cdn_url}/{folder}/{repo.repo_type}s/{quote(repo.id)}/{key}"
                 f"?path={quote(path, safe='')}")  # fmt: skip
 
-    # -- faults and counts ---------------------------------------------------------------------
-
-    def inject(self, fault: Fault) -> Fault:
-        with self._lock:
-            self.faults.append(fault)
-        return fault
-
-    def fail(self, status: int, **where: Any) -> Fault:
-        """Answer `status` (with `retry_after`: Retry-After, and RateLimit for a 429)."""
-        return self.inject(Fault(kind="status", status=status, **where))
-
-    def stall(self, seconds: float = math.inf, **where: Any) -> Fault:
-        """Wait `seconds` before answering; `math.inf` (the default) never answers. stop(),
-        reset() and clear_faults() release stalled requests, which then close unanswered."""
-        return self.inject(Fault(kind="stall", seconds=seconds, **where))
-
-    def drop(self, times: int | None = 1, **where: Any) -> Fault:
-        """Close the connection without any response (e.g. route="HEAD /{repo}/resolve")."""
-        return self.inject(Fault(kind="drop", times=times, **where))
-
-    def truncate(self, repo: str, path: str, times: int | None = 1) -> Fault:
-        """Send half the body under the full Content-Length (wherever the bytes are served:
-        the CDN for LFS files, the resolver for small ones)."""
-        return self.inject(Fault(kind="truncate", repo=repo, path=path, times=times))
-
-    def corrupt_bytes(self, repo: str, path: str, times: int | None = 1) -> Fault:
-        """Serve `path` `times` times with a few bytes changed inside the tensor data (after
-        the safetensors header; mid-file for pickle), same length; X-Linked-Etag from the
-        resolver and the tree's `lfs.oid` still name the true sha256. Then the true bytes."""
-        return self.inject(Fault(kind="corrupt", repo=repo, path=path, times=times))
-
-    def set_listing_field(
-        self, repo: str, field: str, value: Any, repo_type: str = "model"
-    ) -> None:
-        """Make listing and info rows of `repo` carry `field` = `value`, raw and as given
-        (downloads="lots", lastModified="yesterday", sha="../../x", ...), wherever the field
-        is asked for (expand, full, or a plain model_info)."""
-        with self._lock:
-            self.listing_overrides.setdefault((repo_type, repo), {})[field] = value
-
-    def corrupt_safetensors(self, repo: str) -> None:
-        """Serve this repo's `*.safetensors` files with a garbled header (listing unchanged)."""
-        self.corrupt.add(repo)
-
-    def clear_faults(self) -> None:
-        """Remove every fault and listing override; release stalled requests."""
-        with self._lock:
-            self.faults.clear()
-            self.corrupt.clear()
-            self.listing_overrides.clear()
-            self._release.set()
-            self._release = threading.Event()
+    # -- counts ------------------------------------------------------------------------------
 
     def reset(self) -> None:
         """Forget every repo, rename, fault, override, added token and count, restore the
         quotas given and open fresh rate-limit windows (a session-wide hub reused by many
         tests)."""
-        with self._lock:
+        with self.lock:
             self.repos.clear()
             self.renames.clear()
             self._blobs.clear()
@@ -446,7 +367,7 @@ class FakeHub:
 
     def reset_counts(self) -> None:
         """Forget the counts (the rate-limit windows run on: they are the hub's time)."""
-        with self._lock:
+        with self.lock:
             self.bucket_counts.clear()
             self.rate_limited = 0
             self.counts.clear()
@@ -454,30 +375,28 @@ class FakeHub:
             self.log.clear()
             self.auth_seen.clear()
 
+    def count_request(self, route: str, repo_id: str | None, authorization: str | None) -> None:
+        """Count one request in `counts`, `repo_counts` and `auth_seen` (as it arrives)."""
+        with self.lock:
+            self.counts[route] += 1
+            if repo_id is not None:
+                self.repo_counts[(route, repo_id)] += 1
+            self.auth_seen.append(authorization)
+
+    def count_answer(self, status: int) -> None:
+        """Count one status sent (before its bytes go out): 429s in `rate_limited`."""
+        if status == 429:
+            with self.lock:
+                self.rate_limited += 1
+
+    def log_answer(self, method: str, path: str, status: int) -> None:
+        """Keep (method, path, status) in `log`; status 0: dropped or released unanswered."""
+        with self.lock:
+            self.log.append((method, path, status))
+
     def per_repo(self, route: str) -> dict[str, int]:
         """Request counts of one route by repo, e.g. per_repo("GET /api/models/{repo}")."""
         return {repo: n for (r, repo), n in self.repo_counts.items() if r == route}
-
-    def _fault_for(
-        self,
-        route: str,
-        repo: str | None,
-        path: str | None,
-        query: str,
-        kinds: tuple[str, ...] = REQUEST_FAULTS,
-    ) -> Fault | None:
-        """The first live fault of one of `kinds` matching the request (it fires once)."""
-        with self._lock:
-            for fault in self.faults:
-                if fault.kind in kinds and fault.matches(route, repo, path, query):
-                    fault.fired += 1
-                    return fault
-        return None
-
-    def _wait(self, seconds: float) -> bool:
-        """A stall: True when released early (stop, reset), False after `seconds`."""
-        event = self._release
-        return event.wait(None if math.isinf(seconds) else seconds)
 
     @contextlib.contextmanager
     def as_endpoint(self) -> Iterator[FakeHub]:

@@ -205,9 +205,10 @@ def _config(spec: TinySpec) -> Any:
 
 
 @functools.cache
-def _model_files(
+def weight_files(
     model_type: str, seed: int, head: str, pickle_only: bool
 ) -> tuple[tuple[str, bytes], ...]:
+    """A tiny random model's own files (config and weights, no tokenizer), sorted; cached."""
     import torch
     import transformers
 
@@ -240,7 +241,7 @@ def tiny_model(
 ) -> dict[str, bytes]:
     """The files of a tiny random model and its tokenizer (cached per arguments)."""
     files = dict(_tokenizer_files(model_type))
-    files.update(_model_files(model_type, seed, head, pickle_only))
+    files.update(weight_files(model_type, seed, head, pickle_only))
     return files
 
 

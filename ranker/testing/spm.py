@@ -12,7 +12,7 @@ import functools
 import io
 import json
 
-from ranker.testing.models import SENTENCES, SPECS, _model_files
+from ranker.testing.models import SENTENCES, SPECS, weight_files
 
 # Per model_type: the SentencePiece file name, the trainer's special pieces, and the
 # tokenizer_config.json that names the (slow) tokenizer class and its special tokens.
@@ -72,7 +72,7 @@ def _spm_only_files(model_type: str) -> tuple[tuple[str, bytes], ...]:
     if model_type not in _SPM:
         raise ValueError(f"no SentencePiece-only tiny model for {model_type!r}; use {list(_SPM)}")
     name, _, tokenizer_config = _SPM[model_type]
-    files = dict(_model_files(model_type, 0, "masked-lm", False))
+    files = dict(weight_files(model_type, 0, "masked-lm", False))
     files[name] = _spm_model(model_type)
     files["tokenizer_config.json"] = json.dumps(tokenizer_config, indent=2).encode()
     return tuple(sorted(files.items()))

@@ -1,8 +1,10 @@
 /* The compare view: the models named in the address (?m=owner/name, repeated) side by side.
    Rows come from the architecture's chunk scripts (rankerRows(k, rows)), 2023 per-task gains
-   from rows/<slug>/tasks.js (rankerTasks(data)). Text is set with textContent only. */
+   from rows/<slug>/tasks.js (rankerTasks(data)). Text is set with textContent only. The
+   loader, the percent format and the model-page links are ranker.js's (window.ranker). */
 (function () {
   "use strict";
+  var ranker = window.ranker, pct = ranker.pct;
   var config = JSON.parse(document.getElementById("compare-data").textContent);
   var status = document.getElementById("compare-status");
   var table = document.getElementById("compare-table");
@@ -11,11 +13,6 @@
   var byId = {}, ids = [], tasks = null, f = {};
   config.fields.forEach(function (name, i) { f[name] = i; });
 
-  function pct(v, signed) {
-    if (v === null || v === undefined) { return "–"; }
-    var s = (100 * v).toFixed(2);
-    return signed && v >= 0 ? "+" + s : s;
-  }
   function interval(r, key, low, high, signed) {
     var v = r[f[key]];
     if (v === null || v === undefined) { return "–"; }
@@ -74,7 +71,7 @@
       var th = document.createElement("th");
       th.scope = "col";
       var a = document.createElement("a");
-      a.href = config.root + config.pages + m.split("/").join("--") + ".html";
+      a.href = config.root + ranker.modelPage(config, m);
       a.textContent = m;
       th.appendChild(a);
       var x = document.createElement("button");
@@ -151,24 +148,21 @@
   input.addEventListener("keydown", function (e) { if (e.key === "Enter") { add(); } });
   document.getElementById("compare-add").addEventListener("click", add);
 
-  function load(path, then) {
-    var script = document.createElement("script");
-    script.src = config.root + path;
-    script.onload = script.onerror = then;
-    document.body.appendChild(script);
-  }
-  var parts = new Array(config.chunks.length), pending = config.chunks.length + 2;
+  // every row chunk (chunk k, from 0, is config.chunks[k]), the tasks file and plotly.js
+  var pending = 3, rows = [];
   function done() {
     pending -= 1;
     if (pending) { return; }
-    parts.forEach(function (p) {
-      (p || []).forEach(function (r) { if (!byId[r[f.model_id]]) { byId[r[f.model_id]] = r; ids.push(r[f.model_id]); } });
+    rows.forEach(function (r) {
+      if (!byId[r[f.model_id]]) { byId[r[f.model_id]] = r; ids.push(r[f.model_id]); }
     });
     render();
   }
-  window.rankerRows = function (k, arrays) { parts[k] = arrays; };
+  ranker.loadChunks(config.root, config.chunks, 0, "rankerRows", function (arrays) {
+    rows = arrays;
+    done();
+  });
   window.rankerTasks = function (data) { tasks = data; };
-  config.chunks.forEach(function (path) { load(path, done); });
-  load(config.tasks, done);
-  load("static/vendor/plotly/plotly-basic.min.js", done);
+  ranker.loadScripts([config.root + config.tasks], done);
+  ranker.loadScripts([ranker.plotly], done);
 })();

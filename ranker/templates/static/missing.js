@@ -1,6 +1,7 @@
 /* The "why is my model not here?" page: loads the row chunks (missing/<k>.js, each calling
    rankerMissing(k, rows)) and shows the models whose id contains what is typed. Text goes in
-   with textContent only: model ids and reasons are never parsed as HTML. */
+   with textContent only: model ids and reasons are never parsed as HTML. The loader is
+   ranker.js's (window.ranker). */
 (function () {
   "use strict";
   var SHOWN = 200;
@@ -8,7 +9,7 @@
   var input = document.getElementById("missing-q");
   var status = document.getElementById("missing-status");
   var body = document.querySelector("#missing-table tbody");
-  var parts = new Array(config.chunks.length), rows = [];
+  var rows = [];
   var f = {};
   config.fields.forEach(function (name, i) { f[name] = i; });
 
@@ -44,24 +45,14 @@
       : models(rows.length) + more + ".";
   }
 
-  window.rankerMissing = function (k, arrays) { parts[k - 1] = arrays; };
-  var pending = config.chunks.length, failed = 0;
   var q = new URLSearchParams(window.location.search).get("q");
   if (q) { input.value = q; }
   input.addEventListener("input", show);
-  if (!pending) { return; }
-  config.chunks.forEach(function (path) {
-    var script = document.createElement("script");
-    script.src = config.root + path;
-    script.onload = script.onerror = function (event) {
-      if (event.type === "error") { failed += 1; }
-      pending -= 1;
-      if (pending === 0) {
-        rows = [].concat.apply([], parts.map(function (p) { return p || []; }));
-        show();
-        if (failed) { status.textContent += " " + failed + " part(s) of the list failed to load."; }
-      }
-    };
-    document.body.appendChild(script);
+  if (!config.chunks.length) { return; }
+  // chunk k (1, 2, ...) is config.chunks[k - 1]
+  window.ranker.loadChunks(config.root, config.chunks, 1, "rankerMissing", function (all, failed) {
+    rows = all;
+    show();
+    if (failed) { status.textContent += " " + failed + " part(s) of the list failed to load."; }
   });
 })();

@@ -1,4 +1,7 @@
-/* ranker: draws the charts and runs the ranking table. Makes no request outside the site. */
+/* ranker: draws the charts and runs the ranking table. Makes no request outside the site.
+   Also the site's shared helpers, window.ranker, that the other scripts (compare.js,
+   missing.js) use: the one script loader, the one percent format, the one model-page link
+   (from the scheme the build hands the page as data, ranker.urls). */
 (function () {
   "use strict";
 
@@ -9,8 +12,49 @@
     return el ? JSON.parse(el.textContent) : null;
   }
   function missing(v) { return v === null || v === undefined; }
-  function pct(v) { return missing(v) ? "–" : (100 * v).toFixed(2); }
-  function signed(v) { return missing(v) ? "–" : (v >= 0 ? "+" : "") + (100 * v).toFixed(2); }
+  // A number to 2 decimals ("–" where missing), `scale` times the value, signed on request:
+  // a 0-1 score as a percentage (scale 100), a gain already in points (scale 1).
+  function fixed2(v, scale, sign) {
+    if (missing(v)) { return "–"; }
+    var s = (scale * v).toFixed(2);
+    return sign && v >= 0 ? "+" + s : s;
+  }
+  function pct(v, sign) { return fixed2(v, 100, sign); }
+  function signed(v) { return pct(v, true); }
+
+  // A model's page: the scheme is data from the build (`pages`, the folder, and `page_name`,
+  // how an id becomes a file name), never re-derived here.
+  function modelPage(config, id) {
+    var name = config.page_name;
+    return config.pages + String(id).split("/").join(name.slash) + name.suffix;
+  }
+
+  // The one script loader: `urls` in parallel, then done(how many failed).
+  function loadScripts(urls, done) {
+    var pending = urls.length, failed = 0;
+    if (!pending) { done(0); return; }
+    urls.forEach(function (url) {
+      var script = document.createElement("script");
+      script.src = url;
+      script.onload = script.onerror = function (event) {
+        if (event.type === "error") { failed += 1; }
+        pending -= 1;
+        if (pending === 0) { done(failed); }
+      };
+      document.body.appendChild(script);
+    });
+  }
+  // Chunk scripts: each calls window[name](k, arrays), and paths[i] is chunk k = first + i (a
+  // call for any other k is not ours). Then done(the arrays of every chunk, in order, failed).
+  function loadChunks(root, paths, first, name, done) {
+    var parts = new Array(paths.length);
+    window[name] = function (k, arrays) {
+      if (k >= first && k < first + parts.length) { parts[k - first] = arrays; }
+    };
+    loadScripts(paths.map(function (p) { return root + p; }), function (failed) {
+      done([].concat.apply([], parts.map(function (p) { return p || []; })), failed);
+    });
+  }
 
   // A figure with a `fill` key gets its points from the table's rows (every row, once loaded).
   function fillFigure(fig, rows) {
@@ -28,12 +72,10 @@
   // plotly.js (1.2 MB) is loaded only when a page has a chart, and on an architecture page
   // only once its table is usable: it sits beside this script, in vendor/plotly/.
   var HERE = document.currentScript ? document.currentScript.src : "";
+  var PLOTLY = HERE.replace(/ranker\.js(\?.*)?$/, "vendor/plotly/plotly-basic.min.js");
   function withPlotly(then) {
     if (window.Plotly) { then(); return; }
-    var script = document.createElement("script");
-    script.src = HERE.replace(/ranker\.js(\?.*)?$/, "vendor/plotly/plotly-basic.min.js");
-    script.onload = then;
-    document.body.appendChild(script);
+    loadScripts([PLOTLY], function (failed) { if (!failed) { then(); } });
   }
 
   function drawCharts(rows) {
@@ -128,30 +170,8 @@
     return arrays.map(function (a) {
       var row = {};
       for (var i = 0; i < n; i++) { row[fields[i]] = a[i] === undefined ? null : a[i]; }
-      row.page = config.pages + String(row.model_id).split("/").join("--") + ".html";
+      row.page = modelPage(config, row.model_id);
       return row;
-    });
-  }
-
-  // Load every chunk (scripts, in parallel), then call done(rows of all chunks, in order).
-  // Chunk k (1, 2, ...) is config.chunks[k - 1]; a call for any other k is not ours.
-  function loadChunks(config, done) {
-    var pending = config.chunks.length, parts = new Array(pending), failed = 0;
-    if (!pending) { done([], 0); return; }
-    window.rankerRows = function (k, arrays) {
-      if (k >= 1 && k <= parts.length) { parts[k - 1] = decode(config, arrays); }
-    };
-    config.chunks.forEach(function (path) {
-      var script = document.createElement("script");
-      script.src = config.root + path;
-      script.onload = script.onerror = function (event) {
-        if (event.type === "error") { failed += 1; }
-        pending -= 1;
-        if (pending === 0) {
-          done([].concat.apply([], parts.map(function (p) { return p || []; })), failed);
-        }
-      };
-      document.body.appendChild(script);
     });
   }
 
@@ -172,8 +192,7 @@
 
   function initTable(config) {
     var root = config.root;
-    var slug = config.slug || String(config.pages).split("/")[1];
-    var comparePage = root + (config.compare || "compare/" + slug + ".html");
+    var comparePage = root + config.compare;
     var form = document.getElementById("controls");
     var tableEl = document.getElementById("ranking");
     var caption = tableEl.querySelector("caption");
@@ -229,7 +248,7 @@
         render: function (d, type, row) {
           var v = taskGain(row);
           if (type !== "display") { return v; }
-          return v === null ? "–" : (v >= 0 ? "+" : "") + v.toFixed(2);
+          return fixed2(v, 1, true);
         }
       }
     ];
@@ -341,8 +360,9 @@
     var order = readState();
     // the chunks load (in parallel, off the main thread) while the first rows make the table
     var chunks = null, table = null;
-    loadChunks(config, function (rest, failed) {
-      chunks = { rest: rest, failed: failed };
+    // chunk k (1, 2, ...) is config.chunks[k - 1]: the page holds the first rows (chunk 0)
+    loadChunks(root, config.chunks, 1, "rankerRows", function (arrays, failed) {
+      chunks = { rest: decode(config, arrays), failed: failed };
       if (table) { complete(); }
     });
     var first = decode(config, config.rows);
@@ -392,9 +412,7 @@
     }
     if (config.tasks) {
       window.rankerTasks = function (data) { tasks = data; applyTask(); table.draw(false); };
-      var taskScript = document.createElement("script");
-      taskScript.src = root + config.tasks;
-      document.body.appendChild(taskScript);
+      loadScripts([root + config.tasks], function () {});
     }
     // DataTables filters before its preDraw: read the controls before asking for a draw
     function redraw() { readFilters(); applyTask(); table.search(control("q").value).draw(); }
@@ -516,6 +534,11 @@
       d.open = false;
     });
   }
+
+  window.ranker = {
+    missing: missing, pct: pct, fixed2: fixed2, modelPage: modelPage,
+    loadScripts: loadScripts, loadChunks: loadChunks, withPlotly: withPlotly, plotly: PLOTLY
+  };
 
   function main() {
     foldNotes();

@@ -1,4 +1,4 @@
-"""Import of IBM's published 2023 model-recycling results into the store.
+"""`ranker import-legacy`: IBM's published 2023 model-recycling results into the store.
 
 The published data (committed unmodified in `data/legacy/source/`, with its NOTICE) has known
 defects. They are detected and flagged here, never silently trusted or dropped:
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import shutil
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
@@ -26,14 +25,14 @@ import numpy as np
 
 from ranker.errors import StoreError
 from ranker.records import LEGACY_TASKS, Architecture, LegacyBaseline, LegacyModel, is_valid_repo_id
-from ranker.store import Store, parse_float
+from ranker.store import Store
+from ranker.store.legacy import parse_float
 
 MODELS_FILE = "models_tested.csv"
 SOURCE_COLUMNS = (
     "model_name", "base_model", "size", "tokenizer", "model_type", "last_modified", "mnli_lp",
     *LEGACY_TASKS,
 )  # fmt: skip
-SOURCE_DIR = "legacy/source"
 SOURCE_AS_OF = "2023-04"
 SOURCE_URL = "https://ibm.github.io/model-recycling/"
 
@@ -111,56 +110,56 @@ def _read_models(path: Path, archs: dict[str, Architecture]) -> list[tuple[int, 
                 line = reader.line_num
                 if None in row or any(v is None for v in row.values()):
                     raise StoreError(path, "wrong number of fields", line=line)
-                model_id = row["model_name"].strip()
-                if not is_valid_repo_id(model_id):
-                    raise StoreError(
-                        path, f"invalid hub repo id {model_id!r}", line=line, field="model_name"
-                    )
-                arch = archs.get(row["base_model"].strip())
-                if arch is None:
-                    raise StoreError(
-                        path,
-                        f"unknown architecture {row['base_model']!r}; tracked: {', '.join(archs)}",
-                        line=line,
-                        field="base_model",
-                    )
-                size = parse_float(path, line, "size", row["size"])
-                mnli_lp = parse_float(path, line, "mnli_lp", row["mnli_lp"])
-                scores = {t: parse_float(path, line, t, row[t]) for t in LEGACY_TASKS}
-                flags = []
-                if mnli_lp == 0:
-                    flags.append("probe_failed")
-                    mnli_lp = None
-                n_missing = sum(v is None for v in scores.values())
-                if n_missing == len(LEGACY_TASKS):
-                    flags.append("probe_only")
-                elif n_missing:
-                    flags.append("incomplete")
-                if model_id in arch.hub_ids:
-                    flags.append("pretrained")
-                rows.append(
-                    (
-                        line,
-                        LegacyModel(
-                            model_id=model_id,
-                            architecture=arch.id,
-                            params=int(size) if size is not None else None,
-                            tokenizer=row["tokenizer"].strip(),
-                            model_type=row["model_type"].strip(),
-                            last_modified=row["last_modified"].strip(),
-                            mnli_lp=mnli_lp,
-                            scores=scores,
-                            avg=None if n_missing else float(np.mean(list(scores.values()))),
-                            gain=None,
-                            flags=tuple(flags),
-                        ),
-                    )
-                )
+                rows.append((line, _model_row(path, line, row, archs)))
         except csv.Error as exc:
             raise StoreError(path, f"malformed CSV: {exc}", line=reader.line_num) from None
     if not rows:
         raise StoreError(path, "no model rows")
     return rows
+
+
+def _model_row(
+    path: Path, line: int, row: dict[str, str], archs: dict[str, Architecture]
+) -> LegacyModel:
+    """One row of IBM's models file as a LegacyModel, its defects flagged."""
+    model_id = row["model_name"].strip()
+    if not is_valid_repo_id(model_id):
+        raise StoreError(path, f"invalid hub repo id {model_id!r}", line=line, field="model_name")
+    arch = archs.get(row["base_model"].strip())
+    if arch is None:
+        raise StoreError(
+            path,
+            f"unknown architecture {row['base_model']!r}; tracked: {', '.join(archs)}",
+            line=line,
+            field="base_model",
+        )
+    size = parse_float(path, line, "size", row["size"])
+    mnli_lp = parse_float(path, line, "mnli_lp", row["mnli_lp"])
+    scores = {t: parse_float(path, line, t, row[t]) for t in LEGACY_TASKS}
+    flags = []
+    if mnli_lp == 0:
+        flags.append("probe_failed")
+        mnli_lp = None
+    n_missing = sum(v is None for v in scores.values())
+    if n_missing == len(LEGACY_TASKS):
+        flags.append("probe_only")
+    elif n_missing:
+        flags.append("incomplete")
+    if model_id in arch.hub_ids:
+        flags.append("pretrained")
+    return LegacyModel(
+        model_id=model_id,
+        architecture=arch.id,
+        params=int(size) if size is not None else None,
+        tokenizer=row["tokenizer"].strip(),
+        model_type=row["model_type"].strip(),
+        last_modified=row["last_modified"].strip(),
+        mnli_lp=mnli_lp,
+        scores=scores,
+        avg=None if n_missing else float(np.mean(list(scores.values()))),
+        gain=None,
+        flags=tuple(flags),
+    )
 
 
 def _dedupe(rows: list[tuple[int, LegacyModel]]) -> list[LegacyModel]:
@@ -253,6 +252,27 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _report(
+    models: list[LegacyModel], baselines: list[LegacyBaseline], notes: list[str], archs: list[str]
+) -> ImportReport:
+    """What an import found, per architecture and per flag."""
+    per_arch = Counter(m.architecture for m in models)
+    flags: Counter[str] = Counter(f for m in models for f in m.flags)
+    examples: dict[str, list[str]] = defaultdict(list)
+    for m in models:
+        for f in m.flags:
+            examples[f].append(m.model_id)
+    return ImportReport(
+        per_architecture={a: per_arch[a] for a in archs if per_arch[a]},
+        flags=flags,
+        examples=dict(examples),
+        baselines={
+            b.architecture: (b.mean, b.std, b.n_seeds) for b in baselines if b.metric == "avg"
+        },
+        notes=notes,
+    )
+
+
 def import_legacy(source: Path | str, data: Path | str) -> ImportReport:
     """Read the published files in `source`, validate them all, then write the store.
 
@@ -280,21 +300,7 @@ def import_legacy(source: Path | str, data: Path | str) -> ImportReport:
         for m in models
     ]
 
-    per_arch = Counter(m.architecture for m in models)
-    flags: Counter[str] = Counter(f for m in models for f in m.flags)
-    examples: dict[str, list[str]] = defaultdict(list)
-    for m in models:
-        for f in m.flags:
-            examples[f].append(m.model_id)
-    report = ImportReport(
-        per_architecture={a: per_arch[a] for a in archs if per_arch[a]},
-        flags=flags,
-        examples=dict(examples),
-        baselines={
-            b.architecture: (b.mean, b.std, b.n_seeds) for b in baselines if b.metric == "avg"
-        },
-        notes=notes,
-    )
+    report = _report(models, baselines, notes, list(archs))
     files = [source / MODELS_FILE] + [source / baseline_file_name(a) for a in archs]
     meta = {
         "source": SOURCE_URL,
@@ -308,12 +314,7 @@ def import_legacy(source: Path | str, data: Path | str) -> ImportReport:
     }
 
     # Everything is validated: now write, each file atomically.
-    target = store.path(SOURCE_DIR)
-    if source.resolve() != target.resolve():
-        target.mkdir(parents=True, exist_ok=True)
-        for f in files:
-            shutil.copyfile(f, target / f.name)
-    (target / "NOTICE").write_text(NOTICE, encoding="utf-8")
+    store.write_legacy_source(files, NOTICE)
     store.write_legacy_baselines(baselines)
     store.write_legacy_models(models)
     store.write_legacy_meta(meta)

@@ -1,0 +1,83 @@
+"""An architecture table's rows as the pages' scripts receive them: arrays in ROW_FIELDS order,
+the first rows in the page, the rest as chunk scripts.
+
+Chunks are scripts (`rankerRows(k, rows)`), not JSON files, because a page opened from
+file:// may not fetch() files beside it, but may load scripts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ranker.records import Architecture
+from ranker.urls import model_page, rows_prefix
+
+# Fields of a row that the architecture page's table needs (the downloads carry all), in the
+# order of the arrays that the page and its row chunks hold. A row's page link is derived
+# from its id (`ranker.urls.model_page`), in the page as here.
+ROW_FIELDS = (
+    "probe_rank", "probe_tied", "legacy_rank", "legacy_tied", "model_id", "probe_accuracy",
+    "probe_low", "probe_high", "probe_gain", "probe_gain_low", "probe_gain_high", "logme",
+    "hscore", "avg", "gain", "mnli_lp", "nli", "downloads", "likes", "params", "license",
+    "last_modified", "evaluated_at", "probe_revision", "flags", "shifted_from",
+    "family", "family_size", "family_best",
+)  # fmt: skip
+# The architecture page holds the first rows in its order (the first view a person gets);
+# the rest come as chunks, `rows/<slug>/<k>.js`, that the page's script loads and adds to the
+# table; chunk 0 holds the first rows again (the compare view loads every row from chunks).
+FIRST_ROWS = 500
+CHUNK_ROWS = 4000
+_DAY_FIELDS = (ROW_FIELDS.index("last_modified"), ROW_FIELDS.index("evaluated_at"))
+_REVISION = ROW_FIELDS.index("probe_revision")
+_FLAGS = ROW_FIELDS.index("flags")
+_NLI = ROW_FIELDS.index("nli")
+
+
+def _round(value: Any) -> Any:
+    return round(value, 5) if isinstance(value, float) else value
+
+
+def row_array(r: dict[str, Any]) -> list[Any]:
+    """One table row as an array in ROW_FIELDS order; null where missing."""
+    row = [_round(r[k]) for k in ROW_FIELDS]
+    for i in _DAY_FIELDS:
+        row[i] = row[i][:10] if row[i] else None
+    row[_REVISION] = row[_REVISION][:7] if row[_REVISION] else None
+    row[_FLAGS] = row[_FLAGS] or None
+    row[_NLI] = True if row[_NLI] else None
+    return row
+
+
+def chunk_count(rows: int) -> int:
+    """Row chunks of an architecture page, chunk 0 (the first rows) included."""
+    return 1 + max(0, -(-(rows - FIRST_ROWS) // CHUNK_ROWS))
+
+
+def chunk_paths(arch: Architecture, rows: int) -> list[str]:
+    """Every row chunk's path, chunk 0 included."""
+    return [f"{rows_prefix(arch)}{k}.js" for k in range(chunk_count(rows))]
+
+
+def chunk_scripts(arch: Architecture, rows: list[list[Any]]) -> list[tuple[str, str]]:
+    """(path, text) of every row chunk: chunk 0 the first rows, then CHUNK_ROWS at a time."""
+    spans = [(0, FIRST_ROWS)]
+    spans += [(s, s + CHUNK_ROWS) for s in range(FIRST_ROWS, len(rows), CHUNK_ROWS)]
+    out = []
+    for k, (start, stop) in enumerate(spans):
+        body = json.dumps(rows[start:stop], separators=(",", ":"))
+        out.append((f"{rows_prefix(arch)}{k}.js", f"rankerRows({k},{body});\n"))
+    return out
+
+
+def page_scheme(arch: Architecture) -> dict[str, Any]:
+    """`ranker.urls.model_page` as data for the pages' scripts, so that none re-derives it:
+    the page of model "a/b" is `pages` + "a" + `page_name.slash` + "b" + `page_name.suffix`.
+    Taken from the rule itself, so the scripts follow whatever it says."""
+    page = model_page(arch, "\x00/\x01")
+    pages, rest = page.split("\x00")
+    slash, suffix = rest.split("\x01")
+    scheme = {"pages": pages, "page_name": {"slash": slash, "suffix": suffix}}
+    if model_page(arch, "o/n") != pages + "o" + slash + "n" + suffix:
+        raise ValueError(f"ranker.urls.model_page is not a folder and a file name: {page!r}")
+    return scheme
