@@ -51,11 +51,6 @@ class JsonRefused(RankerError, ValueError):
         super().__init__(f"{what}: {detail}")
 
 
-def in_int_range(value: object) -> bool:
-    """True for an int (not a bool) the store can write and read back."""
-    return isinstance(value, int) and not isinstance(value, bool) and MIN_INT <= value <= MAX_INT
-
-
 def loads(
     data: bytes | bytearray | memoryview | str,
     *,

@@ -40,7 +40,7 @@ def test_the_page_points_at_every_chunk_and_the_tasks_file() -> None:
     pages = []
     write_compare(lambda *a, **kw: pages.append((a, kw)), written.__setitem__, ARCH,
                   fields=("model_id",), chunks=["rows/roberta-base/0.js"],
-                  pages="models/roberta-base/", tasks={"a/x": [1.0]},
+                  tasks={"a/x": [1.0]},
                   tasks_path="rows/roberta-base/tasks.js")  # fmt: skip
     text = written["rows/roberta-base/tasks.js"]
     assert text.startswith("rankerTasks(") and text.endswith(");\n")

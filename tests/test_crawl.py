@@ -20,6 +20,7 @@ from ranker.testing.world import (
     DEBERTA,
     EXPECTED,
     MAX_PARAMS,
+    OWNER_TOKEN,
     REJECTED,
     ROBERTA,
     populate_world,
@@ -135,12 +136,12 @@ def test_a_transient_config_failure_is_retried_next_run_not_excluded(
 
 
 def test_private_repos_are_seen_with_a_token_and_excluded(store: Store, world: FakeHub) -> None:
-    world.add_token("hf_test_token")
-    summary = _crawl(store, world, token="hf_test_token")
+    world.add_token(OWNER_TOKEN)  # the hub shows a private repo to its readers only
+    summary = _crawl(store, world, token=OWNER_TOKEN)
     catalog = {e.model_id: e for e in store.catalog()}
     assert catalog["x/roberta-private"].reason == "private"
     assert summary.excluded["private"] == 1
-    assert set(world.auth_seen) == {"Bearer hf_test_token"}
+    assert set(world.auth_seen) == {f"Bearer {OWNER_TOKEN}"}
 
 
 def test_crawl_honours_hf_endpoint_and_hf_token(

@@ -195,6 +195,21 @@ def test_a_long_retry_after_on_a_429_is_waited_not_failed(clock: Clock) -> None:
     assert door.ref("o/m").sha == SHA and clock.sleeps == [240]
 
 
+def test_a_429_from_the_cdn_is_waited_out_by_the_backoff(clock: Clock) -> None:
+    """The CDN's answers never reach the pacer: its Retry-After is slept before the retry."""
+    answers = iter([429, 200])
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.url.host == "hub.test":
+            return httpx2.Response(302, headers={"Location": "https://cdn.test/blob"})
+        status = next(answers)
+        headers = {"Retry-After": "7"} if status == 429 else {}
+        return httpx2.Response(status, headers=headers, content=b"{}")
+
+    door = _mock(handler, clock)
+    assert door.config("o/m", SHA) == {} and clock.sleeps == [7]
+
+
 def test_a_429_that_never_ends_stops_the_run_after_bounded_waits(clock: Clock) -> None:
     door = _mock(lambda r: httpx2.Response(429, headers=_limit(0, 5)), clock, rate_waits=4)
     with pytest.raises(RunFailure) as raised:
@@ -636,13 +651,18 @@ def test_check_refuses_a_decoded_value_out_of_range() -> None:
     assert raised.value.problem is JsonProblem.INT_RANGE
 
 
-_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=4),
-    max_leaves=25,
-)  # fmt: skip
+def _json_values(low: int, high: int) -> st.SearchStrategy[Any]:
+    """JSON values whose integers lie in [low, high]."""
+    return st.recursive(
+        st.none() | st.booleans() | st.integers(low, high)
+        | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                    max_size=4),
+        max_leaves=25,
+    )  # fmt: skip
+
+
+_JSON = _json_values(-(2**70), 2**70)
 
 
 @SETTINGS
@@ -657,13 +677,7 @@ def test_any_bytes_decode_or_are_refused_with_a_problem(data: bytes) -> None:
         jsonlimits.check(value)  # what it let through is within the limits
 
 
-_IN_RANGE = st.recursive(
-    st.none() | st.booleans() | st.integers(MIN_INT, MAX_INT)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=4),
-    max_leaves=25,
-)  # fmt: skip
+_IN_RANGE = _json_values(MIN_INT, MAX_INT)
 
 
 @SETTINGS

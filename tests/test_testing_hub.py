@@ -294,11 +294,18 @@ def test_error_codes(hub: FakeHub) -> None:
 
 
 def test_private_and_gated_repos(hub: FakeHub, tmp_path: Path) -> None:
-    register(hub, "me/private", fake_model(TINY_BERT), model_type="bert", private=True)
+    register(hub, "me/private", fake_model(TINY_BERT), model_type="bert", private=True,
+             readers=frozenset({"hf_x"}))  # fmt: skip
     register(hub, "corp/gated", fake_model(TINY_BERT), model_type="bert", gated="manual")
     hub.add_token("hf_x")
+    hub.add_token("hf_someone_else")
     assert [m.id for m in _api(hub).list_models()] == ["corp/gated"]
     assert {m.id for m in _api(hub, "hf_x").list_models()} == {"corp/gated", "me/private"}
+    # another user's valid token sees no more than anonymous does (and a 404, not a 401)
+    assert [m.id for m in _api(hub, "hf_someone_else").list_models()] == ["corp/gated"]
+    with pytest.raises(RepositoryNotFoundError) as err:
+        _api(hub, "hf_someone_else").model_info("me/private")
+    assert err.value.response.status_code == 404
     with pytest.raises(RepositoryNotFoundError):
         _api(hub).model_info("me/private")
     assert _api(hub, "hf_x").model_info("me/private").private is True
@@ -630,7 +637,8 @@ def test_renamed_repos_redirect(hub: FakeHub, tmp_path: Path) -> None:
     assert httpx2.get(f"{hub.url}/api/models/old/name").status_code == 200
     assert {m.id for m in _api(hub).list_models()} == {"old/name", "newer/name"}
     # A renamed private repo stays hidden from anonymous requests.
-    register(hub, "me/secret", fake_model(TINY_BERT), model_type="bert", private=True)
+    register(hub, "me/secret", fake_model(TINY_BERT), model_type="bert", private=True,
+             readers=frozenset({"hf_me"}))  # fmt: skip
     hub.rename("me/secret", "me/hidden")
     assert httpx2.get(f"{hub.url}/api/models/me/secret").status_code == 401
     hub.add_token("hf_me")

@@ -50,14 +50,11 @@ def write_compare(
     chunks: list[str],
     tasks: dict[str, list[float | None]],
     tasks_path: str,
-    pages: str | None = None,
 ) -> None:
     """The tasks file and the page. `chunks`: every row chunk of the architecture, the first
     rows included. The model pages' addresses go to the script as data
-    (ranker.build.rows.page_scheme); `pages`: their folder, when not ranker.urls' own."""
+    (ranker.build.rows.page_scheme)."""
     scheme = page_scheme(arch)
-    if pages is not None:
-        scheme["pages"] = pages
     body = json.dumps({"tasks": LEGACY_TASKS, "gains": tasks}, separators=(",", ":"))
     write(tasks_path, f"rankerTasks({body});\n")
     config: dict[str, Any] = {

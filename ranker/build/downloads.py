@@ -101,11 +101,11 @@ def csv_cell(value: Any) -> str:
     return _quoted(csv_safe(str(value)))
 
 
-def csv_text(table: pd.DataFrame, columns: Sequence[str], header: bool = True) -> str:
+def csv_text(table: pd.DataFrame, columns: Sequence[str]) -> str:
     """The table's `columns` as CSV (one line a model, "\\n" line ends), every cell through
     `csv_cell`: numeric columns stay numbers, text columns are quoted and neutralised."""
     cells = [[csv_cell(v) for v in plain_column(table[c], c in INT_COLUMNS)] for c in columns]
-    lines = [",".join(_quoted(c) for c in columns)] if header else []
+    lines = [",".join(_quoted(c) for c in columns)]
     lines += [",".join(row) for row in zip(*cells, strict=True)]
     return "".join(line + "\n" for line in lines)
 
@@ -152,8 +152,9 @@ class Downloads:
 
     def add(self, v: ArchitectureView) -> None:
         assert v.table is not None
-        self.writer.write(v.downloads["csv"], gzipped(csv_text(v.table, COLUMNS)))
-        self.all_csv.write(csv_text(v.table, COLUMNS, header=not self.count))
+        text = csv_text(v.table, COLUMNS)
+        self.writer.write(v.downloads["csv"], gzipped(text))
+        self.all_csv.write(text.split("\n", 1)[1] if self.count else text)  # one header
         document = {
             "architecture": v.arch.id,
             "baseline": v.baseline.__dict__,

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ranker.hub.pacer import DEFAULT_RESERVE
+
 DEFAULT_TIMEOUT = 30.0  # seconds per request (connect, read, write, pool)
 DEFAULT_ATTEMPTS = 4  # tries of one call, the first included (429s with a reset not counted)
 DEFAULT_MAX_WAIT = 60.0  # the longest backoff between tries of a 5xx/timeout, `Retry-After` incl.
 DEFAULT_RATE_WAITS = 16  # 429s in a row on one call, each waited out, before the run gives up
-DEFAULT_RESERVE = 0.03  # share of a bucket's quota left unspent (other jobs, rounding)
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,7 @@ class Transport:
                 reason, message = found
                 if reason is Reason.TIMEOUT:
                     self.timeouts += 1
-                if reason is Reason.RATE_LIMITED and rate_wait(exc) is not None:
+                if reason is Reason.RATE_LIMITED and self._paced(exc):
                     rate_waits += 1
                     self._rate_limited_again(what, rate_waits)
                     continue
@@ -159,6 +159,16 @@ class Transport:
                 attempt += 1
                 self.sleep(delay)
                 wait = min(wait * 2, self.max_wait)
+
+    def _paced(self, exc: Exception) -> bool:
+        """Whether the pacer heard this 429 and when it ends: a hub bucket's answer (the CDN's
+        answers never reach the pacer, so its 429 is waited out by the backoff instead)."""
+        response = response_of(exc)
+        try:
+            url = str(response.request.url)
+        except (AttributeError, RuntimeError):  # no answer, or one with no request (httpx)
+            return False
+        return bucket_of(url, self.endpoint) != "cdn" and rate_wait(exc) is not None
 
     def _rate_limited_again(self, what: str, rate_waits: int) -> None:
         """A 429 that said when: the pacer (told by the answer) waits for it before the retry
@@ -208,10 +218,10 @@ class Transport:
         return decode(body, what)
 
 
-def decode(body: bytes, what: str, *, check_ints: bool = False) -> Any:
+def decode(body: bytes, what: str) -> Any:
     """An API answer through the one untrusted-JSON decoder; a refusal is the hub's data
     failing validation (INVALID). Integers are range-checked field by field."""
     try:
-        return jsonlimits.loads(body, what=what, max_bytes=MAX_API_BYTES, check_ints=check_ints)
+        return jsonlimits.loads(body, what=what, max_bytes=MAX_API_BYTES, check_ints=False)
     except jsonlimits.JsonRefused as exc:
         raise HubFailure(exc.detail, Reason.INVALID) from None

@@ -25,23 +25,18 @@ the command is `ranker request`, in `ranker.cli.request`):
 This package imports base contracts, the door, the store and the crawl's public API only.
 """
 
-from ranker.requests.body import FORM_LABEL, MAX_BODY, MAX_BODY_BYTES, model_id_from_body, read_body
+from ranker.requests.body import FORM_LABEL, MAX_BODY_BYTES, model_id_from_body, read_body
 from ranker.requests.check import check_body, check_request
-from ranker.requests.decision import EXIT_UNCHECKED, Decision
-from ranker.requests.queue import MAX_EXPORT_BYTES, add_exported, export_decision
-from ranker.requests.replies import check_site_url, due_replies, page_url, write_replies
-from ranker.requests.words import ID_RULE, NOTHING_NEEDED, UNCHECKED_WHY
+from ranker.requests.decision import EXIT_UNCHECKED
+from ranker.requests.queue import add_exported, export_decision
+from ranker.requests.replies import check_site_url, due_replies, write_replies
+from ranker.requests.words import ID_RULE
 
 __all__ = [
     "EXIT_UNCHECKED",
     "FORM_LABEL",
     "ID_RULE",
-    "MAX_BODY",
     "MAX_BODY_BYTES",
-    "MAX_EXPORT_BYTES",
-    "NOTHING_NEEDED",
-    "UNCHECKED_WHY",
-    "Decision",
     "add_exported",
     "check_body",
     "check_request",
@@ -49,7 +44,6 @@ __all__ = [
     "due_replies",
     "export_decision",
     "model_id_from_body",
-    "page_url",
     "read_body",
     "write_replies",
 ]

@@ -39,8 +39,12 @@ class ApiRoutes(BaseHandler):
         status = 404 if self._authorized() else 401
         return Reply(status, f"Repository Not Found for {repo_id}", "RepoNotFound")
 
+    def _may_read(self, repo: HubRepo) -> bool:
+        """Public, or private and the request's token is one of its readers'."""
+        return not repo.private or self._token() in repo.readers
+
     def _visible(self, repo: HubRepo | None, repo_id: str) -> HubRepo:
-        if repo is None or (repo.private and not self._authorized()):
+        if repo is None or not self._may_read(repo):
             raise self._not_found(repo_id)
         return repo
 
@@ -62,7 +66,7 @@ class ApiRoutes(BaseHandler):
     def _moved(self, repo_type: str, new_id: str, prefix: list[str], rest: list[str]) -> None:
         """A renamed repo: 307 to the same path under its new id (same query)."""
         repo = self.hub.repos.get((repo_type, new_id))
-        if repo is None or (repo.private and not self._authorized()):
+        if repo is None or not self._may_read(repo):
             raise self._not_found(new_id)
         location = "/" + quote_path([*prefix, *new_id.split("/"), *rest])
         if self.raw_query:
@@ -98,7 +102,7 @@ class ApiRoutes(BaseHandler):
             if all(f in r.hub_tags() for f in filters)
             and search in r.id.lower()
             and (not author or r.id.split("/")[0] == author)
-            and (not r.private or self._authorized())
+            and self._may_read(r)
             and (gated == "" or (gated == "true") == bool(r.gated))
         ]
         sort = (q.get("sort") or [""])[0]

@@ -58,14 +58,14 @@ tags `base_model:ID`, `base_model:<relation>:ID` only when `card_data` declares 
 
 Access rules as on the hub: a token the hub was not given answers 401 `X-Error-Message: Invalid
 credentials in Authorization header` with no error code, on public repos too; private repos are
-listed and served only to a request with a token; missing or private repos answer 401
-(anonymous) or 404 (with a token), `X-Error-Code: RepoNotFound`; gated repos list and show their
-metadata but refuse files (401 without a token, 403 with one, `GatedRepo`); disabled repos are
-listed but answer 403 on info, tree and files, named only by `X-Error-Message: Access to this
-resource is disabled.` (no error code: huggingface_hub's DisabledRepoError needs just that);
-a missing file is 404 `EntryNotFound`, a missing revision 404 `RevisionNotFound`. Errors carry
-`X-Error-Code` and `X-Error-Message`. A renamed repo (`hub.rename(old, new)`) answers 307 to the
-same path under its new id on API and resolve routes; listings show only the new id.
+listed and served only to a request with one of their readers' tokens; missing or private repos
+answer 401 (anonymous) or 404 (with a token), `X-Error-Code: RepoNotFound`; gated repos list and
+show their metadata but refuse files (401 without a token, 403 with one, `GatedRepo`); disabled
+repos are listed but answer 403 on info, tree and files, named only by `X-Error-Message: Access
+to this resource is disabled.` (no error code: huggingface_hub's DisabledRepoError needs just
+that); a missing file is 404 `EntryNotFound`, a missing revision 404 `RevisionNotFound`. Errors
+carry `X-Error-Code` and `X-Error-Message`. A renamed repo (`hub.rename(old, new)`) answers 307
+to the same path under its new id on API and resolve routes; listings show only the new id.
 
 Faults, injected per route, repo and/or file (`hub.inject(Fault(...))` or the helpers); a fault
 with no `route` matches every route, the CDN's included:

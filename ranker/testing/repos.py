@@ -149,6 +149,9 @@ class HubRepo:
     card_data: dict[str, Any] | None = None
     gated: str | bool = False  # False, "auto" or "manual"
     private: bool = False
+    # The tokens of the users who may read a private repo (its owner, members of its org):
+    # the hub answers any other token as if the repo did not exist.
+    readers: frozenset[str] = frozenset()
     disabled: bool = False
     # Xet-backed LFS files: True (all of them) or the paths of those that are.
     xet: bool | frozenset[str] | set[str] | tuple[str, ...] = False

@@ -30,6 +30,7 @@ SPECS = (TINY_BERT, TINY_ROBERTA, TINY_DEBERTA, TINY_T5)
 BERT, ROBERTA = TINY_BERT.base_id, TINY_ROBERTA.base_id
 DEBERTA, T5 = TINY_DEBERTA.base_id, TINY_T5.base_id
 MAX_PARAMS = 10_000_000
+OWNER_TOKEN = "hf_test_token"  # the token of x/roberta-private's owner (FakeHub.add_token it)
 
 # model id -> (architecture, status, reason, found_by)
 EXPECTED: dict[str, tuple[str, str, str | None, str]] = {
@@ -158,7 +159,9 @@ def populate_world(
     register(hub, "x/roberta-gguf", roberta, extra_tags=("gguf",), **lineage)
     register(hub, "x/roberta-merge", roberta, extra_tags=("merge", "mergekit"), **lineage)
     register(hub, "x/roberta-gated", roberta, gated="manual", **lineage)
-    register(hub, "x/roberta-private", roberta, private=True, **lineage)
+    # readable by its owner's token only; the tests that crawl with a token use this one
+    register(hub, "x/roberta-private", roberta, private=True, readers=frozenset({OWNER_TOKEN}),
+             **lineage)  # fmt: skip
     custom = with_custom_code(roberta)
     register(hub, "x/roberta-custom", custom, extra_tags=("custom_code",), **lineage)
     register(hub, "x/roberta-pickle", tiny["roberta-pickle"], **lineage)
