@@ -447,12 +447,10 @@ def _record(
               file=sys.stderr, flush=True)  # fmt: skip
         summary.lost.append(model)
         return streak
-    result = outcome.result
-    if result.reason == Reason.RATE_LIMITED:  # the quota, not the model: not stored, queued
+    result = storable(outcome.result, previous.get(outcome.result.key))
+    if result is None:  # the quota, not the model: not stored, queued
         summary.rate_limited.append(model)
         return streak
-    if result.failure == FailureKind.RESOURCE:
-        result = _resource_nights(result, previous.get(result.key))
     sink.save_result(result)
     summary.evaluated.append(model)
     if outcome.job.is_base and result.status == "error" and result.failure != "transient":
@@ -467,6 +465,17 @@ def _record(
     if result.failure == FailureKind.RESOURCE:
         summary.resource += 1
     return 0
+
+
+def storable(result: EvalResult, before: EvalResult | None) -> EvalResult | None:
+    """What the store keeps of an evaluation (one rule for `update` and `evaluate`): nothing
+    for a rate limit (the quota's, not the model's: it stays queued), a resource failure with
+    its nights in a row (`before`: the stored result at its key), anything else as it is."""
+    if result.reason == Reason.RATE_LIMITED:
+        return None
+    if result.failure == FailureKind.RESOURCE:
+        return _resource_nights(result, before)
+    return result
 
 
 def _resource_nights(result: EvalResult, before: EvalResult | None) -> EvalResult:

@@ -652,6 +652,22 @@ def test_model_without_tokenizer_borrows_the_base_one(models, data, tmp_path) ->
     assert alone.status == "error" and "no tokenizer" in alone.error
 
 
+def test_a_base_whose_tokenizer_fails_is_the_bases_fault_not_the_borrowers(
+    models, data, tmp_path
+) -> None:
+    """A finetune borrowing a broken tokenizer gets no record: the base is unavailable."""
+    from ranker.evaluate.steps import BaseUnavailable
+
+    bare = _copy(models["tiny-bert-ft"], tmp_path / "bare-ft", tokenizer=False)
+    base = _copy(models["tiny-bert"], tmp_path / "broken-base")
+    for f in base.iterdir():
+        if f.name not in ("config.json", "model.safetensors"):
+            f.write_text("{not a tokenizer")
+    with pytest.raises(BaseUnavailable, match="broken-base") as info:
+        evaluate_model(str(bare), data, base=str(base), options=_opts(tmp_path))
+    assert info.value.reason is Reason.TOKENIZER and not isinstance(info.value, ModelFailure)
+
+
 def test_other_architecture_and_size_cap_are_refused(models, data, tmp_path) -> None:
     ok = evaluate_model(
         str(models["tiny-bert"]),

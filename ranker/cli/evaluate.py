@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from ranker.cli.options import Adder
 from ranker.cli.probe_options import add_run_arguments
@@ -93,6 +94,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from ranker.evaluate.evaluator import Evaluator
     from ranker.evaluate.run import Options, evaluate_model
     from ranker.hub import Hub
+    from ranker.pipeline import storable
     from ranker.store import Store
 
     store = Store(args.data)
@@ -127,9 +129,20 @@ def evaluate_command(args: argparse.Namespace) -> int:
             architectures=archs,
             evaluator=evaluator,
         )
-        store.save_result(result)
-        failed += _report(result, as_json=args.json)
+        before = _stored(store, result.key) if result.failure == "resource" else None
+        kept = storable(result, before)
+        if kept is None:
+            print(f"ranker evaluate: {model}: rate limited by the hub, not stored; try again",
+                  file=sys.stderr)  # fmt: skip
+        else:
+            store.save_result(kept)
+        failed += _report(kept or result, as_json=args.json)
     return 1 if failed else 0
+
+
+def _stored(store: Any, key: tuple[str, str, str]) -> Any:
+    """The stored result at `key`, if any (for a resource failure's count of nights)."""
+    return next((r for r in store.results() if r.key == key), None)
 
 
 def _report(result, *, as_json: bool) -> int:

@@ -224,9 +224,11 @@ class Evaluator:
                 Reason.TOKENIZER,
             )
         try:
-            return self.fetch(base, None)
+            files = self.fetch(base, None)
+            self.token_ids(files.folder)  # the base's tokenizer loads here, cached for features
         except ModelFailure as exc:
             raise steps.base_failure(base, exc) from None
+        return files
 
     def fetch(self, model: str, revision: str | None, *, checked: bool = False) -> Fetched:
         """A model's files: a local folder, or a hub repo's through the door (at `revision`,

@@ -363,6 +363,8 @@ def _load(path: Path) -> Any:
         return torch.load(
             path, weights_only=True, map_location="cpu", mmap=zipfile.is_zipfile(path)
         )
+    except MemoryError:
+        raise  # the machine's limit, not the pickle's content: the child reports a resource fault
     except Exception as exc:
         raise _refusal(path.name, exc, isinstance(exc, pickle.UnpicklingError)) from None
 

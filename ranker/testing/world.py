@@ -159,7 +159,6 @@ def populate_world(
     register(hub, "x/roberta-gguf", roberta, extra_tags=("gguf",), **lineage)
     register(hub, "x/roberta-merge", roberta, extra_tags=("merge", "mergekit"), **lineage)
     register(hub, "x/roberta-gated", roberta, gated="manual", **lineage)
-    # readable by its owner's token only; the tests that crawl with a token use this one
     register(hub, "x/roberta-private", roberta, private=True, readers=frozenset({OWNER_TOKEN}),
              **lineage)  # fmt: skip
     custom = with_custom_code(roberta)
