@@ -159,8 +159,8 @@ def populate_world(
     register(hub, "x/roberta-gguf", roberta, extra_tags=("gguf",), **lineage)
     register(hub, "x/roberta-merge", roberta, extra_tags=("merge", "mergekit"), **lineage)
     register(hub, "x/roberta-gated", roberta, gated="manual", **lineage)
-    register(hub, "x/roberta-private", roberta, private=True, readers=frozenset({OWNER_TOKEN}),
-             **lineage)  # fmt: skip
+    owner = frozenset({OWNER_TOKEN})
+    register(hub, "x/roberta-private", roberta, private=True, readers=owner, **lineage)
     custom = with_custom_code(roberta)
     register(hub, "x/roberta-custom", custom, extra_tags=("custom_code",), **lineage)
     register(hub, "x/roberta-pickle", tiny["roberta-pickle"], **lineage)
