@@ -150,7 +150,6 @@ def populate_world(
     marker = marker or Path(tempfile.gettempdir()) / "ranker-evil-pickle-ran"
     register(hub, "x/bert-evil-pickle", evil_pickle(bert, marker), model_type="bert",
              base_id=BERT)  # fmt: skip
-
     register(hub, ROBERTA, tiny["roberta"], model_type="roberta", pipeline_tag="fill-mask")
     register(hub, "org/roberta-ft", roberta, model_type="roberta", base_id=ROBERTA)
     register(hub, "old/roberta-untagged", roberta, model_type="roberta")
