@@ -683,7 +683,7 @@ def _read_both_ways(monkeypatch, text: str, record: type = EvalResult) -> tuple[
 
     bulk = read()
     with monkeypatch.context() as m:
-        m.setattr(ranker.store.codec, "bulk_records", lambda record, lines: None)
+        m.setattr(ranker.store.codec, "_bulk_text", lambda *a, **k: None)
         one_by_one = read()
     return bulk, one_by_one
 

@@ -24,32 +24,28 @@ The parts: `files` (atomic write, append, torn-tail repair, stale temps), `limit
 
 from __future__ import annotations
 
-from ranker.errors import StoreError
 from ranker.jsonlimits import MAX_INT
 from ranker.records import ModelRequest
-from ranker.store.catalog import ARCHITECTURES, CATALOG
+from ranker.store.catalog import CATALOG
 from ranker.store.codec import check_storable, parse_jsonl, record_line
 from ranker.store.files import (
     STALE_TEMP_AGE,
     STALE_TEMP_GRACE,
     TornLineWarning,
-    append_line,
     atomic_write_text,
-    check_line_sizes,
     read_text_file,
     remove_stale_temps,
 )
-from ranker.store.legacy import LEGACY_BASELINES, LEGACY_META, LEGACY_MODELS, LegacyStore
+from ranker.store.legacy import LEGACY_MODELS, LegacyStore
 from ranker.store.limits import (
     EARLIEST,
     FUTURE_SLACK,
     MAX_DEPTH,
     MAX_LINE,
-    KeptLine,
     KeptLineWarning,
     limits_problem,
 )
-from ranker.store.merging import MergeCounts, evaluated_at
+from ranker.store.merging import MergeCounts
 from ranker.store.requests import RequestsStore
 from ranker.store.results import (
     RESULT_BUCKETS,
@@ -64,7 +60,7 @@ from ranker.store.shards import (
     read_results_file,
     read_results_lines,
 )
-from ranker.store.state import CRAWL_STATE, PROBE_PIN, CrawlStateWarning, StateStore
+from ranker.store.state import CrawlStateWarning, StateStore
 
 
 class Store(ResultsStore, LegacyStore, RequestsStore, StateStore):
@@ -74,36 +70,26 @@ class Store(ResultsStore, LegacyStore, RequestsStore, StateStore):
 
 
 __all__ = [
-    "ARCHITECTURES",
     "CATALOG",
-    "CRAWL_STATE",
     "EARLIEST",
     "FUTURE_SLACK",
-    "LEGACY_BASELINES",
-    "LEGACY_META",
     "LEGACY_MODELS",
     "MAX_DEPTH",
     "MAX_INT",
     "MAX_LINE",
-    "PROBE_PIN",
     "RESULTS_DIR",
     "RESULT_BUCKETS",
     "STALE_TEMP_AGE",
     "STALE_TEMP_GRACE",
     "CrawlStateWarning",
-    "KeptLine",
     "KeptLineWarning",
     "MergeCounts",
     "ModelRequest",
     "ResultsFile",
     "Store",
-    "StoreError",
     "TornLineWarning",
-    "append_line",
     "atomic_write_text",
-    "check_line_sizes",
     "check_storable",
-    "evaluated_at",
     "limits_problem",
     "parse_jsonl",
     "read_other_records",

@@ -7,14 +7,12 @@ model or an excluded one is answered on its issue and never written here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 from ranker.errors import StoreError
-from ranker.records import ModelRequest, RecordError
+from ranker.records import ModelRequest
 from ranker.store.base import StoreBase
 from ranker.store.codec import first_difference, parse_jsonl
-from ranker.store.limits import limits_problem
 from ranker.store.merging import MergeCounts, merge_keyed, request_precedence
 
 
@@ -40,20 +38,7 @@ class RequestsStore(StoreBase):
 
     def write_requests(self, requests: Iterable[ModelRequest]) -> None:
         """Replace the request queue; a record that would not read back raises StoreError."""
-        path = self.path(self.REQUESTS)
-        checked: dict[tuple[int, str], ModelRequest] = {}
-        for r in requests:
-            if type(r) is not ModelRequest:
-                raise StoreError(path, f"expected a ModelRequest, got {type(r).__name__}")
-            try:
-                back = ModelRequest.from_dict(json.loads(json.dumps(r.to_dict())))
-            except (RecordError, TypeError, ValueError) as exc:
-                raise StoreError(path, f"request {r.key!r}: {exc}") from None
-            problem = back.problem() or limits_problem(r.to_dict())
-            if back != r or problem is not None:
-                field, why = problem or ("issue", "would not read back as itself")
-                raise StoreError(path, f"request {r.key!r}: {why}", field=field)
-            checked[r.key] = r
+        checked = {r.key: r for r in self._checked(self.REQUESTS, ModelRequest, requests)}
         with self.lock():
             self._write_jsonl(
                 self.REQUESTS, ModelRequest, sorted(checked.values(), key=lambda r: r.key)
