@@ -22,7 +22,6 @@ from ranker.build.render import TEMPLATES, environment
 from ranker.build.rows import (
     FIRST_ROWS,
     ROW_FIELDS,
-    chunk_paths,
     chunk_scripts,
     page_scheme,
     row_array,
@@ -65,20 +64,20 @@ def write_architecture(
     view, the feed, and every model's page and badges."""
     writer, arch = page.writer, v.arch
     tasks_path = f"{rows_prefix(arch)}tasks.js"
-    _architecture_page(page, v, tasks_path if v.tasks else None)
+    chunks = _architecture_page(page, v, tasks_path if v.tasks else None)
     writer.write(v.feed, architecture_feed(v, site_url, context.last_updated))
     write_compare(
         page, writer.write, arch, fields=ROW_FIELDS,
-        chunks=chunk_paths(arch, len(v.records)),
+        chunks=chunks,
         tasks=v.tasks,
         tasks_path=tasks_path,
     )  # fmt: skip
     _model_pages(page, v, site_url, context.probe_history)
 
 
-def _architecture_page(page: Pages, v: ArchitectureView, tasks: str | None) -> None:
-    """The page and its row chunks; `tasks`: the 2023 per-task gains' file, when the
-    architecture has any (the table's task column reads it)."""
+def _architecture_page(page: Pages, v: ArchitectureView, tasks: str | None) -> list[str]:
+    """The page and its row chunks (their paths returned, chunk 0 included); `tasks`: the 2023
+    per-task gains' file, when the architecture has any (the table's task column reads it)."""
     assert v.table is not None
     arch = v.arch
     rows = [row_array(r) for r in v.records]
@@ -100,6 +99,7 @@ def _architecture_page(page: Pages, v: ArchitectureView, tasks: str | None) -> N
     licenses = sorted({r["license"] for r in v.records if r["license"]})
     figures = _architecture_figures(v)
     page(v.page, "architecture.html", view=v, config=config, figures=figures, licenses=licenses)
+    return [path for path, _ in scripts]
 
 
 def _architecture_figures(v: ArchitectureView) -> dict[str, Any]:

@@ -49,16 +49,6 @@ def row_array(r: dict[str, Any]) -> list[Any]:
     return row
 
 
-def chunk_count(rows: int) -> int:
-    """Row chunks of an architecture page, chunk 0 (the first rows) included."""
-    return 1 + max(0, -(-(rows - FIRST_ROWS) // CHUNK_ROWS))
-
-
-def chunk_paths(arch: Architecture, rows: int) -> list[str]:
-    """Every row chunk's path, chunk 0 included."""
-    return [f"{rows_prefix(arch)}{k}.js" for k in range(chunk_count(rows))]
-
-
 def chunk_scripts(arch: Architecture, rows: list[list[Any]]) -> list[tuple[str, str]]:
     """(path, text) of every row chunk: chunk 0 the first rows, then CHUNK_ROWS at a time."""
     spans = [(0, FIRST_ROWS)]

@@ -535,9 +535,9 @@
     });
   }
 
-  window.ranker = {
-    missing: missing, pct: pct, fixed2: fixed2, modelPage: modelPage,
-    loadScripts: loadScripts, loadChunks: loadChunks, withPlotly: withPlotly, plotly: PLOTLY
+  window.ranker = {  // what compare.js and missing.js use
+    pct: pct, modelPage: modelPage, loadScripts: loadScripts, loadChunks: loadChunks,
+    plotly: PLOTLY
   };
 
   function main() {
