@@ -193,7 +193,7 @@ def main() -> None:
     from ranker.evaluate import features as F
     from ranker.evaluate import probe, transfer
     from ranker.evaluate.data import load_probe_data, read_jsonl
-    from ranker.evaluate.run import Options, evaluate_model
+    from ranker.evaluate.run import Evaluator, Options, evaluate_model
 
     t0 = time.perf_counter()
     device = F.pick_device(args.device)
@@ -217,11 +217,13 @@ def main() -> None:
     y = data.train.labels
     rows = []
     bits = {}
+    evaluator = Evaluator(data, options)  # one for every member: the base is scored once
     t1 = time.perf_counter()
     for name, folder in members.items():
         t = time.perf_counter()
         seen.clear()
-        r = evaluate_model(str(folder), data, base=str(args.base), model_id=name, options=options)
+        r = evaluate_model(str(folder), data, base=str(args.base), model_id=name,
+                           evaluator=evaluator)  # fmt: skip
         if r.status != "ok":
             raise SystemExit(f"{name}: {r.error}")
         bits[name] = decode_correct(r.correct, r.n_eval)

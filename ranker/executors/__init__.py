@@ -126,7 +126,6 @@ def evaluate_job(job: Job, work: Work, evaluator: Evaluator) -> Outcome:
             revision=job.sha,
             architecture=archs.get(job.architecture),
             architectures=work.architectures,
-            options=work.options,
             evaluator=evaluator,
         )
     except RunFailure as exc:
