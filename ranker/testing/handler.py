@@ -161,13 +161,18 @@ class BaseHandler(BaseHTTPRequestHandler):
 
     def _fault_reply(self, fault: Fault, route: str) -> None:
         headers: dict[str, str] = {}
-        if fault.retry_after is not None:
-            headers["Retry-After"] = str(fault.retry_after)
+        # Never sooner than the hub would: its windows reset at least a second ahead (`t` is
+        # rounded up), so an injected 429 asks for no less than 1 s either.
+        after = fault.retry_after
+        if after is not None and fault.status == 429:
+            after = max(1, after)
+        if after is not None:
+            headers["Retry-After"] = str(after)
         limit = self._rate_headers.get("RateLimit")
         if fault.status == 429 and limit is not None:
             # An injected rate limit: the bucket is spent; resets in `retry_after` if given.
             bucket, _, rest = limit.partition(";r=")
-            reset = fault.retry_after if fault.retry_after is not None else rest.split(";t=")[1]
+            reset = after if after is not None else rest.split(";t=")[1]
             headers["RateLimit"] = f"{bucket};r=0;t={reset}"
         code = fault.error_code or {401: "GatedRepo", 403: "GatedRepo", 404: "EntryNotFound"}.get(
             fault.status
