@@ -12,6 +12,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from ranker.build.glossary import GLOSSARY, term
 from ranker.errors import RankerError
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -63,4 +64,5 @@ def environment(templates: Path = TEMPLATES) -> Environment:
     env.filters.update(pct=pct, signed_pct=signed_pct, params=params, ordinal=ordinal)
     env.tests["missing"] = missing
     env.globals["FLAG_LABELS"] = FLAG_LABELS
+    env.globals.update(term=term, GLOSSARY=GLOSSARY)
     return env
