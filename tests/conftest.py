@@ -153,3 +153,20 @@ def tiny_files() -> dict[str, dict[str, bytes]]:
     from ranker.testing.models import tiny_set
 
     return tiny_set()
+
+
+@pytest.fixture(scope="session")
+def big_site(imported_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 2023 data plus 5,000 synthetic probe results for roberta-base, built once a session
+    (tests/browsing.py)."""
+    from browsing import make_big_site
+
+    return make_big_site(imported_store, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Chromium, launched once a session (skipped or failed as browsing.py says)."""
+    from browsing import launch_browser
+
+    yield from launch_browser()

@@ -16,110 +16,26 @@ import subprocess
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from browsing import (
+    ARTIFACTS,
+    EXCLUDED,
+    N_ROBERTA,
+    Watch,
+    column,
+    open_page,
+    record,
+    rows,
+    rows_of,
+    scroll_to,
+    shot,
+    sort_by,
+)
 
-from conftest import REPO
-from ranker.build import build_site
 from ranker.build.rows import FIRST_ROWS
-from ranker.records import SCHEMA_VERSION, CatalogEntry
-from ranker.store import Store
-from ranker.testing.synthetic import synthetic_models
-
-CHROMIUM = os.environ.get("RANKER_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("RANKER_ARTIFACTS", REPO / "test-artifacts"))
-N_SYNTHETIC = 5000
-N_ROBERTA = N_SYNTHETIC + 1277 - 300  # the legacy rows, 300 of them evaluated again
-# A catalogued model the crawl excluded: no row, but a line on the "why is my model not here?"
-EXCLUDED = "someone/roberta-base-lora-sst2"
-
-
-def _require_browser():
-    required = os.environ.get("RANKER_REQUIRE_BROWSER") == "1"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if required:
-            raise
-        pytest.skip("playwright is not installed")
-    if not Path(CHROMIUM).exists():
-        if required:
-            pytest.fail(f"{CHROMIUM} not found (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} not found")
-    return sync_playwright
-
-
-@pytest.fixture(scope="module")
-def big_site(imported_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The legacy data plus 5,000 synthetic probe results for roberta-base, built once."""
-    data = tmp_path_factory.mktemp("big") / "data"
-    shutil.copytree(imported_store, data)
-    store = Store(data)
-    legacy_ids = [m.model_id for m in store.legacy_models() if m.architecture == "roberta-base"]
-    results, catalog = synthetic_models("roberta-base", N_SYNTHETIC, reuse=legacy_ids[:300])
-    store.write_results(results)
-    excluded = CatalogEntry(
-        schema_version=SCHEMA_VERSION, model_id=EXCLUDED, architecture="roberta-base",
-        sha="f" * 40, status="excluded", reason="adapter", tags=("peft",),
-    )  # fmt: skip
-    store.write_catalog([*catalog, excluded])
-    out = tmp_path_factory.mktemp("bigsite") / "site"
-    start = time.perf_counter()
-    build_site(data, out)
-    _record("build_seconds_legacy_plus_5000", round(time.perf_counter() - start, 2))
-    return out
-
-
-def _record(key: str, value: object) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / "site-figures.json"
-    figures = json.loads(path.read_text()) if path.exists() else {}
-    figures[key] = value
-    path.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
-
-
-@pytest.fixture(scope="module")
-def browser(big_site: Path) -> Iterator[object]:
-    sync_playwright = _require_browser()
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )  # fmt: skip
-        yield b
-        b.close()
-
-
-class Watch:
-    """Console errors and every request a page makes."""
-
-    def __init__(self, page, allowed_prefix: str) -> None:
-        self.errors: list[str] = []
-        self.outside: list[str] = []
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on(
-            "request",
-            lambda r: None if r.url.startswith(allowed_prefix) else self.outside.append(r.url),
-        )
-
-
-def _rows(page) -> list[str]:
-    return page.locator("#ranking tbody tr td.model a:first-child").all_inner_texts()
-
-
-def _open(browser, site: Path, path: str, width: int = 1280, height: int = 900):
-    """A fresh page at `path` of the site, watched; an architecture page once its table is ready."""
-    page = browser.new_page(viewport={"width": width, "height": height})
-    watch = Watch(page, site.resolve().as_uri())
-    page.goto((site / path).as_uri() if "#" not in path else (site.resolve().as_uri() + "/" + path))
-    if path.startswith("arch/"):
-        page.wait_for_selector("html[data-table-ready]")
-    return page, watch
 
 
 def test_a_person_finds_sorts_filters_and_shares_a_view(browser, big_site: Path) -> None:
@@ -132,7 +48,7 @@ def test_a_person_finds_sorts_filters_and_shares_a_view(browser, big_site: Path)
     start = time.perf_counter()
     page.get_by_role("link", name="RoBERTa base").first.click()
     page.wait_for_selector("html[data-table-ready]")
-    _record("roberta_5000_rows_sortable_seconds", round(time.perf_counter() - start, 3))
+    record("roberta_5000_rows_sortable_seconds", round(time.perf_counter() - start, 3))
     status = page.locator("#table-status")
     # one row per family by default: as many rows as families, out of every model
     families = set(
@@ -150,7 +66,7 @@ def test_a_person_finds_sorts_filters_and_shares_a_view(browser, big_site: Path)
         page.wait_for_url("**dir=desc**")
     assert "sort=likes" in page.url and "dir=desc" in page.url
     assert "sorted by likes, high to low" in page.locator("#ranking caption").inner_text()
-    assert max(v for v in _column(page, "likes") if v is not None) == 49
+    assert max(v for v in column(page, "likes") if v is not None) == 49
     assert page.locator("#ranking tbody tr td").nth(KEYS["likes"]).inner_text() == "49"
 
     # search and filter
@@ -161,7 +77,7 @@ def test_a_person_finds_sorts_filters_and_shares_a_view(browser, big_site: Path)
     assert status.inner_text().startswith("0 of")
     page.get_by_label("Has 2023 results").uncheck()
     page.wait_for_timeout(200)
-    shown = _rows(page)
+    shown = rows(page)
     assert shown and all("model-0001" in r for r in shown)
     view_text = status.inner_text()
     page.screenshot(path=str(ARTIFACTS / "architecture-filtered.png"))
@@ -173,7 +89,7 @@ def test_a_person_finds_sorts_filters_and_shares_a_view(browser, big_site: Path)
     again.goto(url)
     again.wait_for_selector("html[data-table-ready]")
     assert again.locator("#table-status").inner_text() == view_text
-    assert _rows(again) == shown
+    assert rows(again) == shown
     assert again.get_by_label("License", exact=True).input_value() == "mit"
 
     # open a model page and see its chart
@@ -208,27 +124,6 @@ def test_keyboard_sorting_and_phone_width(browser, big_site: Path) -> None:
     assert watch.errors == [] and watch.outside == []
 
 
-def _column(page, key: str) -> list[object]:
-    """Every row's `key`, in the table's current order, after the filters (DataTables' API)."""
-    return page.evaluate(
-        "key => new DataTable.Api('#ranking').rows({order: 'current', search: 'applied'})"
-        ".data().toArray().map(r => r[key] === undefined ? null : r[key])",
-        key,
-    )
-
-
-def _sort(page, header: str, key: str, direction: str) -> None:
-    """Sort by a column with its header, as a person does, until the URL says `direction`."""
-    button = page.get_by_role("columnheader", name=header)
-    for _ in range(3):
-        if f"sort={key}&" in page.url and f"dir={direction}" in page.url:
-            return
-        before = page.url
-        button.click()
-        page.wait_for_url(lambda url, before=before: url != before)
-    assert f"sort={key}&" in page.url and f"dir={direction}" in page.url, page.url
-
-
 @pytest.mark.parametrize(
     ("header", "key"), [("LogME", "logme"), ("36-task avg", "avg"), ("2023 rank", "legacy_rank")]
 )
@@ -238,8 +133,8 @@ def test_missing_values_sort_last_both_ways(browser, big_site: Path, header, key
     page.goto((big_site / "arch/roberta-base.html").as_uri())
     page.wait_for_selector("html[data-table-ready]")
     for direction in ("asc", "desc"):
-        _sort(page, header, key, direction)
-        values = _column(page, key)
+        sort_by(page, header, key, direction)
+        values = column(page, key)
         present = [v for v in values if v is not None]
         assert 0 < len(present) < len(values)  # the column has both values and gaps
         assert values[: len(present)] == present  # every gap after every value
@@ -266,11 +161,11 @@ CAPTIONS = {
 
 
 def test_nli_models_are_marked_and_can_be_hidden(browser, big_site: Path) -> None:
-    page, watch = _open(browser, big_site, "arch/roberta-base.html#family=0")  # every row
+    page, watch = open_page(browser, big_site, "arch/roberta-base.html#family=0")  # every row
     status = page.locator("#table-status")
-    total = len(_column(page, "model_id"))
+    total = len(column(page, "model_id"))
     assert total == N_ROBERTA
-    nli = sum(bool(v) for v in _column(page, "nli"))
+    nli = sum(bool(v) for v in column(page, "nli"))
     assert 0 < nli < total
     page.get_by_label("Search models").fill("mnli")  # names with mnli: all marked NLI
     page.wait_for_timeout(200)
@@ -281,7 +176,7 @@ def test_nli_models_are_marked_and_can_be_hidden(browser, big_site: Path) -> Non
     page.get_by_label("Hide models trained on NLI data").check()
     page.wait_for_url("**nonli=1**")
     assert status.inner_text().startswith(f"{total - nli} of {total}")
-    assert not any(_column(page, "nli"))
+    assert not any(column(page, "nli"))
     assert page.locator("#ranking tbody .mark-nli").count() == 0
     # the view is shareable: the URL keeps the filter
     again = browser.new_page()
@@ -315,24 +210,24 @@ def test_shifted_rows_are_marked_and_unranked(browser, big_site: Path) -> None:
 def test_every_row_arrives_in_chunks_and_sorts_across_them(browser, big_site: Path) -> None:
     """The page holds the first rows; the rest come as chunk scripts. Once the table is ready
     it has every row once, and sorting and filtering cover them all."""
-    page, watch = _open(browser, big_site, "arch/roberta-base.html#family=0")  # every row
+    page, watch = open_page(browser, big_site, "arch/roberta-base.html#family=0")  # every row
     config = json.loads(page.locator("#table-data").text_content())
     assert len(config["chunks"]) >= 2  # the table really is in parts
     first = {row[config["fields"].index("model_id")] for row in config["rows"]}
-    ids = _column(page, "model_id")
+    ids = column(page, "model_id")
     assert len(ids) == len(set(ids)) == config["total"] == N_ROBERTA
     # ascending probe accuracy: the lowest scores are in the last chunk, not in the page
-    _sort(page, "MNLI probe [95% CI]", "probe_accuracy", "asc")
-    values = _column(page, "probe_accuracy")
+    sort_by(page, "MNLI probe [95% CI]", "probe_accuracy", "asc")
+    values = column(page, "probe_accuracy")
     present = [v for v in values if v is not None]
     assert present == sorted(present) and values[: len(present)] == present
     top = page.locator("#ranking tbody tr td.model a:first-child").first.inner_text()
-    assert top == _column(page, "model_id")[0] and top not in first
+    assert top == column(page, "model_id")[0] and top not in first
     # a filter over every row: the NLI filter hides marked rows from every chunk
-    nli = sum(bool(v) for v in _column(page, "nli"))
+    nli = sum(bool(v) for v in column(page, "nli"))
     page.get_by_label("Hide models trained on NLI data").check()
     page.wait_for_url("**nonli=1**")
-    assert len(_column(page, "model_id")) == len(ids) - nli
+    assert len(column(page, "model_id")) == len(ids) - nli
     # the downloads chart has a point per row with both figures, from every chunk
     rows = page.evaluate("new DataTable.Api('#ranking').rows().data().toArray()")
     both = sum(r.get("downloads") is not None and r.get("probe_gain") is not None for r in rows)
@@ -373,9 +268,9 @@ def test_works_under_a_sub_path(browser, big_site: Path) -> None:
     finally:
         server.shutdown()
     html_bytes = (big_site / "arch/roberta-base.html").read_bytes()
-    _record("roberta_page_cold_load_bytes", transferred)
-    _record("roberta_page_html_bytes", len(html_bytes))
-    _record("roberta_page_html_gzip_bytes", len(gzip.compress(html_bytes)))
+    record("roberta_page_cold_load_bytes", transferred)
+    record("roberta_page_html_bytes", len(html_bytes))
+    record("roberta_page_html_gzip_bytes", len(gzip.compress(html_bytes)))
 
 
 def test_html_is_valid(big_site: Path) -> None:
@@ -395,24 +290,8 @@ def test_html_is_valid(big_site: Path) -> None:
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
 
 
-def _shot(page, name: str, element: str | None = None, full: bool = False) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    if element:
-        page.locator(element).screenshot(path=str(ARTIFACTS / name))
-    else:
-        page.screenshot(path=str(ARTIFACTS / name), full_page=full)
-
-
-def _scroll_to(page, selector: str) -> None:
-    page.evaluate(
-        "s => window.scrollTo(0, document.querySelector(s).getBoundingClientRect().top"
-        " + window.scrollY - 8)",
-        selector,
-    )
-
-
 def test_start_here_card_leads_on(browser, big_site: Path) -> None:
-    page, watch = _open(browser, big_site, "arch/roberta-base.html")
+    page, watch = open_page(browser, big_site, "arch/roberta-base.html")
     card = page.locator("#start-here")
     assert card.is_visible()
     # above the table, with picks that link to model pages, and the ways on
@@ -429,7 +308,7 @@ def test_start_here_card_leads_on(browser, big_site: Path) -> None:
                          ("Why is a model not here?", "missing.html")]:  # fmt: skip
         link = card.get_by_role("link", name=name)
         assert (link.get_attribute("href") or "").endswith(target)
-    _shot(page, "start-here.png", "#start-here")
+    shot(page, "start-here.png", "#start-here")
     # the first pick is a page that opens
     first = picks.first.inner_text()
     picks.first.click()
@@ -438,22 +317,18 @@ def test_start_here_card_leads_on(browser, big_site: Path) -> None:
     assert watch.errors == [] and watch.outside == []
 
 
-def _rows_of(page) -> list[dict]:
-    return page.evaluate("new DataTable.Api('#ranking').rows().data().toArray()")
-
-
 def test_families_collapse_and_expand(browser, big_site: Path) -> None:
     """One row per family by default, across every chunk; "+N more" opens one family; the
     toggle shows every row."""
-    page, watch = _open(browser, big_site, "arch/roberta-base.html")
+    page, watch = open_page(browser, big_site, "arch/roberta-base.html")
     toggle = page.get_by_label("One row per family")
     assert toggle.is_visible() and toggle.is_checked()
-    rows = _rows_of(page)
+    rows = rows_of(page)
     assert len(rows) == N_ROBERTA
     families = {r["family"] for r in rows}
     best = [r for r in rows if r.get("family_best")]
     assert len(best) == len(families)  # one best row per family
-    shown = _column(page, "model_id")
+    shown = column(page, "model_id")
     assert sorted(shown) == sorted(r["model_id"] for r in best)
     # a family of the 2023 data: ColD-Fusion's iterations and seeds
     cold = [r for r in rows if r["family"] == "ibm/ColD-Fusion"]
@@ -461,51 +336,51 @@ def test_families_collapse_and_expand(browser, big_site: Path) -> None:
     page.get_by_label("Search models").fill("ibm/ColD-Fusion")
     page.wait_for_timeout(300)
     matching = [r for r in rows if "ibm/cold-fusion" in r["model_id"].lower()]
-    shown = _column(page, "model_id")
+    shown = column(page, "model_id")
     assert [m for m in shown if m in {r["model_id"] for r in cold}] == [
         next(r["model_id"] for r in cold if r.get("family_best"))
     ]
     assert len(shown) == len(matching) - len(cold) + 1
-    _scroll_to(page, "#controls")
-    _shot(page, "families-collapsed.png")
+    scroll_to(page, "#controls")
+    shot(page, "families-collapsed.png")
     page.locator(".dt-length select").select_option("100")  # the whole family on one page
     more = page.get_by_role("button", name=f"+{len(cold) - 1} more")
     assert more.count() == 1 and more.get_attribute("aria-expanded") == "false"
     more.click()
     page.wait_for_timeout(300)
-    assert len(_column(page, "model_id")) == len(matching)  # the whole family, in place
+    assert len(column(page, "model_id")) == len(matching)  # the whole family, in place
     less = page.get_by_role("button", name=f"hide {len(cold) - 1}")
     assert less.get_attribute("aria-expanded") == "true"
-    _scroll_to(page, "#controls")
-    _shot(page, "families-expanded.png")
+    scroll_to(page, "#controls")
+    shot(page, "families-expanded.png")
     less.click()
     page.wait_for_timeout(300)
-    assert len(_column(page, "model_id")) == len(matching) - len(cold) + 1
+    assert len(column(page, "model_id")) == len(matching) - len(cold) + 1
     # a search that the family's best does not match shows the members that match
     member = next(r["model_id"] for r in cold if not r.get("family_best"))
     page.get_by_label("Search models").fill(member)
     page.wait_for_timeout(300)
-    assert _column(page, "model_id") == [r["model_id"] for r in rows if member in r["model_id"]]
+    assert column(page, "model_id") == [r["model_id"] for r in rows if member in r["model_id"]]
     # every row, with the toggle off; and the view is in the URL
     page.get_by_label("Search models").fill("")
     toggle.uncheck()
     page.wait_for_url("**family=0**")
-    assert len(_column(page, "model_id")) == N_ROBERTA
+    assert len(column(page, "model_id")) == N_ROBERTA
     assert page.locator("#table-status").inner_text().startswith(f"{N_ROBERTA} of {N_ROBERTA}")
     assert page.locator("#ranking tbody button.fam:visible").count() == 0
     toggle.check()
     page.wait_for_timeout(300)
-    assert len(_column(page, "model_id")) == len(families)
+    assert len(column(page, "model_id")) == len(families)
     assert watch.errors == [] and watch.outside == []
 
 
-def test_compare_selected_rows(browser, big_site: Path) -> None:
+def test_compare_selectedrows(browser, big_site: Path) -> None:
     """Ticking 2 to 4 rows links to the compare view with them; a 5th is refused."""
-    page, watch = _open(browser, big_site, "arch/roberta-base.html#family=0")
+    page, watch = open_page(browser, big_site, "arch/roberta-base.html#family=0")
     link = page.locator("#compare-link")
     assert not page.locator("#compare-bar").is_visible()
     boxes = page.locator("#ranking tbody input.cmp-box")
-    ids = _rows(page)[:5]
+    ids = rows(page)[:5]
     for i in range(4):
         boxes.nth(i).check()
     assert link.is_visible() and link.inner_text() == "Compare selected (4)"
@@ -526,7 +401,7 @@ def test_compare_selected_rows(browser, big_site: Path) -> None:
     page.get_by_role("button", name="Clear the selection").click()
     assert not page.locator("#compare-bar").is_visible()
     page.evaluate(f"{api}.page(0).draw('page')")
-    assert _rows(page)[:2] == ids[:2]
+    assert rows(page)[:2] == ids[:2]
     assert not boxes.nth(0).is_checked() and not boxes.nth(1).is_checked()
     boxes.nth(0).check()
     boxes.nth(1).check()
@@ -560,12 +435,12 @@ def test_compare_view_from_an_address(browser, big_site: Path) -> None:
     assert box.is_visible()
     page.wait_for_selector("#compare-chart .main-svg")
     assert page.evaluate("document.getElementById('compare-chart').data.length") == 2
-    _shot(page, "compare.png", full=True)
+    shot(page, "compare.png", full=True)
     assert watch.errors == [] and watch.outside == []
 
 
 def test_missing_page_finds_an_excluded_model(browser, big_site: Path) -> None:
-    page, watch = _open(browser, big_site, "missing.html")
+    page, watch = open_page(browser, big_site, "missing.html")
     status = page.locator("#missing-status")
     page.wait_for_function(
         "!document.getElementById('missing-status').textContent.startsWith('Loading')"
@@ -578,7 +453,7 @@ def test_missing_page_finds_an_excluded_model(browser, big_site: Path) -> None:
     assert cells[0] == EXCLUDED and cells[2] == "excluded"
     assert "adapter" in cells[3] and "Merge the adapter" in cells[4]
     assert status.inner_text().startswith("1 matching")
-    _shot(page, "missing.png")
+    shot(page, "missing.png")
     page.get_by_label("Model id").fill("no-such/model-anywhere")
     page.wait_for_timeout(200)
     assert page.locator("#missing-table tbody tr").count() == 0
@@ -601,7 +476,7 @@ def test_atom_feed_parses(big_site: Path) -> None:
 
 
 def test_phone_layout_shows_rank_name_and_score(browser, big_site: Path) -> None:
-    page, watch = _open(browser, big_site, "arch/roberta-base.html", width=390, height=844)
+    page, watch = open_page(browser, big_site, "arch/roberta-base.html", width=390, height=844)
     # the long note on ranks is folded: the table comes before it
     assert page.evaluate("document.getElementById('rank-def').open") is False
     first = page.locator("#ranking tbody tr").first
@@ -611,8 +486,8 @@ def test_phone_layout_shows_rank_name_and_score(browser, big_site: Path) -> None
         right = cell.evaluate("td => td.getBoundingClientRect().right")
         assert right <= 390, (key, right)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
-    _scroll_to(page, "#table-status")
-    _shot(page, "phone-table.png")
+    scroll_to(page, "#table-status")
+    shot(page, "phone-table.png")
     # a page of 2023 results only: its rank is the 2023 rank, after the model
     page.goto((big_site / "arch/t5-base.html").as_uri())
     page.wait_for_selector("html[data-table-ready]")
@@ -623,7 +498,7 @@ def test_phone_layout_shows_rank_name_and_score(browser, big_site: Path) -> None
         assert cell.inner_text() not in ("", "–")
         assert cell.evaluate("td => td.getBoundingClientRect().right") <= 390, name
     # on a wide screen the note is open
-    wide, watch_wide = _open(browser, big_site, "arch/t5-base.html")
+    wide, watch_wide = open_page(browser, big_site, "arch/t5-base.html")
     assert wide.evaluate("document.getElementById('rank-def').open") is True
     assert watch.errors == [] and watch.outside == []
     assert watch_wide.errors == [] and watch_wide.outside == []
@@ -631,17 +506,17 @@ def test_phone_layout_shows_rank_name_and_score(browser, big_site: Path) -> None
 
 def test_empty_columns_are_hidden(browser, big_site: Path) -> None:
     # 2023 results only: our probe's columns have no value, so they are not shown
-    page, watch = _open(browser, big_site, "arch/t5-base.html")
+    page, watch = open_page(browser, big_site, "arch/t5-base.html")
     heads = page.locator("#ranking thead th").all_inner_texts()
     assert "36-task avg" in heads and "2023 rank" in heads
     for gone in ("MNLI probe [95% CI]", "Gain [95% CI]", "LogME", "H-score", "Rank"):
         assert gone not in heads
-    rows = _rows_of(page)
+    rows = rows_of(page)
     assert all(r.get("probe_accuracy") is None for r in rows)
     assert "MNLI probe accuracy" in page.locator("#table-hidden").inner_text()
     assert "sorted by 36-task average, high to low" in page.locator("#ranking caption").inner_text()
     # every column has a value somewhere on roberta-base: all shown
-    full, watch_full = _open(browser, big_site, "arch/roberta-base.html")
+    full, watch_full = open_page(browser, big_site, "arch/roberta-base.html")
     assert full.locator("#ranking thead th").count() == 17
     assert not full.locator("#table-hidden").is_visible()
     assert watch.errors == [] and watch.outside == []
@@ -651,7 +526,7 @@ def test_empty_columns_are_hidden(browser, big_site: Path) -> None:
 def test_charts_mark_the_base_and_zero(browser, big_site: Path) -> None:
     # the distribution of 2023 averages marks the base's own (the synthetic probe results
     # have no base score to mark)
-    page, watch = _open(browser, big_site, "arch/t5-base.html")
+    page, watch = open_page(browser, big_site, "arch/t5-base.html")
     page.wait_for_selector("[data-figure=fig-distribution] .main-svg")
     shapes = page.evaluate(
         "(document.querySelector('[data-figure=fig-distribution]').layout.shapes || []).length"
@@ -670,7 +545,7 @@ def test_charts_mark_the_base_and_zero(browser, big_site: Path) -> None:
 def test_task_column_picker_shows_and_sorts_one_tasks_gain(browser, big_site: Path) -> None:
     """Picking a 2023 task adds its per-task gain as a column, sortable, missing last, and the
     choice lives in the URL."""
-    page, watch = _open(browser, big_site, "arch/roberta-base.html#family=0")
+    page, watch = open_page(browser, big_site, "arch/roberta-base.html#family=0")
     assert page.locator("#task-head").count() == 0  # no task chosen: no column
     page.select_option("#f-task", "rte")
     head = page.get_by_role("columnheader", name="2023 gain: rte")
@@ -696,5 +571,5 @@ def test_task_column_picker_shows_and_sorts_one_tasks_gain(browser, big_site: Pa
     assert present == sorted(present) or present == sorted(present, reverse=True)
     first = page.locator("#ranking tbody tr").first.locator("td").last.inner_text()
     assert first.startswith(("+", "-")) and float(first) == present[0]
-    _shot(page, "task-column.png")
+    shot(page, "task-column.png")
     assert watch.errors == [] and watch.outside == []
