@@ -71,3 +71,22 @@ def test_charts_leave_out_what_they_cannot_place() -> None:
     assert charts.gain_vs_downloads(table, "gain", "gain") is not None
     assert charts.overview(table.assign(architecture="R")) is not None
     assert charts.task_gains({"rte": 1e308, "cola": 0.6}, {"rte": -1e308, "cola": 0.5}) is not None
+
+
+def test_every_chart_grows_its_margins_for_its_tick_labels() -> None:
+    """Long tick labels (architecture and task names) on a 390 px phone push the plot in rather
+    than being cut at the chart's edge: automargin on both axes of every chart."""
+    table = pd.DataFrame({"model_id": ["a/b", "c/d"], "gain": [0.01, -0.02],
+                          "downloads": [10, 2000]})  # fmt: skip
+    figures = [
+        charts.score_distribution(pd.Series([0.5, 0.6]), 0.55, label="p", base_label="b"),
+        charts.gain_vs_downloads(table, "gain", "gain"),
+        charts.evaluated_over_time(pd.Series(["2026-11-20", "2026-11-27"])),
+        charts.task_gains({"amazon_reviews_multi": 0.6}, {"amazon_reviews_multi": 0.5}),
+        charts.rank_movement([("2026-11-01", 3), ("2026-11-08", 1)]),
+        charts.overview(table.assign(architecture=["RoBERTa base", "BERT base (cased)"])),
+    ]
+    for fig in figures:
+        assert fig is not None
+        layout = fig["layout"]
+        assert layout["xaxis"]["automargin"] is True and layout["yaxis"]["automargin"] is True

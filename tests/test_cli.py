@@ -26,7 +26,7 @@ def test_python_m_ranker_build_writes_site(imported_store: Path, tmp_path: Path)
     out = tmp_path / "out"
     proc = _run("-m", "ranker.build", "--data", str(imported_store), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert "built 2709 pages for 2691 models" in proc.stdout
+    assert "built 2710 pages for 2691 models" in proc.stdout
     assert (out / "arch" / "roberta-base.html").exists()
 
 
@@ -245,3 +245,35 @@ def test_handoff_merge_merges_by_key_and_keeps_the_newer_main(
     assert "(catalog): 1 new" in capsys.readouterr().out
     assert {e.model_id for e in main_store.catalog()} == {"org/pushed", "org/crawled"}
     assert main_store.mnli_revision() == "b" * 40  # main's pin is kept
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--repo-url", "javascript:alert(1)"), ("--repo-url", "http://github.com/o/r"),
+     ("--site-url", "https://o.github.io/r/}")],
+)  # fmt: skip
+def test_build_refuses_a_bad_repository_or_site_url(
+    store_dir: Path, tmp_path: Path, capsys, flag: str, value: str
+) -> None:
+    code = main(["build", "--data", str(store_dir), "--out", str(tmp_path / "site"), flag, value])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("ranker build: error:") and flag in err
+    assert not (tmp_path / "site").exists()
+
+
+def test_build_links_the_repository_actions_names_and_only_then(
+    store_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    for name in ("RANKER_REPO_URL", "GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "RANKER_SITE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["build", "--data", str(store_dir), "--out", str(tmp_path / "local")]) == 0
+    local = (tmp_path / "local" / "index.html").read_text()
+    assert "issues/new" not in local and "ask for an evaluation</a>" not in local
+    missing = (tmp_path / "local" / "missing.html").read_text()  # says in words where to ask
+    assert "issues/new" not in missing and "“Ask for an evaluation” form in" in missing
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "someone/ranker")
+    assert main(["build", "--data", str(store_dir), "--out", str(tmp_path / "actions")]) == 0
+    page = (tmp_path / "actions" / "missing.html").read_text()
+    assert 'href="https://github.com/someone/ranker"' in page
+    assert "https://github.com/someone/ranker/issues/new?template=request-evaluation.yml" in page

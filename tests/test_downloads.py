@@ -3,25 +3,34 @@ splits a row, numbers kept as numbers; and strict JSON."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import unicodedata
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ranker.build.columns import JSON_ONLY, download_name, guide, in_unit
 from ranker.build.downloads import (
+    all_downloads,
+    baseline_record,
     csv_cell,
     csv_safe,
     csv_text,
     download_record,
     json_text,
     starts_like_formula,
+    unit_table,
 )
+from ranker.build.numbers import compact, fixed, scaled, size
+from ranker.build.tables import COLUMNS, Baseline
+from ranker.records import LEGACY_TASKS
 
 
 def _evaluated(cell: str) -> bool:
@@ -162,3 +171,112 @@ def test_every_cell_reads_back_as_one_cell_and_runs_nothing(rows) -> None:
             assert got_n == ""
         else:
             assert float(got_n) == float(n)  # a number comes back as that number
+
+
+# -- units: the downloads in the site's units, every column in the guide -----------------------
+
+
+def test_scores_are_percent_and_gains_points_with_the_unit_in_the_name() -> None:
+    assert [download_name(c) for c in ("probe_accuracy", "gain", "logme", "params", "cola")] == [
+        "probe_accuracy_pct", "gain_pts", "logme", "params", "cola_pct",
+    ]  # fmt: skip
+    assert in_unit("mnli_lp", 0.8479454841334418) == 100 * 0.8479454841334418
+    assert in_unit("logme", 0.5) == 0.5 and in_unit("params", 7) == 7
+    assert in_unit("avg", None) is None
+    record = {"model_id": "a/b", "probe_accuracy": 0.61, "gain": -0.0123, "logme": None}
+    assert download_record(record) == {
+        "model_id": "a/b",
+        "probe_accuracy_pct": 61.0,
+        "gain_pts": -1.23,
+    }
+    table = pd.DataFrame([{c: None for c in COLUMNS} | {"probe_gain": -0.0123, "avg": 0.5}])
+    frame = unit_table(table)
+    assert list(frame.columns) == [download_name(c) for c in COLUMNS]
+    assert frame.loc[0, "probe_gain_pts"] == -1.23 and frame.loc[0, "avg_pct"] == 50.0
+    assert csv_text(frame, ["probe_gain_pts"]) == '"probe_gain_pts"\n-1.23\n'
+    base = Baseline("roberta-base", 0.5, 0.01, 20, 0.55, None, dict.fromkeys(LEGACY_TASKS, 0.25))
+    record = baseline_record(base)
+    assert record["avg_pct"] == 50.0 and record["avg_std_pts"] == 1.0
+    assert record["probe_accuracy_pct"] is None and record["scores_pct"]["cola"] == 25.0
+
+
+def test_the_guide_names_every_column_with_its_unit_and_source() -> None:
+    columns = guide()
+    assert [c.name for c in columns] == [download_name(c) for c in COLUMNS]
+    assert all(c.unit and c.source and c.meaning for c in [*columns, *JSON_ONLY])
+    units = {c.name: c.unit for c in columns}
+    assert units["probe_accuracy_pct"] == units["cola_pct"] == "%"
+    assert units["gain_pts"] == units["probe_gain_pts"] == "percentage points"
+
+
+# -- one number format: ranker.js does the same (tests/test_browser_numbers.py) ----------------
+
+
+def test_numbers_round_the_exact_value_once_and_ties_away_from_zero() -> None:
+    assert scaled(0.8479454841334418) == "84.79"  # the table once showed 84.80
+    assert fixed(0.125, 2) == "0.13" and fixed(-0.125, 2) == "-0.13"  # JavaScript's toFixed
+    assert fixed(2.5, 0) == "3" and format(2.5, ".0f") == "2"  # not Python's round-half-even
+    assert scaled(-0.00001) == "0.00" and scaled(-0.00001, sign=True) == "+0.00"  # no "-0.00"
+    assert scaled(-0.0123, sign=True) == "-1.23" and scaled(None) == scaled(math.nan) == "–"
+    assert fixed(1e300, 2) == "1e+300" and fixed(math.inf, 2) == "Infinity"
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(0, "0"), (950, "950"), (999.5, "1.0K"), (4_400, "4.4K"), (420_000, "420K"),
+     (999_499, "999K"), (999_500, "1.0M"), (4_400_000, "4.4M"), (9_950_000, "10M"),
+     (108_310_272, "108M"), (1_300_000_000, "1.3B"), (11_000_000_000, "11B")],
+)  # fmt: skip
+def test_parameter_counts_never_read_0M(n, text) -> None:
+    assert size(n) == text
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6, max_value=1e6))
+def test_compact_rows_show_what_the_value_shows(value) -> None:
+    short = compact(value)
+    assert len(repr(short)) <= len(repr(value))
+    for scale, digits in ((100, 2), (1, 3)):
+        assert fixed(scale * short, digits) == fixed(scale * value, digits)
+
+
+class _Writer:
+    """What Downloads writes, by path (a SiteWriter's `write` and `stream`)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, str] = {}
+
+    def write(self, rel: str, content: str) -> None:
+        self.files[rel] = content
+
+    @contextlib.contextmanager
+    def stream(self, rel: str):
+        buffer = io.StringIO()
+        yield buffer
+        self.files[rel] = buffer.getvalue()
+
+
+def _view(slug: str, rows: list[dict]) -> SimpleNamespace:
+    table = pd.DataFrame([{c: None for c in COLUMNS} | r for r in rows], columns=list(COLUMNS))
+    base = Baseline(slug, None, None, None, None, None, {})
+    return SimpleNamespace(
+        table=table, arch=SimpleNamespace(id=slug), baseline=base, updated="2026-11-20",
+        records=[{"model_id": r["model_id"]} for r in rows],
+        downloads={"csv": f"downloads/{slug}.csv", "json": f"downloads/{slug}.json"},
+    )  # fmt: skip
+
+
+def test_each_file_drops_the_columns_empty_in_it() -> None:
+    writer = _Writer()
+    with all_downloads(writer, "2026-11-20") as downloads:
+        downloads.add(_view("a", [{"model_id": "a/x", "avg": 0.5, "flags": ""}]))
+        downloads.add(_view("b", [{"model_id": "b/y", "logme": 1.5, "license": "mit"}]))
+        downloads.add(_view("c", []))
+    files = writer.files
+    assert files["downloads/a.csv"] == '"model_id","avg_pct"\n"a/x",50.0\n'
+    assert files["downloads/b.csv"] == '"model_id","logme","license"\n"b/y",1.5,"mit"\n'
+    assert files["downloads/c.csv"] == '"model_id"\n'  # no model: still a header
+    assert files["downloads/all.csv"] == (
+        '"model_id","logme","avg_pct","license"\n"a/x",,50.0,\n"b/y",1.5,,"mit"\n'
+    )
+    assert "downloads/all.json" not in files  # JSON per architecture only

@@ -68,3 +68,44 @@ def test_times_of_every_shape_the_store_holds_become_rfc3339() -> None:
     assert rfc3339("2023-04") == "2023-04-01T00:00:00Z"
     assert rfc3339("2026-11-27") == "2026-11-27T00:00:00Z"
     assert rfc3339("2026-11-27T03:04:05+02:00") == "2026-11-27T01:04:05Z"
+
+
+XHTML = "{http://www.w3.org/1999/xhtml}"
+
+
+def test_feed_is_styled_for_a_browser_and_says_what_it_is() -> None:
+    """A browser shows the feed through a CSS style sheet (the PI, which readers ignore); the
+    subtitle is one XHTML div that says what the feed is and how to subscribe."""
+    text = atom_feed(key="k", title="T", feed_path="feeds/k.xml", page_path="arch/k.html",
+                     entries=architecture_entries([("o/m", "2026-11-10", 0.5, 1, "arch/o/m.html")],
+                                                  []), updated="2026-11-27")  # fmt: skip
+    assert b'<?xml-stylesheet type="text/css" href="../static/feed.css"?>' in text.split(b"\n")[1]
+    feed = ET.fromstring(text)
+    (subtitle,) = feed.findall("a:subtitle", NS)
+    assert subtitle.get("type") == "xhtml"
+    (div,) = list(subtitle)
+    assert div.tag == f"{XHTML}div"
+    words = "".join(div.itertext())
+    assert "This is an Atom feed" in words and "feed reader" in words
+    assert "No entries yet" not in words
+    assert [a.get("href") for a in div.iter(f"{XHTML}a")] == ["../arch/k.html"]
+    (entry,) = feed.findall("a:entry", NS)
+    content = entry.find("a:content", NS)
+    assert content.get("type") == "xhtml" and content[0].tag == f"{XHTML}div"
+    assert content[0].find(f".//{XHTML}a").get("href") == "../arch/o/m.html"
+
+
+def test_empty_feed_says_why() -> None:
+    from ranker.build.feeds import FeedAbout
+
+    text = atom_feed(key="k", title="T", feed_path="feeds/k.xml", page_path="arch/k.html",
+                     entries=[], updated="2026-11-27", site_url="https://example.org/r",
+                     about=FeedAbout("what", "the page", "Nobody evaluated anything."))  # fmt: skip
+    feed = ET.fromstring(text)
+    assert feed.findall("a:entry", NS) == []
+    div = feed.find("a:subtitle", NS)[0]
+    empty = div.find(f"{XHTML}p[@class='empty']")
+    assert empty is not None and empty.text == "No entries yet. Nobody evaluated anything."
+    # with the site's URL known, the address to copy is shown and links to itself
+    hrefs = [a.get("href") for a in div.iter(f"{XHTML}a")]
+    assert hrefs == ["https://example.org/r/feeds/k.xml", "https://example.org/r/arch/k.html"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
-from ranker.build.missing import CHUNK_ROWS, FIELDS, missing_rows, write_missing
+from ranker.build.missing import CHUNK_ROWS, FIELDS, listed_rows, missing_rows, write_missing
 from ranker.explain import advice
 from ranker.records import Architecture, CatalogEntry, EvalResult
 
@@ -98,3 +99,56 @@ def test_rows_go_out_in_chunks_that_hold_each_row_once(tmp_path: Path) -> None:
     ((args, kw),) = pages
     assert args == ("missing.html", "missing.html")
     assert kw["config"]["total"] == len(rows) and kw["counts"]["queued"] == len(rows)
+
+
+def _view(has_probe: bool, records: list[dict]) -> SimpleNamespace:
+    """What listed_rows reads of an ArchitectureView."""
+    primary, tied = ("probe_rank", "probe_tied") if has_probe else ("legacy_rank", "legacy_tied")
+    return SimpleNamespace(
+        arch=ARCH, has_probe=has_probe, primary=primary, tied=tied, legacy=[SimpleNamespace(model_id="a/partial")],
+        ranked=sum(1 for r in records if r[primary] is not None), records=records,
+    )  # fmt: skip
+
+
+def _record(model_id: str, rank: int | None, tied: int | None = None, **kw) -> dict:
+    page = f"models/roberta-base/{model_id.replace('/', '--')}.html"
+    return {"model_id": model_id, "page": page, "flags": [], "legacy_rank": rank,
+            "legacy_tied": tied, "probe_rank": rank, "probe_tied": tied, **kw}  # fmt: skip
+
+
+def test_listed_models_are_found_with_their_rank_and_page() -> None:
+    view = _view(False, [_record("a/first", 1, 3), _record("a/alone", 4, 1),
+                         _record("a/shifted", None, flags=["shifted"]),
+                         _record("a/partial", None), _record("a/no-2023", None)])  # fmt: skip
+    rows = {r[0]: dict(zip(FIELDS, r, strict=True)) for r in listed_rows(view)}  # type: ignore[arg-type]
+    first = rows["a/first"]
+    assert first["status"] == "ranked" and first["page"] == "models/roberta-base/a--first.html"
+    assert first["why"].startswith("ranked #1= of 2 RoBERTa-base models by the 2023 36-task")
+    assert "3 models share this rank" in first["why"]
+    assert (
+        rows["a/alone"]["why"].startswith("ranked #4 of 2")
+        and "share" not in rows["a/alone"]["why"]
+    )
+    assert rows["a/shifted"]["status"] == "not ranked" and "shifted" in rows["a/shifted"]["why"]
+    assert "not all 36" in rows["a/partial"]["why"]
+    assert "no 2023 results" in rows["a/no-2023"]["why"]
+    probe = dict(zip(FIELDS, listed_rows(_view(True, [_record("a/p", None)]))[0], strict=True))  # type: ignore[arg-type]
+    assert probe["status"] == "not ranked" and "no probe result of ours" in probe["why"]
+    assert dict(zip(FIELDS, listed_rows(_view(True, [_record("a/q", 2, 2)]))[0], strict=True))[
+        "why"].startswith("ranked #2= of 1 RoBERTa-base models by the MNLI probe")  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_the_page_counts_listed_and_missing_models_apart(tmp_path: Path) -> None:
+    listed = listed_rows(_view(False, [_record("z/first", 1, 1), _record("a/partial", None)]))  # type: ignore[arg-type]
+    missing = [["m/x", "RoBERTa-base", "excluded", "why", "what", "", ""]]
+    written: dict[str, str] = {}
+    pages = []
+    write_missing(lambda *a, **kw: pages.append(kw), written.__setitem__, [*listed, *missing])
+    ((kw,),) = [pages]
+    assert kw["tally"] == [
+        (1, "ranked"),
+        (1, "listed without a rank"),
+        (1, "excluded by the crawl"),
+    ]
+    back = json.loads(written["missing/1.js"][len("rankerMissing(1,") : -3])
+    assert [r[0] for r in back] == ["a/partial", "m/x", "z/first"]  # sorted by id, all kinds

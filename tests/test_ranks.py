@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from conftest import make_baselines, make_legacy_model
 from ranker.bits import decode_correct
 from ranker.build import build_site
 from ranker.build.badges import badge_message
+from ranker.build.columns import download_name
 from ranker.build.inputs import RecordWarning
 from ranker.build.ranks import (
     MAX_PAIRS,
@@ -25,6 +25,7 @@ from ranker.build.ranks import (
     probe_relation,
     ranks_from_better,
     resample_counts,
+    resample_indices,
     resampled_correct,
     significantly_better,
     tie_counts,
@@ -132,6 +133,68 @@ def test_resamples_are_seeded_and_shared() -> None:
     counts = resample_counts(500)
     assert counts.shape == (500, RESAMPLES) and (counts.sum(axis=0) == 500).all()
     assert not np.array_equal(counts, resample_counts(500, seed=SEED + 1))
+
+
+def _triple32(x: int) -> int:
+    """triple32 in plain integers, written from the published constants (the reference)."""
+    m = 0xFFFFFFFF
+    x ^= x >> 17
+    x = (x * 0xED5AD4BB) & m
+    x ^= x >> 11
+    x = (x * 0xAC4C1B51) & m
+    x ^= x >> 15
+    x = (x * 0x31848BAB) & m
+    return x ^ (x >> 14)
+
+
+def _untriple32(x: int) -> int:
+    """triple32's inverse: the seed whose key is x."""
+    m = 0xFFFFFFFF
+    for shift, mul in ((14, 0x31848BAB), (15, 0xAC4C1B51), (11, 0xED5AD4BB)):
+        y = x
+        for _ in range(32 // shift + 1):  # undo x ^= x >> shift
+            y = x ^ (y >> shift)
+        x = (y * pow(mul, -1, 2**32)) & m
+    y = x
+    for _ in range(3):
+        y = x ^ (y >> 17)
+    return y
+
+
+def test_resample_indices_are_the_counter_hash() -> None:
+    """Draw i of resample r is floor(h·n / 2**32), h = triple32((r·n + i + triple32(seed)) mod
+    2**32): what compare.js redraws. Checked draw by draw against plain integers, including
+    counters that wrap past 2**32."""
+    n, resamples = 37, 5
+    key = _triple32(SEED)
+    expected = [
+        [(_triple32((r * n + i + key) & 0xFFFFFFFF) * n) >> 32 for i in range(n)]
+        for r in range(resamples)
+    ]
+    assert resample_indices(n, resamples).tolist() == expected
+    key = 2**32 - 2 * n  # a seed whose key makes the counters of the last resamples wrap
+    seed = _untriple32(key)
+    assert _triple32(seed) == key
+    wrapped = [(_triple32((c + key) & 0xFFFFFFFF) * n) >> 32 for c in range(n * resamples)]
+    assert resample_indices(n, resamples, seed).ravel().tolist() == wrapped
+    with pytest.raises(ValueError):
+        resample_indices(2**22, 2**10)
+
+
+def test_the_bootstrap_draws_uniformly() -> None:
+    """Every pair is drawn once per resample on average, and a model's resampled accuracy has
+    the binomial standard error sqrt(p(1-p)/n), as a bootstrap of n pairs must."""
+    n = 2_000
+    counts = resample_counts(n)
+    per_pair = counts.mean(axis=1)
+    assert abs(per_pair.mean() - 1) < 1e-9 and per_pair.std() < 0.05  # 1/sqrt(1000) ~ 0.032
+    assert abs(counts.var() - 1) < 0.01  # multinomial counts: variance 1 - 1/n
+    correct = np.zeros(n, dtype=bool)
+    correct[np.random.default_rng(3).permutation(n)[:1400]] = True  # p = 0.7
+    accuracy = resampled_correct(correct[None, :], counts)[0] / n
+    se = np.sqrt(0.7 * 0.3 / n)
+    assert abs(accuracy.mean() - 0.7) < 0.2 * se
+    assert abs(accuracy.std() / se - 1) < 0.1  # sd of 1,000 resamples: within ~2.2% of se
 
 
 def test_a_rank_is_raised_above_every_model_that_beats_it() -> None:
@@ -342,14 +405,15 @@ def test_one_protocol_at_a_time(store_dir: Path, tmp_path: Path) -> None:
     )
     out = tmp_path / "site"
     build_site(store_dir, out)
-    data = json.loads(gzip.decompress((out / "downloads/roberta-base.json.gz").read_bytes()))
+    data = json.loads((out / "downloads/roberta-base.json").read_bytes())
     rows = {m["model_id"]: m for m in data["models"]}  # missing values are left out
-    rows = {k: {**dict.fromkeys(COLUMNS), **m} for k, m in rows.items()}
+    rows = {k: {**dict.fromkeys(map(download_name, COLUMNS)), **m} for k, m in rows.items()}
     assert rows["y/both"]["probe_rank"] == 1 and rows["w/current"]["probe_rank"] == 2
-    assert rows["y/both"]["probe_accuracy"] == pytest.approx(bits[0].mean())
+    assert rows["y/both"]["probe_accuracy_pct"] == pytest.approx(100 * bits[0].mean())
     assert rows["y/both"]["protocol_version"] == PROTOCOL_VERSION
-    assert rows["x/old-only"]["probe_rank"] is None and rows["x/old-only"]["probe_accuracy"] is None
-    assert data["baseline"]["probe_accuracy"] == pytest.approx(bits[2].mean())
+    old_only = rows["x/old-only"]
+    assert old_only["probe_rank"] is None and old_only["probe_accuracy_pct"] is None
+    assert data["baseline"]["probe_accuracy_pct"] == pytest.approx(100 * bits[2].mean())
     assert latest_results(store.results())["y/both"].protocol_version == PROTOCOL_VERSION
     page = (out / "models/roberta-base/y--both.html").read_text()
     assert "every protocol version" in page
@@ -360,3 +424,18 @@ def test_one_protocol_at_a_time(store_dir: Path, tmp_path: Path) -> None:
     assert badge["message"] == "unranked RoBERTa base"
     badge = json.loads((out / "badges/roberta-base/y--both.json").read_text())
     assert badge["message"] == "#1 of 2 RoBERTa base"
+
+
+def test_the_comparison_keeps_each_results_resamples(cloud) -> None:
+    """The compare view tests pairs on these (ranker.build.pairs): each kept row is its
+    result's right answers in the shared resamples, the very numbers the ranks were made of."""
+    results, correct = cloud
+    comparison = compare_probe_results(results)
+    assert comparison.n_eval == correct.shape[1]
+    assert comparison.resampled is not None
+    assert comparison.resampled.shape == (len(results), RESAMPLES)
+    expected = resampled_correct(correct, resample_counts(correct.shape[1]))
+    rows = [int(key[0].split("/m")[1]) for key in comparison.keys]
+    assert np.array_equal(comparison.resampled, expected[rows])
+    relation = probe_relation(comparison.resampled, comparison.accuracy)
+    assert np.array_equal(relation.dense(), comparison.relation.dense())

@@ -49,6 +49,8 @@ def test_a_person_finds_sorts_filters_and_shares_a_view(browser, big_site: Path)
     page.get_by_role("link", name="RoBERTa base").first.click()
     page.wait_for_selector("html[data-table-ready]")
     record("roberta_5000_rows_sortable_seconds", round(time.perf_counter() - start, 3))
+    page.evaluate(f"location.hash = '{ALL_COLUMNS}'")  # Likes is not a default column
+    page.get_by_role("columnheader", name="Likes").wait_for()
     status = page.locator("#table-status")
     # one row per family by default: as many rows as families, out of every model
     families = set(
@@ -107,7 +109,7 @@ def test_a_person_finds_sorts_filters_and_shares_a_view(browser, big_site: Path)
 def test_keyboard_sorting_and_phone_width(browser, big_site: Path) -> None:
     page = browser.new_page(viewport={"width": 390, "height": 844})
     watch = Watch(page, big_site.resolve().as_uri())
-    page.goto((big_site / "arch/roberta-base.html").as_uri())
+    page.goto((big_site / "arch/roberta-base.html").as_uri() + "#" + ALL_COLUMNS)
     page.wait_for_selector("html[data-table-ready]")
     page.get_by_role("button", name="2023 rank: Activate to sort").focus()
     page.keyboard.press("Enter")
@@ -130,7 +132,7 @@ def test_keyboard_sorting_and_phone_width(browser, big_site: Path) -> None:
 def test_missing_values_sort_last_both_ways(browser, big_site: Path, header, key) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     watch = Watch(page, big_site.resolve().as_uri())
-    page.goto((big_site / "arch/roberta-base.html").as_uri())
+    page.goto((big_site / "arch/roberta-base.html").as_uri() + "#" + ALL_COLUMNS)
     page.wait_for_selector("html[data-table-ready]")
     for direction in ("asc", "desc"):
         sort_by(page, header, key, direction)
@@ -148,7 +150,12 @@ def test_missing_values_sort_last_both_ways(browser, big_site: Path, header, key
     assert watch.errors == [] and watch.outside == []
 
 
-# td index of a column on a page where no column is hidden (the first holds the compare box)
+# td index of a column on a page where no column is hidden (the first holds the compare box);
+# ALL_COLUMNS: the address that shows every column (the default set leaves some out)
+ALL_COLUMNS = "cols=" + ",".join(
+    ["probe_rank", "probe_accuracy", "probe_gain", "logme", "hscore", "legacy_rank", "avg", "gain",
+     "mnli_lp", "downloads", "likes", "params", "license", "last_modified", "probe_revision"]
+)  # fmt: skip
 KEYS = {
     "probe_rank": 1, "model_id": 2, "probe_accuracy": 3, "probe_gain": 4, "logme": 5,
     "hscore": 6, "legacy_rank": 7, "avg": 8, "likes": 12,
@@ -190,7 +197,7 @@ def test_nli_models_are_marked_and_can_be_hidden(browser, big_site: Path) -> Non
 def test_shifted_rows_are_marked_and_unranked(browser, big_site: Path) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     watch = Watch(page, big_site.resolve().as_uri())
-    page.goto((big_site / "arch/roberta-base.html").as_uri())
+    page.goto((big_site / "arch/roberta-base.html").as_uri() + "#" + ALL_COLUMNS)
     page.wait_for_selector("html[data-table-ready]")
     rows = page.evaluate("new DataTable.Api('#ranking').rows().data().toArray()")
     shifted = [r for r in rows if "shifted" in (r.get("flags") or [])]
@@ -297,7 +304,9 @@ def test_start_here_card_leads_on(browser, big_site: Path) -> None:
     # above the table, with picks that link to model pages, and the ways on
     box = card.bounding_box()
     assert box and box["y"] < page.locator("#ranking").bounding_box()["y"]
-    picks = card.locator("ol a")
+    if card.locator("details").count():  # a shared #1: the group opens on a click
+        card.locator("details summary").click()
+    picks = card.locator("a[href*='models/roberta-base/']")
     assert picks.count() >= 1
     assert all(
         "models/roberta-base/" in (h or "")
@@ -348,14 +357,16 @@ def test_families_collapse_and_expand(browser, big_site: Path) -> None:
     assert more.count() == 1 and more.get_attribute("aria-expanded") == "false"
     more.click()
     page.wait_for_timeout(300)
-    assert len(column(page, "model_id")) == len(matching)  # the whole family, in place
+    # the whole family, in place: its other rows right under its best row
+    assert page.locator("#ranking tbody tr").count() == len(matching)
+    assert page.locator("#ranking tbody tr.fam-member").count() == len(cold) - 1
     less = page.get_by_role("button", name=f"hide {len(cold) - 1}")
     assert less.get_attribute("aria-expanded") == "true"
     scroll_to(page, "#controls")
     shot(page, "families-expanded.png")
     less.click()
     page.wait_for_timeout(300)
-    assert len(column(page, "model_id")) == len(matching) - len(cold) + 1
+    assert page.locator("#ranking tbody tr").count() == len(matching) - len(cold) + 1
     # a search that the family's best does not match shows the members that match
     member = next(r["model_id"] for r in cold if not r.get("family_best"))
     page.get_by_label("Search models").fill(member)
@@ -457,7 +468,7 @@ def test_missing_page_finds_an_excluded_model(browser, big_site: Path) -> None:
     page.get_by_label("Model id").fill("no-such/model-anywhere")
     page.wait_for_timeout(200)
     assert page.locator("#missing-table tbody tr").count() == 0
-    assert "No catalogued model matches" in status.inner_text()
+    assert "No model on the site or in the catalogue matches" in status.inner_text()
     assert watch.errors == [] and watch.outside == []
 
 
@@ -473,6 +484,37 @@ def test_atom_feed_parses(big_site: Path) -> None:
     # the architecture page points to it
     html = (big_site / "arch/roberta-base.html").read_text()
     assert 'type="application/atom+xml"' in html and "feeds/roberta-base.xml" in html
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_atom_feed_reads_as_a_page_in_a_browser(browser, big_site: Path, width: int) -> None:
+    """Opened in Chromium (from file://), a feed is a styled page, not the raw XML tree: what it
+    is, how to subscribe, its entries with working links; an empty feed says why."""
+    page, watch = open_page(browser, big_site, "feeds/roberta-base.xml", width=width, height=844)
+    shown = page.evaluate(
+        """() => {  // Atom elements are not HTML elements: read their style and text directly
+          const el = s => document.querySelector(s);
+          const height = e => (e ? e.getBoundingClientRect().height : 0);
+          return {text: document.documentElement.textContent,
+                  title: height(el("feed > title")), id: height(el("feed > id")),
+                  entry: height(el("feed > entry")),
+                  raw: document.documentElement.localName !== "feed"};
+        }"""
+    )
+    assert not shown["raw"]  # not Chromium's XML tree viewer
+    assert "This is an Atom feed" in shown["text"] and "feed reader" in shown["text"]
+    assert shown["title"] > 0 and shown["entry"] > 0
+    assert shown["id"] == 0  # the tag: URI is for readers only
+    entries = page.locator("feed > entry")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shot(page, f"feed-{'phone' if width < 600 else 'desktop'}.png")
+    entries.first.locator("a").first.click()
+    page.wait_for_load_state()
+    assert page.url.endswith(".html") and "/models/roberta-base/" in page.url
+    page.goto((big_site / "feeds/bert-base-cased.xml").as_uri())
+    empty = page.locator("p.empty")
+    assert empty.is_visible() and "has not evaluated" in empty.inner_text()
+    assert watch.errors == [] and watch.outside == []
 
 
 def test_phone_layout_shows_rank_name_and_score(browser, big_site: Path) -> None:
@@ -514,9 +556,10 @@ def test_empty_columns_are_hidden(browser, big_site: Path) -> None:
     rows = rows_of(page)
     assert all(r.get("probe_accuracy") is None for r in rows)
     assert "MNLI probe accuracy" in page.locator("#table-hidden").inner_text()
-    assert "sorted by 36-task average, high to low" in page.locator("#ranking caption").inner_text()
-    # every column has a value somewhere on roberta-base: all shown
-    full, watch_full = open_page(browser, big_site, "arch/roberta-base.html")
+    caption = page.locator("#ranking caption").inner_text()
+    assert "sorted by 2023 rank, then by 36-task average within a shared rank" in caption
+    # every column has a value somewhere on roberta-base: all shown (when chosen)
+    full, watch_full = open_page(browser, big_site, "arch/roberta-base.html#" + ALL_COLUMNS)
     assert full.locator("#ranking thead th").count() == 17
     assert not full.locator("#table-hidden").is_visible()
     assert watch.errors == [] and watch.outside == []
@@ -554,13 +597,14 @@ def test_task_column_picker_shows_and_sorts_one_tasks_gain(browser, big_site: Pa
     head.click()  # sort by it
     # the hash is written after each draw, and already holds the default sort's `dir=`: wait
     # for the draw sorted by the task column (DataTables may defer a large table's sort)
+    task = "t.columns().header().toArray().findIndex(h => h.id === 'task-head')"
     page.wait_for_function(
-        "() => { const t = new DataTable.Api('#ranking');"
-        " return (t.order()[0] || [])[0] === t.columns().count() - 1"
-        " && new URLSearchParams(location.hash.slice(1)).get('sort') === 'null'; }"
+        f"() => {{ const t = new DataTable.Api('#ranking');"
+        f" return (t.order()[0] || [])[0] === {task}"
+        " && new URLSearchParams(location.hash.slice(1)).get('sort') === 'task'; }"
     )
     values = page.evaluate(
-        "() => { const t = new DataTable.Api('#ranking'); const i = t.columns().count() - 1;"
+        f"() => {{ const t = new DataTable.Api('#ranking'); const i = {task};"
         " return t.column(i, {order: 'current', search: 'applied'}).data().toArray()"
         ".length ? t.cells(null, i, {order: 'current', search: 'applied'}).render('sort')"
         ".toArray() : []; }"
@@ -569,7 +613,10 @@ def test_task_column_picker_shows_and_sorts_one_tasks_gain(browser, big_site: Pa
     assert len(present) > 100  # the 2023 RoBERTa models with an rte score
     assert values[: len(present)] == present  # missing last
     assert present == sorted(present) or present == sorted(present, reverse=True)
-    first = page.locator("#ranking tbody tr").first.locator("td").last.inner_text()
+    at = page.evaluate(
+        f"() => {{ const t = new DataTable.Api('#ranking'); return t.column({task}).index('visible'); }}"
+    )
+    first = page.locator("#ranking tbody tr").first.locator("td").nth(at).inner_text()
     assert first.startswith(("+", "-")) and float(first) == present[0]
     shot(page, "task-column.png")
     assert watch.errors == [] and watch.outside == []

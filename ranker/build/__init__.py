@@ -135,10 +135,14 @@ def _swap(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def build_site(data: Path | str, out: Path | str, site_url: str | None = None) -> BuildReport:
+def build_site(
+    data: Path | str, out: Path | str, site_url: str | None = None, repo_url: str | None = None
+) -> BuildReport:
     """Build the site from the store at `data` into `out`.
 
     `site_url` is the public address the site is served from; badges' Markdown snippets need it.
+    `repo_url` is the site's source repository (https): the pages link it and its request form;
+    without it they say in words where requests go.
     """
     start = time.perf_counter()
     out = Path(out)
@@ -151,7 +155,7 @@ def build_site(data: Path | str, out: Path | str, site_url: str | None = None) -
         try:
             writer = SiteWriter(tmp)
             pages, models = render_site(
-                store, site_url or os.environ.get("RANKER_SITE_URL"), writer
+                store, site_url or os.environ.get("RANKER_SITE_URL"), writer, repo_url
             )
             writer.write(MARKER, "built by ranker; replaced on every build\n")
             os.chmod(tmp, 0o755)  # mkdtemp makes 0700; the site is served to everyone

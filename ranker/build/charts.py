@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ranker.build.numbers import fixed
+
 Figure = dict[str, Any]
 
 _LAYOUT = dict(
@@ -34,6 +36,8 @@ def _cached_layout(title: str, options: str) -> str:
     fig.update_layout(
         {**_LAYOUT, "title": dict(text=html.escape(title), x=0), **json.loads(options)}
     )
+    # tick labels grow the margins instead of being cut (long names on a 390 px phone)
+    fig.update_layout(xaxis_automargin=True, yaxis_automargin=True)
     return json.dumps(json.loads(fig.to_json())["layout"])
 
 
@@ -177,7 +181,7 @@ def evaluated_over_time(dates: pd.Series) -> Figure | None:
 def task_gains(scores: dict[str, float | None], base: dict[str, float | None]) -> Figure | None:
     """Per legacy task, the model's score minus the pretrained base's 20-seed mean."""
     points = {
-        t: round(100 * (v - b), 4)
+        t: float(fixed(100 * (v - b), 2))  # the hover shows the value as every page does
         for t, v in scores.items()
         if v is not None and (b := base.get(t)) is not None and np.isfinite(100 * (v - b))
     }

@@ -112,7 +112,37 @@ def gather(store: StoreReader, now: dt.datetime) -> SiteContext:
         updated=updated,
     )
     context.common = _common(context)
+    context.common["site_counts"] = site_counts(legacy, results, meta, hub_ids)
     return context
+
+
+def site_counts(
+    legacy: list[LegacyModel], results: list[EvalResult], meta: dict[str, Any], bases: set[str]
+) -> dict[str, Any]:
+    """The site-wide counts every page states, each named for the one thing it counts, so that
+    no page says 2,700 where another says 2,691 (IBM's files hold 2,703 rows; 7 duplicates are
+    merged on import; 5 of the rows left are pretrained bases)."""
+    pretrained = sum(1 for m in legacy if "pretrained" in m.flags)
+    probed = {r.model_id for r in results if r.status == "ok" and r.model_id not in bases}
+    source_rows = meta.get("source_rows")
+    duplicates = meta.get("duplicate_rows")
+    return {
+        "ibm_as_of": str(meta.get("as_of") or "2023") if legacy else "",
+        "ibm_file_rows": source_rows if type(source_rows) is int else None,
+        "ibm_duplicates": duplicates if type(duplicates) is int else None,
+        "ibm_rows": len(legacy),  # the 2023 rows the site uses, pretrained bases included
+        "ibm_bases": pretrained,
+        "ibm_finetuned": len(legacy) - pretrained,
+        "ibm_avg": sum(1 for m in legacy if m.avg is not None and "pretrained" not in m.flags),
+        "ibm_probe": sum(  # finetuned models with IBM's 2023 MNLI probe score
+            1 for m in legacy if m.mnli_lp is not None and "pretrained" not in m.flags
+        ),
+        "probe_models": len(probed),  # finetuned models with a probe result of ours
+        "probe_newest": max(
+            (r.evaluated_at[:10] for r in results if r.status == "ok" and r.evaluated_at),
+            default="",
+        ),
+    }
 
 
 def _common(context: SiteContext) -> dict[str, Any]:
@@ -161,14 +191,6 @@ def changelog(results: list[EvalResult], legacy_meta: dict[str, Any]) -> list[di
         for d, c in sorted(by_date.items(), reverse=True)
     ]
     if legacy_meta:
-        counts = legacy_meta.get("per_architecture")
-        entries.append(
-            {
-                "date": legacy_meta.get("as_of") or "2023",
-                "legacy": sum(
-                    n for n in (counts.values() if isinstance(counts, dict) else ())
-                    if type(n) is int and n >= 0
-                ),
-            }
-        )  # fmt: skip
+        # the rows' counts and how they add up: the common "counts" (site_counts)
+        entries.append({"date": legacy_meta.get("as_of") or "2023", "legacy": True})
     return entries

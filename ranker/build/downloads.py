@@ -19,25 +19,26 @@ by Excel, LibreOffice and Google Sheets when the file is opened ("CSV injection"
 from __future__ import annotations
 
 import contextlib
-import gzip
 import json
 import math
 import re
+import tempfile
 import unicodedata
 from collections.abc import Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ranker.build.tables import COLUMNS, INT_COLUMNS, plain_column
+from ranker.build.columns import PERCENT, POINTS, download_name, in_unit
+from ranker.build.tables import COLUMNS, INT_COLUMNS, Baseline, plain_column
 
 if TYPE_CHECKING:
     from ranker.build import SiteWriter
     from ranker.build.views import ArchitectureView
 
-# Every model in one file each, gzip-compressed: the per-architecture files hold the same.
-ALL_CSV = "downloads/all.csv.gz"
-ALL_JSON = "downloads/all.json.gz"
+# Every model in one file each, plain text (a server may send it gzip-encoded): the
+# per-architecture files hold the same. ranker.build.columns says what each column is.
+ALL_CSV = "downloads/all.csv"
 
 FORMULA_SIGNS = frozenset("=+-@")
 # Signs NFKC leaves alone that a reader may still take for a minus or a plus.
@@ -101,26 +102,62 @@ def csv_cell(value: Any) -> str:
     return _quoted(csv_safe(str(value)))
 
 
-def csv_text(table: pd.DataFrame, columns: Sequence[str]) -> str:
-    """The table's `columns` as CSV (one line a model, "\\n" line ends), every cell through
-    `csv_cell`: numeric columns stay numbers, text columns are quoted and neutralised."""
-    cells = [[csv_cell(v) for v in plain_column(table[c], c in INT_COLUMNS)] for c in columns]
+def unit_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as the downloads give it (ranker.build.columns): scores and gains times 100,
+    columns named with their unit, in COLUMNS order."""
+    frame = table.loc[:, list(COLUMNS)].copy()
+    for c in (*PERCENT, *POINTS):
+        frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float) * 100
+    return frame.rename(columns={c: download_name(c) for c in COLUMNS})
+
+
+def csv_cells(table: pd.DataFrame, columns: Sequence[str]) -> list[list[str]]:
+    """The table's `columns` as CSV cells, column by column, every one through `csv_cell`."""
+    return [[csv_cell(v) for v in plain_column(table[c], c in INT_COLUMNS)] for c in columns]
+
+
+def filled(cells: list[str]) -> bool:
+    """Whether a column of cells holds anything: not every cell empty (missing or "")."""
+    return any(c not in ("", '""') for c in cells)
+
+
+def csv_lines(columns: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
+    """A header of `columns` and a line a model ("\\n" line ends) from column-major cells."""
     lines = [",".join(_quoted(c) for c in columns)]
     lines += [",".join(row) for row in zip(*cells, strict=True)]
     return "".join(line + "\n" for line in lines)
 
 
-def download_record(record: dict[str, Any], page: bool = True) -> dict[str, Any]:
-    """A model in the JSON downloads: what it has; a missing value (a non-finite number
-    included), no flag, not trained on NLI data (and, in all.json.gz, the page) are left out."""
+def csv_text(table: pd.DataFrame, columns: Sequence[str]) -> str:
+    """The table's `columns` as CSV (one line a model, "\\n" line ends), every cell through
+    `csv_cell`: numeric columns stay numbers, text columns are quoted and neutralised."""
+    return csv_lines(columns, csv_cells(table, columns))
+
+
+def download_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A model in the JSON downloads, named and scaled as in the CSV (ranker.build.columns):
+    what it has; a missing value (a non-finite number included), no flag, not trained on NLI
+    data are left out."""
     return {
-        k: v
+        download_name(k): in_unit(k, v)
         for k, v in record.items()
         if v is not None
         and v != []
         and v is not False
         and not (isinstance(v, float) and not math.isfinite(v))
-        and (page or k != "page")
+    }
+
+
+def baseline_record(baseline: Baseline) -> dict[str, Any]:
+    """An architecture's base in its JSON download, in the units of the models' columns."""
+    return {
+        "model_id": baseline.model_id,
+        "avg_pct": in_unit("avg", baseline.avg),
+        "avg_std_pts": in_unit("gain", baseline.avg_std),
+        "n_seeds": baseline.n_seeds,
+        "mnli_lp_pct": in_unit("mnli_lp", baseline.mnli_lp),
+        "probe_accuracy_pct": in_unit("probe_accuracy", baseline.probe_accuracy),
+        "scores_pct": {t: in_unit(t, v) for t, v in baseline.scores.items()},
     }
 
 
@@ -134,46 +171,57 @@ def json_text(data: Any) -> str:
     return json_compact(data) + "\n"
 
 
-def gzipped(text: str) -> bytes:
-    """Reproducible gzip (no time stamp): the downloads, a tenth of their size on disk."""
-    return gzip.compress(text.encode(), mtime=0)
-
-
 class Downloads:
-    """Writes each architecture's downloads (`add`) and appends its models to the files of
-    every model (`all_downloads`)."""
+    """Writes each architecture's downloads (`add`) and keeps its models for the files of every
+    model (`all_downloads`). Each file drops the columns empty in it (model_id stays, so a file
+    without models still has a header); so all.csv is written at the end, from every row's
+    cells, spooled to a temporary file meanwhile. Every model is in one CSV, and in JSON per
+    architecture only: a second JSON copy of everything would add ~0.7 kB a model to a site
+    that GitHub Pages caps at 1 GB."""
 
-    def __init__(self, writer: SiteWriter, all_csv: IO[str], all_json: IO[str]) -> None:
+    def __init__(self, writer: SiteWriter, spool: IO[str]) -> None:
         self.writer = writer
-        self.all_csv = all_csv
-        self.all_json = all_json
+        self.spool = spool  # a JSON array of every column's cell a line: one line a model
+        self.filled: set[str] = set()  # columns with a value in some architecture
         self.count = 0  # architectures added
         self.models = 0  # models added
 
     def add(self, v: ArchitectureView) -> None:
         assert v.table is not None
-        text = csv_text(v.table, COLUMNS)
-        self.writer.write(v.downloads["csv"], gzipped(text))
-        self.all_csv.write(text.split("\n", 1)[1] if self.count else text)  # one header
+        names = [download_name(c) for c in COLUMNS]
+        cells = csv_cells(unit_table(v.table), names)
+        present = [i for i, c in enumerate(cells) if filled(c) or names[i] == "model_id"]
+        self.filled.update(names[i] for i in present)
+        text = csv_lines([names[i] for i in present], [cells[i] for i in present])
+        self.writer.write(v.downloads["csv"], text)
+        for row in zip(*cells, strict=True):
+            self.spool.write(json_compact(row) + "\n")
         document = {
             "architecture": v.arch.id,
-            "baseline": v.baseline.__dict__,
+            "baseline": baseline_record(v.baseline),
             "updated": v.updated,
             "models": [download_record(r) for r in v.records],
         }
-        self.writer.write(v.downloads["json"], gzipped(json_text(document)))
-        for r in v.records:
-            separator = "," if self.models else ""
-            self.all_json.write(separator + json_compact(download_record(r, False)))
-            self.models += 1
+        self.writer.write(v.downloads["json"], json_text(document))
+        self.models += len(v.records)
         self.count += 1
+
+    def write_all_csv(self, out: IO[str]) -> None:
+        """all.csv: every spooled row, in the columns that some architecture filled."""
+        names = [download_name(c) for c in COLUMNS]
+        keep = [i for i, name in enumerate(names) if name in self.filled or name == "model_id"]
+        out.write(csv_lines([names[i] for i in keep], []))
+        self.spool.seek(0)
+        for line in self.spool:
+            row = json.loads(line)
+            out.write(",".join(row[i] for i in keep) + "\n")
 
 
 @contextlib.contextmanager
 def all_downloads(writer: SiteWriter, updated: str) -> Iterator[Downloads]:
-    """The files of every model, open while the architectures are added."""
-    with writer.stream(ALL_CSV) as all_csv, writer.stream(ALL_JSON) as all_json:
-        all_json.write(f'{{"updated":{json.dumps(updated)},"models":[')
-        downloads = Downloads(writer, all_csv, all_json)
+    """all.csv, written once every architecture is added."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        downloads = Downloads(writer, spool)
         yield downloads
-        all_json.write("]}\n")
+        with writer.stream(ALL_CSV) as all_csv:
+            downloads.write_all_csv(all_csv)

@@ -2,8 +2,14 @@
 new evaluations and new entrants to the top 10 in any feed reader.
 
 Built with ElementTree, so every text and attribute is escaped by the XML writer, never by
-hand. Entry ids are `tag:` URIs (RFC 4151) that do not depend on where the site is published;
-links are absolute when the site's URL is known (`--site-url`), else relative to the feed.
+hand. A browser opening a feed shows a readable page, not raw XML: the feed carries a CSS
+style sheet (static/feed.css) and an XHTML subtitle saying what the feed is, how to subscribe
+and, when it has no entries, why; each entry carries its summary as XHTML with a link. CSS, not
+XSLT: Chromium 156 applies XSLT only over http, under a "being removed from this browser"
+banner, and not at all from file://. Feed readers ignore the style sheet.
+
+Entry ids are `tag:` URIs (RFC 4151) that do not depend on where the site is published; links
+are absolute when the site's URL is known (`--site-url`), else relative to the feed.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ if TYPE_CHECKING:
     from ranker.build.views import ArchitectureView
 
 ATOM = "http://www.w3.org/2005/Atom"
+XHTML = "http://www.w3.org/1999/xhtml"
+STYLESHEET = "static/feed.css"  # in the site, beside the other static assets
 TAG_AUTHORITY = "ranker.invalid,2026"  # tag: URIs need an authority; this one is never a host
 MAX_ENTRIES = 50
 
@@ -45,6 +53,40 @@ def rfc3339(value: str) -> str:
     return format_utc(dt.datetime.fromisoformat(text + "-01" if len(text) == 7 else text))
 
 
+@dataclass(frozen=True)
+class FeedAbout:
+    """What the feed's subtitle tells a reader who opened it in a browser."""
+
+    what: str  # what the feed announces
+    page_label: str  # the link text of its HTML page
+    empty: str  # why the feed has no entries, said only when it has none
+
+
+def _xhtml(parent: ET.Element, name: str, text: str | None = None, **attrs: str) -> ET.Element:
+    node = ET.SubElement(parent, f"{{{XHTML}}}{name}", attrs)
+    node.text = text
+    return node
+
+
+def _subtitle(
+    feed: ET.Element, about: FeedAbout, self_href: str, page_href: str, empty: bool
+) -> None:
+    """An XHTML subtitle (RFC 4287 3.1.1.3): one div, shown by readers and by browsers."""
+    node = ET.SubElement(feed, f"{{{ATOM}}}subtitle", {"type": "xhtml"})
+    div = _xhtml(node, "div")
+    _xhtml(div, "p", f"This is an Atom feed: {about.what}", **{"class": "what"})
+    how = _xhtml(div, "p", "To subscribe, copy the address of this page", **{"class": "how"})
+    tail = " into a feed reader, which checks it for new entries; or read "
+    if self_href.startswith(("http://", "https://")):  # a relative one would only confuse
+        how.text = (how.text or "") + " ("
+        _xhtml(how, "a", self_href, href=self_href).tail = ")" + tail
+    else:
+        how.text = (how.text or "") + tail
+    _xhtml(how, "a", about.page_label, href=page_href).tail = "."
+    if empty:
+        _xhtml(div, "p", f"No entries yet. {about.empty}", **{"class": "empty"})
+
+
 def _href(site_url: str | None, path: str) -> str:
     return f"{site_url.rstrip('/')}/{path}" if site_url else path
 
@@ -58,10 +100,12 @@ def atom_feed(
     entries: Iterable[FeedEntry],
     updated: str,
     site_url: str | None = None,
+    about: FeedAbout | None = None,
 ) -> bytes:
     """The feed document: the newest MAX_ENTRIES entries, newest first. `feed_path` and
     `page_path` are the feed's and its HTML page's paths in the site."""
     ET.register_namespace("", ATOM)
+    ET.register_namespace("xhtml", XHTML)
 
     def sub(parent: ET.Element, name: str, text: str | None = None, **attrs: str) -> ET.Element:
         node = ET.SubElement(parent, f"{{{ATOM}}}{name}", attrs)
@@ -79,6 +123,8 @@ def atom_feed(
     feed = ET.Element(f"{{{ATOM}}}feed")
     sub(feed, "id", tag_uri(key))
     sub(feed, "title", title)
+    about = about or FeedAbout(title, "its page", "Nothing has been announced yet.")
+    _subtitle(feed, about, link(feed_path), link(page_path), empty=not chosen)
     sub(feed, "updated", rfc3339(updated))
     author = sub(feed, "author")
     sub(author, "name", "ranker")
@@ -91,7 +137,16 @@ def atom_feed(
         sub(node, "updated", rfc3339(entry.updated))
         sub(node, "link", rel="alternate", href=link(entry.href), type="text/html")
         sub(node, "summary", entry.summary)
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+        content = _xhtml(sub(node, "content", type="xhtml"), "div")
+        _xhtml(content, "p", entry.summary + " ")
+        _xhtml(content[0], "a", "Open the page", href=link(entry.href))
+    style = f'<?xml-stylesheet type="text/css" href="{up}{STYLESHEET}"?>\n'
+    return (
+        b"<?xml version='1.0' encoding='utf-8'?>\n"
+        + style.encode()
+        + ET.tostring(feed, encoding="utf-8", xml_declaration=False)
+        + b"\n"
+    )
 
 
 def architecture_entries(
@@ -156,4 +211,12 @@ def architecture_feed(v: ArchitectureView, site_url: str | None, updated: str) -
         entries=architecture_entries(evaluated, entrants),
         updated=updated if updated != "never" else "1970-01-01",
         site_url=site_url,
+        about=FeedAbout(
+            what=f"each model of {v.arch.title} that our MNLI probe evaluates, and each model "
+            "that enters the top 10 after an update, newest first.",
+            page_label=f"the {v.arch.title} ranking",
+            empty=f"Our MNLI probe has not evaluated a model of {v.arch.title} yet: the ranks "
+            "on the site are IBM's April 2023 data, which has no evaluation dates. Entries "
+            "appear here as our probe evaluates models.",
+        ),
     )

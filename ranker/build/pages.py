@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from markupsafe import Markup
 
-from ranker.build import badges, charts
+from ranker.build import badges, charts, columns
 from ranker.build.compare import write_compare
 from ranker.build.context import SiteContext
 from ranker.build.downloads import json_text
@@ -23,8 +23,11 @@ from ranker.build.rows import (
     FIRST_ROWS,
     ROW_FIELDS,
     chunk_scripts,
+    column_terms,
+    default_columns,
     page_scheme,
     row_array,
+    table_order,
 )
 from ranker.build.views import ArchitectureView, nli_example, untrusted
 from ranker.records import LEGACY_TASKS, Architecture, EvalResult
@@ -71,6 +74,7 @@ def write_architecture(
         chunks=chunks,
         tasks=v.tasks,
         tasks_path=tasks_path,
+        pairs=v.pairs, sigma=v.sigma,
     )  # fmt: skip
     _model_pages(page, v, site_url, context.probe_history)
 
@@ -91,8 +95,10 @@ def _architecture_page(page: Pages, v: ArchitectureView, tasks: str | None) -> l
         "total": len(rows),
         **page_scheme(arch),
         "compare": v.compare,
-        "default_sort": "probe_accuracy" if v.has_probe else "avg",
-        "default_dir": "desc",
+        "default_order": table_order(v.has_probe),
+        "score": "probe_accuracy" if v.has_probe else "avg",  # the task column comes after it
+        "default_columns": default_columns(v.has_probe),
+        "terms": column_terms(),
         "tasks": tasks,
         "task_names": LEGACY_TASKS,
     }
@@ -181,6 +187,7 @@ def write_site_pages(
         meta=context.meta,
     )
     page("faq.html", "faq.html")
+    page(columns.GUIDE, "columns.html", columns=columns.guide(), json_only=columns.JSON_ONLY)
     write_missing(page, page.writer.write, context.missing)
     page("cite.html", "cite.html", site_url=site_url)
     page("changelog.html", "changelog.html", entries=context.changelog)

@@ -7,9 +7,12 @@ a rank, but a rank is never handed down a chain of overlapping intervals.
 - Probe results (`compare_probe_results`): a paired bootstrap over the evaluation pairs the
   models share. Every model of one architecture, protocol version and data fingerprint is
   resampled with the *same* resample indices (seeded), so a difference is measured on the same
-  pairs. Model a is significantly better than b when it is better on the point estimate and
-  the 2.5% quantile (numpy's "lower" method) of acc_a* - acc_b* over the resamples is above
-  zero: a scores higher on more than 97.5% of the resamples.
+  pairs: drawn by a counter-based 32-bit hash (`resample_indices`, Wellons' triple32), not
+  numpy's generator, so that the compare view redraws them in the browser bit for bit and the
+  site ships each model's per-pair bits, not its resampled counts. Model a is significantly
+  better than b when it is better on the point estimate and the 2.5% quantile (numpy's
+  "lower" method) of acc_a* - acc_b* over the resamples is above zero: a scores higher on more
+  than 97.5% of the resamples.
 - The 2023 36-task averages (`legacy_ranks`): one finetuning run has the noise of the pretrained
   base's seed-to-seed standard deviation σ, so a is significantly better than b when
   avg_a - avg_b > 1.96·σ·√2.
@@ -65,15 +68,39 @@ CHUNK = 256  # models per block of the pairwise work: memory ~ CHUNK x band x 8 
 MAX_PAIRS = 20_000
 
 
+def triple32(x: np.ndarray) -> np.ndarray:
+    """Wellons' triple32 hash (hash-prospector, public domain); uint32 arrays wrap silently."""
+    x = np.array(x, dtype=np.uint32)
+    x ^= x >> np.uint32(17)
+    x *= np.uint32(0xED5AD4BB)
+    x ^= x >> np.uint32(11)
+    x *= np.uint32(0xAC4C1B51)
+    x ^= x >> np.uint32(15)
+    x *= np.uint32(0x31848BAB)
+    x ^= x >> np.uint32(14)
+    return x
+
+
+def resample_indices(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
+    """(resamples, n) uint32: the pairs drawn, draw i of resample r from the counter
+    c = r·n + i as floor(h·n / 2**32), h = triple32((c + triple32(seed)) mod 2**32).
+
+    A hash, not numpy's generator: compare.js draws the same resamples (n·resamples < 2**32)."""
+    if n * resamples >= 2**32:
+        raise ValueError("resample_indices: n x resamples must stay below 2**32")
+    key = triple32(np.array([seed % 2**32], dtype=np.uint32))[0]
+    h = triple32(np.arange(n * resamples, dtype=np.uint32) + key).astype(np.uint64)
+    h *= np.uint64(n)  # < 2**47: exact
+    return (h >> np.uint64(32)).astype(np.uint32).reshape(resamples, n)
+
+
 def resample_counts(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
     """(n, resamples) float32: how often each pair is drawn in each bootstrap resample.
 
-    One set of draws, shared by every model it is applied to: that is what pairs them.
-    """
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(resamples, n))
-    offsets = (np.arange(resamples) * n)[:, None]
-    counts = np.bincount((idx + offsets).ravel(), minlength=resamples * n)
+    One set of draws (`resample_indices`), shared by every model: that is what pairs them."""
+    idx = resample_indices(n, resamples, seed)
+    idx += (np.arange(resamples, dtype=np.uint32) * np.uint32(n))[:, None]  # < 2**32
+    counts = np.bincount(idx.ravel(), minlength=resamples * n)
     return counts.reshape(resamples, n).T.astype(np.float32)
 
 
@@ -359,6 +386,12 @@ class ProbeComparison:
     keys: list[tuple[str, str]]
     accuracy: np.ndarray
     relation: Relation
+    # (len(keys), resamples) right answers in each shared resample (`resampled_correct`), the
+    # evaluation size and each key's per-pair bits (np.packbits rows): the compare view
+    # redraws the resamples from the bits and tests any pair by the same rule (build.pairs)
+    resampled: np.ndarray | None = None
+    n_eval: int = 0
+    packed: np.ndarray | None = None
 
     def ranks(self, chosen: Sequence[tuple[str, str]] | None = None) -> dict[str, int]:
         """model_id -> rank among the `chosen` results (default: all; one per model)."""
@@ -433,8 +466,10 @@ def compare_probe_results(
     correct, accuracy = correct[order], accuracy[order]
     counts = resample_counts(correct.shape[1], resamples, seed)
     resampled = resampled_correct(correct, counts)
+    n_eval, packed = correct.shape[1], np.packbits(correct, axis=1)
     del correct
-    return ProbeComparison(keys, accuracy, probe_relation(resampled, accuracy))
+    relation = probe_relation(resampled, accuracy)
+    return ProbeComparison(keys, accuracy, relation, resampled, n_eval, packed)
 
 
 # -- the 2023 36-task averages ---------------------------------------------------------------

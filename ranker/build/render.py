@@ -6,13 +6,13 @@ wheel installed anywhere builds the site, not only a source checkout.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ranker.build.glossary import GLOSSARY, term
+from ranker.build.numbers import count, missing, scaled, size
 from ranker.errors import RankerError
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -25,21 +25,19 @@ FLAG_LABELS = {
 }
 
 
-def missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
 def pct(value: Any, digits: int = 2) -> str:
-    """A 0-1 score as a percentage without the sign, '–' where missing."""
-    return "–" if missing(value) else f"{100 * float(value):.{digits}f}"
+    """A 0-1 score as a percentage without the sign, '–' where missing (ranker.build.numbers)."""
+    return scaled(value, 100, digits)
 
 
 def signed_pct(value: Any, digits: int = 2) -> str:
-    return "–" if missing(value) else f"{100 * float(value):+.{digits}f}"
+    """A 0-1 gain as signed percentage points: "+2.50", "-0.12"."""
+    return scaled(value, 100, digits, sign=True)
 
 
-def params(value: Any) -> str:
-    return "–" if missing(value) else f"{int(value) / 1e6:.0f}M"
+def fixed3(value: Any) -> str:
+    """LogME and H-score: three decimals, as the table shows them."""
+    return scaled(value, 1, 3)
 
 
 def ordinal(value: int) -> str:
@@ -61,7 +59,10 @@ def environment(templates: Path = TEMPLATES) -> Environment:
     )
     # compact JSON in pages: a model page's figure or a table's first rows, without spaces
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":")}
-    env.filters.update(pct=pct, signed_pct=signed_pct, params=params, ordinal=ordinal)
+    # `count` (a number with thousands separators) replaces Jinja's alias of `length`
+    env.filters.update(
+        pct=pct, signed_pct=signed_pct, fixed3=fixed3, params=size, count=count, ordinal=ordinal
+    )
     env.tests["missing"] = missing
     env.globals["FLAG_LABELS"] = FLAG_LABELS
     env.globals.update(term=term, GLOSSARY=GLOSSARY)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ranker.build.glossary import GLOSSARY
+from ranker.build.numbers import compact
 from ranker.records import Architecture
 from ranker.urls import model_page, rows_prefix
 
@@ -28,19 +30,27 @@ ROW_FIELDS = (
 # table; chunk 0 holds the first rows again (the compare view loads every row from chunks).
 FIRST_ROWS = 500
 CHUNK_ROWS = 4000
+# The columns shown before the reader picks others (the column chooser): with the chosen 2023
+# task's column, they fit a 1280 px screen once probe results fill them. Rank and model always.
+DEFAULT_COLUMNS = (
+    "probe_rank", "model_id", "probe_accuracy", "probe_gain", "legacy_rank", "avg", "gain",
+    "downloads", "params", "license",
+)  # fmt: skip
+# A column header's glossary entry (ranker.build.glossary): its tooltip.
+COLUMN_TERMS = {
+    "probe_rank": "rank", "probe_accuracy": "probe", "probe_gain": "gain", "logme": "logme",
+    "hscore": "h-score", "legacy_rank": "threshold-2023", "avg": "36-task", "gain": "gain",
+    "mnli_lp": "probe",
+}  # fmt: skip
 _DAY_FIELDS = (ROW_FIELDS.index("last_modified"), ROW_FIELDS.index("evaluated_at"))
 _REVISION = ROW_FIELDS.index("probe_revision")
 _FLAGS = ROW_FIELDS.index("flags")
 _NLI = ROW_FIELDS.index("nli")
 
 
-def _round(value: Any) -> Any:
-    return round(value, 5) if isinstance(value, float) else value
-
-
 def row_array(r: dict[str, Any]) -> list[Any]:
     """One table row as an array in ROW_FIELDS order; null where missing."""
-    row = [_round(r[k]) for k in ROW_FIELDS]
+    row = [compact(r[k]) for k in ROW_FIELDS]  # shorter only where it shows the same
     for i in _DAY_FIELDS:
         row[i] = row[i][:10] if row[i] else None
     row[_REVISION] = row[_REVISION][:7] if row[_REVISION] else None
@@ -71,3 +81,24 @@ def page_scheme(arch: Architecture) -> dict[str, Any]:
     if model_page(arch, "o/n") != pages + "o" + slash + "n" + suffix:
         raise ValueError(f"ranker.urls.model_page is not a folder and a file name: {page!r}")
     return scheme
+
+
+def table_order(has_probe: bool) -> list[tuple[str, str]]:
+    """The table's default order, (column, direction) in turn: by the page's rank, then by its
+    score within a shared rank, unranked rows last by score; so the rank column never goes
+    down the page (a rank is 1 + the models significantly better, not a position)."""
+    if has_probe:
+        return [("probe_rank", "asc"), ("probe_accuracy", "desc"), ("avg", "desc")]
+    return [("legacy_rank", "asc"), ("avg", "desc"), ("mnli_lp", "desc")]
+
+
+def default_columns(has_probe: bool) -> tuple[str, ...]:
+    """The columns shown by default: on a page of 2023 results only, the probe's columns are
+    empty (hidden), which leaves room for the 2023 MNLI probe (the only score of many 2023
+    rows) and the last modification date."""
+    return DEFAULT_COLUMNS if has_probe else (*DEFAULT_COLUMNS, "mnli_lp", "last_modified")
+
+
+def column_terms() -> dict[str, str]:
+    """Column key -> the glossary's one-sentence explanation, for the headers' tooltips."""
+    return {column: GLOSSARY[key].short for column, key in COLUMN_TERMS.items()}

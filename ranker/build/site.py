@@ -17,6 +17,8 @@ import pandas as pd
 
 from ranker.build.context import StoreReader, gather
 from ranker.build.downloads import all_downloads
+from ranker.build.links import link_context
+from ranker.build.missing import listed_rows
 from ranker.build.pages import Pages, write_architecture, write_site_pages, write_static
 from ranker.build.views import SUMMARY_COLUMNS, ArchitectureView, architecture_view, nli_candidate
 
@@ -24,10 +26,13 @@ if TYPE_CHECKING:
     from ranker.build import SiteWriter
 
 
-def render_site(store: StoreReader, site_url: str | None, writer: SiteWriter) -> tuple[int, int]:
-    """Write every file of the site through `writer`; return (HTML pages, models listed)."""
+def render_site(
+    store: StoreReader, site_url: str | None, writer: SiteWriter, repo_url: str | None = None
+) -> tuple[int, int]:
+    """Write every file of the site through `writer`; return (HTML pages, models listed);
+    `repo_url`: the source repository the pages link (ranker.build.links)."""
     context = gather(store, datetime.now(UTC))
-    page = Pages(writer, context.common)
+    page = Pages(writer, {**context.common, **link_context(repo_url)})
     views: list[ArchitectureView] = []
     summaries: list[pd.DataFrame] = []
     nli_candidates: list[dict[str, Any] | None] = []
@@ -37,6 +42,7 @@ def render_site(store: StoreReader, site_url: str | None, writer: SiteWriter) ->
             downloads.add(view)
             write_architecture(page, context, view, site_url)
             nli_candidates.append(nli_candidate(view))
+            context.missing.extend(listed_rows(view))  # "not here?" finds listed models too
             summaries.append(view.summary())
             view.release()
             views.append(view)

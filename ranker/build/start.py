@@ -1,45 +1,52 @@
 """The "start here" card: the answer an architecture page opens with.
 
-A practitioner asks "which model do I start from?"; the table answers it only after reading
-the method. The card names the best starting points by the page's ranking (the same honest
-ranks: 1 + the models significantly better), at most one per family (43 ColD-Fusion rows are
-one choice, not 43), leaving out rows whose 2023 data is untrusted, each with its gain over
-the pretrained base, licence, downloads and one line saying why it is there.
+A practitioner asks "which model do I start from?". The honest answer is the group ranked #1
+(rank: 1 + the models significantly better), which is often large: 45 RoBERTa models share #1
+on the 2023 data, and the data cannot tell them apart. So the card says how many share #1,
+never calls one of them "the best", and lists the group (collapsed) in an order the reader is
+told and can check: by score, highest first, with each score shown.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-
-from ranker.build.render import pct, signed_pct
-
-TOP = 3
 
 
 @dataclass(frozen=True)
 class Pick:
+    """One model of the group ranked #1."""
+
     model_id: str
-    rank: int
-    tied: int  # models sharing the rank, itself included
     score: float
     gain: float | None
     license: str | None
     downloads: int | None
-    why: str
+    nli: bool = False
     page: str | None = None  # the model page's path in the site
+
+
+@dataclass(frozen=True)
+class StartCard:
+    """The models ranked #1 by the page's ranking, by score (highest first), and what the card
+    says of them. `families`: how many families of related models the group spans."""
+
+    top: list[Pick] = field(default_factory=list)
+    families: int = 0
+
+    @property
+    def tied(self) -> int:
+        return len(self.top)
+
+    @property
+    def nli(self) -> int:
+        return sum(1 for p in self.top if p.nli)
 
 
 def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
-
-
-def _flags(value: Any) -> list[str]:
-    if not _present(value) or value == "":
-        return []
-    return value.split(";") if isinstance(value, str) else list(value)
 
 
 def start_here(
@@ -48,70 +55,30 @@ def start_here(
     has_probe: bool,
     base: str,
     families: Mapping[str, str] | None = None,
-    untrusted: tuple[str, ...] = ("shifted", "incomplete"),
-    top: int = TOP,
-) -> list[Pick]:
-    """The best `top` starting points, one per family, by the page's ranking."""
+) -> StartCard:
+    """The group ranked #1 by the page's ranking (our probe once it ranks any model, else the
+    2023 36-task average), the base left out, by score then id."""
     rank_key, score_key, gain_key = (
         ("probe_rank", "probe_accuracy", "probe_gain") if has_probe else
         ("legacy_rank", "avg", "gain"))  # fmt: skip
-    tied_key = rank_key.replace("rank", "tied")
-    families = families or {}
-    sizes: dict[str, int] = {}
-    for r in records:
-        fam = families.get(r["model_id"], r["model_id"])
-        sizes[fam] = sizes.get(fam, 0) + 1
-    ranked = [
+    top = [
         r for r in records
-        if _present(r.get(rank_key)) and _present(r.get(score_key))
-        and r["model_id"] != base and not any(f in untrusted for f in _flags(r.get("flags")))
+        if _present(r.get(rank_key)) and int(r[rank_key]) == 1 and _present(r.get(score_key))
+        and r["model_id"] != base
     ]  # fmt: skip
-    ranked.sort(key=lambda r: (int(r[rank_key]), -float(r[score_key]), r["model_id"]))
-    picks: list[Pick] = []
-    seen: set[str] = set()
-    for r in ranked:
-        fam = families.get(r["model_id"], r["model_id"])
-        if fam in seen:
-            continue
-        seen.add(fam)
-        rank = int(r[rank_key])
-        tied = int(r[tied_key]) if _present(r.get(tied_key)) else 1
-        gain = float(r[gain_key]) if _present(r.get(gain_key)) else None
-        picks.append(
-            Pick(
-                model_id=r["model_id"],
-                rank=rank,
-                tied=tied,
-                score=float(r[score_key]),
-                gain=gain,
-                license=r.get("license") if _present(r.get("license")) else None,
-                downloads=int(r["downloads"]) if _present(r.get("downloads")) else None,
-                why=_why(r, rank, tied, gain, has_probe, base, sizes[fam]),
-                page=r.get("page"),
-            )
+    top.sort(key=lambda r: (-float(r[score_key]), r["model_id"]))
+    families = families or {}
+    picks = [
+        Pick(
+            model_id=r["model_id"],
+            score=float(r[score_key]),
+            gain=float(r[gain_key]) if _present(r.get(gain_key)) else None,
+            license=r.get("license") if _present(r.get("license")) else None,
+            downloads=int(r["downloads"]) if _present(r.get("downloads")) else None,
+            nli=bool(r.get("nli")) and has_probe,
+            page=r.get("page"),
         )
-        if len(picks) == top:
-            break
-    return picks
-
-
-def _why(
-    r: dict[str, Any], rank: int, tied: int, gain: float | None, has_probe: bool, base: str,
-    family: int,
-) -> str:  # fmt: skip
-    measure = "MNLI probe" if has_probe else "2023 36-task average"
-    parts = [f"{measure} {pct(r['probe_accuracy' if has_probe else 'avg'])}%"]
-    if gain is not None:
-        parts[0] += f", {signed_pct(gain)} points over {base}"
-    if rank == 1:
-        parts.append(
-            "no model is significantly better" if tied == 1
-            else f"no model is significantly better; {tied - 1} others share #1"
-        )  # fmt: skip
-    else:
-        parts.append(f"{rank - 1} models are significantly better")
-    if has_probe and r.get("nli"):
-        parts.append("trained on NLI data, which the MNLI probe favours")
-    if family > 1:
-        parts.append(f"the best of {family} related models (same author and name stem, or lineage)")
-    return "; ".join(parts) + "."
+        for r in top
+    ]
+    spanned = {families.get(p.model_id, p.model_id) for p in picks}
+    return StartCard(top=picks, families=len(spanned))

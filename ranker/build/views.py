@@ -18,8 +18,9 @@ import pandas as pd
 from ranker.build.compare import compare_page, task_gains
 from ranker.build.context import SiteContext
 from ranker.build.families import families, lineage_parents
+from ranker.build.pairs import PairData, pair_data
 from ranker.build.ranks import legacy_threshold
-from ranker.build.start import Pick, start_here
+from ranker.build.start import StartCard, start_here
 from ranker.build.tables import (
     UNRANKED_FLAGS,
     Baseline,
@@ -61,12 +62,15 @@ class ArchitectureView:
     downloads: dict[str, str] = field(default_factory=dict)
     table: pd.DataFrame | None = None
     records: list[dict[str, Any]] = field(default_factory=list)
-    start: list[Pick] = field(default_factory=list)  # the "start here" card
+    start: StartCard = field(default_factory=StartCard)  # the "start here" card
+    evaluated: int = 0  # its models with a probe result of ours
+    as_of: str = ""  # the date of the ranking's data: IBM's "2023-04", or our newest evaluation
     feed: str = ""  # the Atom feed's path
     compare: str = ""  # the compare view's path
     legacy: list[LegacyModel] = field(default_factory=list)  # its 2023 rows, unranked included
     tasks: dict[str, list[float | None]] = field(default_factory=dict)  # 2023 per-task gains
     history: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # probe ranks
+    pairs: PairData | None = None  # the ranked probe models' resamples, for the compare view
 
     @property
     def primary(self) -> str:
@@ -76,6 +80,25 @@ class ArchitectureView:
     @property
     def tied(self) -> str:
         return "probe_tied" if self.has_probe else "legacy_tied"
+
+    @property
+    def measure(self) -> str:
+        """What the ranks and scores shown are: the page says it wherever it shows a number."""
+        return "MNLI probe" if self.has_probe else "36-task average"
+
+    @property
+    def source(self) -> str:
+        """Whose numbers and how fresh: ours with our newest evaluation's day, or IBM's 2023
+        finetuning results with their date."""
+        if self.has_probe:
+            return f"ours, evaluated {self.as_of}" if self.as_of else "ours"
+        return f"IBM 2023, as of {self.as_of}" if self.as_of else "IBM 2023"
+
+    @property
+    def baseline_score(self) -> float | None:
+        """The base's score on the page's measure (never the other measure's): None if none."""
+        value = self.baseline.probe_accuracy if self.has_probe else self.baseline.avg
+        return None if value is None or value != value else float(value)  # NaN: none
 
     @property
     def legacy_threshold(self) -> float:
@@ -91,6 +114,7 @@ class ArchitectureView:
         """Written: only the summary stays."""
         self.table, self.records, self.legacy = None, [], []
         self.tasks, self.history = {}, {}
+        self.pairs = None
 
 
 def architecture_view(context: SiteContext, arch: Architecture) -> ArchitectureView:
@@ -121,13 +145,14 @@ def architecture_view(context: SiteContext, arch: Architecture) -> ArchitectureV
         listed=len(records),
         ranked=int(table[primary].notna().sum()),
         sigma=sigma,
-        # rows are ordered by point estimate: the first of rank 1 is the best estimate
-        best=next((r for r in records if r[primary] == 1), None),
+        best=_highest(records, primary, "probe_accuracy" if has_probe else "avg"),
         top_group=sum(1 for r in records if r[primary] == 1),
         newest=_newest(records),
-        downloads={  # gzip-compressed: a tenth of the size
-            "csv": f"downloads/{arch.slug}.csv.gz",
-            "json": f"downloads/{arch.slug}.json.gz",
+        evaluated=sum(1 for r in records if r["probe_accuracy"] is not None),
+        as_of=_as_of(records, has_probe, context.meta),
+        downloads={  # plain files: a server may gzip them on the way
+            "csv": f"downloads/{arch.slug}.csv",
+            "json": f"downloads/{arch.slug}.json",
         },
         table=table,
         records=records,
@@ -136,12 +161,33 @@ def architecture_view(context: SiteContext, arch: Architecture) -> ArchitectureV
         legacy=legacy,
         tasks=task_gains(legacy, baseline.scores, arch),
         history=rank_history(arch, own_results, comparison),
+        pairs=pair_data(comparison, _ranked_keys(records)),
     )
     view.start = start_here(
         records, has_probe=has_probe, base=arch.id,
         families={r["model_id"]: r["family"] for r in records},
     )  # fmt: skip
     return view
+
+
+def _highest(records: list[dict[str, Any]], rank: str, score: str) -> dict[str, Any] | None:
+    """Of the rows ranked #1, the one with the highest score (the index names it as that,
+    never as "the best" of a tie), whatever order the table keeps its rows in."""
+    top = [r for r in records if r[rank] == 1 and r[score] is not None]
+    return max(top, key=lambda r: float(r[score]), default=None)
+
+
+def _as_of(records: list[dict[str, Any]], has_probe: bool, meta: dict[str, Any]) -> str:
+    """The date of the data that ranks the page: our newest evaluation's day, or the date of
+    IBM's 2023 data ("" when unknown)."""
+    if has_probe:
+        return max((str(r["evaluated_at"])[:10] for r in records if r["evaluated_at"]), default="")
+    return str(meta.get("as_of") or "")
+
+
+def _ranked_keys(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(model_id, revision) of the results that hold a probe rank (ranker.build.pairs)."""
+    return [(r["model_id"], r["probe_revision"]) for r in records if r["probe_rank"] is not None]
 
 
 def _newest(records: list[dict[str, Any]], count: int = 3) -> list[dict[str, Any]]:

@@ -82,6 +82,25 @@ def site_url(given: str | None) -> str | None:
     return given or os.environ.get("RANKER_SITE_URL") or None
 
 
+def add_repo_url(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--repo-url",
+        metavar="URL",
+        help="the site's source repository (https), linked with its evaluation-request form "
+        "(default: $RANKER_REPO_URL, else $GITHUB_SERVER_URL/$GITHUB_REPOSITORY; none: the "
+        "pages say where requests go in words)",
+    )
+
+
+def repo_url(given: str | None) -> str | None:
+    """`--repo-url`, else `$RANKER_REPO_URL`, else the repository GitHub Actions names; checked
+    (https) here so that a bad one stops the command before any work."""
+    from ranker.build.links import check_repo_url, repo_url_from
+
+    url = given or repo_url_from(os.environ)
+    return check_repo_url(url) if url else None
+
+
 def parse_duration(text: str | None) -> float | None:
     """Seconds from '3600', '3600s', '90m' or '4.5h'."""
     if text is None:

@@ -7,7 +7,7 @@ import argparse
 
 from ranker.cli.cache import cache_dir
 from ranker.cli.mnli import pinned_mnli_revision
-from ranker.cli.options import site_url
+from ranker.cli.options import repo_url, site_url
 from ranker.errors import RankerError
 
 
@@ -124,6 +124,7 @@ class UpdateRun:
             from ranker.build import build_site
 
             url = site_url(self.args.site_url)
-            site = build_site(self.store.root, self.args.out, site_url=url)
+            repo = repo_url(None)  # $RANKER_REPO_URL or the Actions repository
+            site = build_site(self.store.root, self.args.out, site_url=url, repo_url=repo)
             text += f"\nbuilt {site.pages} pages for {site.models} models in {site.out}"
         return text

@@ -1,9 +1,9 @@
 """Transferability estimators from the probe's own features: LogME and H-score (numpy only).
 
 Both score how well features carry the labels without training a classifier, from the same
-forward pass as the probe. The evaluator computes them on the standardised training features
-(the probe's inputs) and stores them next to the probe's accuracy; they are reported, never
-ranked by.
+forward pass as the probe. The evaluator computes LogME on the training features as the
+encoder gives them and H-score on the standardised ones (ranker.evaluate.steps says why), and
+stores them next to the probe's accuracy; they are reported, never ranked by.
 
 - **LogME** (You et al., "LogME: Practical Assessment of Pre-trained Models for Transfer
   Learning", ICML 2021): per class, the log marginal likelihood (evidence) of a Bayesian linear

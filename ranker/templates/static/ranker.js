@@ -12,12 +12,29 @@
     return el ? JSON.parse(el.textContent) : null;
   }
   function missing(v) { return v === null || v === undefined; }
-  // A number to 2 decimals ("–" where missing), `scale` times the value, signed on request:
-  // a 0-1 score as a percentage (scale 100), a gain already in points (scale 1).
+  // The site's one number format (ranker.build.numbers does the same in Python): toFixed of
+  // the double, never "-0.00". fixed2: `scale` times the value to 2 decimals ("–" where
+  // missing), signed on request: a 0-1 score as a percentage (scale 100), a gain already in
+  // points (scale 1).
+  function fixed(x, digits) {
+    var s = x.toFixed(digits);
+    return /^-[0.]*$/.test(s) ? s.slice(1) : s;
+  }
   function fixed2(v, scale, sign) {
     if (missing(v)) { return "–"; }
-    var s = (scale * v).toFixed(2);
-    return sign && v >= 0 ? "+" + s : s;
+    var s = fixed(scale * v, 2);
+    return sign && s.charAt(0) !== "-" ? "+" + s : s;
+  }
+  // A parameter count: 420, 4.4K, 420K, 4.4M, 110M, 1.3B (ranker.build.numbers.size).
+  function sizeText(n) {
+    var units = [["B", 1e9], ["M", 1e6], ["K", 1e3]];
+    for (var i = 0; i < units.length; i++) {
+      if (n >= units[i][1] * 0.9995) {
+        var x = n / units[i][1];
+        return fixed(x, x >= 9.95 ? 0 : 1) + units[i][0];
+      }
+    }
+    return fixed(n, 0);
   }
   function pct(v, sign) { return fixed2(v, 100, sign); }
   function signed(v) { return pct(v, true); }
@@ -78,6 +95,22 @@
     loadScripts([PLOTLY], function (failed) { if (!failed) { then(); } });
   }
 
+  // A title longer than the chart is wide (a phone) is broken into lines between words
+  // (plotly does not wrap it), the top margin grown to hold them. The text is escaped already.
+  function fitTitle(layout, width) {
+    var title = layout.title && layout.title.text, perLine = Math.floor((width - 20) / 9);
+    if (!title || !width || title.length <= perLine) { return; }
+    var lines = [""];
+    title.split(" ").forEach(function (word) {
+      var last = lines.length - 1;
+      if (lines[last] && (lines[last] + " " + word).length > perLine) { lines.push(word); }
+      else { lines[last] = lines[last] ? lines[last] + " " + word : word; }
+    });
+    layout.title.text = lines.join("<br>");
+    layout.margin = layout.margin || {};
+    layout.margin.t = (layout.margin.t || 40) + 20 * (lines.length - 1);
+  }
+
   function drawCharts(rows) {
     var boxes = document.querySelectorAll("[data-figure]");
     if (!boxes.length) { return; }
@@ -89,7 +122,10 @@
         fillFigure(fig, rows);
       }
       if (fig) {
-        window.Plotly.newPlot(el, fig.data, fig.layout, { displaylogo: false, responsive: true });
+        fitTitle(fig.layout, el.clientWidth);
+        // no mode bar: on a phone it covers the title, and the charts need no zoom or export
+        window.Plotly.newPlot(el, fig.data, fig.layout,
+          { displaylogo: false, displayModeBar: false, responsive: true });
       }
     });
   }
@@ -106,10 +142,30 @@
   }
 
   function sortKey(d) { return missing(d) ? null : d; }
-  function rankCell(tiedKey) {
+  // Why a row has no rank, when it has a score of that kind: said in the cell's tooltip.
+  var NO_RANK = {
+    probe_rank: function (row) {
+      return missing(row.probe_accuracy) ? "" : "Not ranked: this result has no per-pair " +
+        "scores of the current data sample, and ranks come from the paired test";
+    },
+    legacy_rank: function (row) {
+      var flags = row.flags || [];
+      if (flags.indexOf("shifted") >= 0 || flags.indexOf("incomplete") >= 0) {
+        return "";  // marked, with the reason, beside the model's name
+      }
+      return missing(row.avg) && !missing(row.mnli_lp) ? "No 2023 rank: IBM's 2023 data has " +
+        "this model's MNLI probe score only, no 36-task average (the 2023 rank's score)" : "";
+    }
+  };
+  function rankCell(key, tiedKey) {
     return function (d, type, row) {
       if (type !== "display") { return sortKey(d); }
-      if (missing(d)) { return "–"; }
+      if (missing(d)) {
+        var why = NO_RANK[key](row);
+        // a short visible mark where a score has no rank, the reason in its tooltip
+        return why ? '<span class="norank" title="' + esc(why) + '">' +
+          (key === "legacy_rank" && missing(row.avg) ? "probe only" : "unranked") + "</span>" : "–";
+      }
       var tied = row[tiedKey];
       if (tied > 1) {
         return '<span class="tied" title="' + tied + ' models share rank ' + d +
@@ -129,14 +185,14 @@
       return text;
     };
   }
-  function plain(d) { return missing(d) ? "–" : Number(d).toFixed(3); }
+  function plain(d) { return missing(d) ? "–" : fixed(Number(d), 3); }
   function countCell(d, type) {
     if (type !== "display") { return sortKey(d); }
     return missing(d) ? "–" : Number(d).toLocaleString("en");
   }
   function paramsCell(d, type) {
     if (type !== "display") { return sortKey(d); }
-    return missing(d) ? "–" : Math.round(d / 1e6) + "M";
+    return missing(d) ? "–" : sizeText(Number(d));
   }
   function textCell(d, type) {
     if (type !== "display") { return missing(d) ? null : String(d); }
@@ -186,7 +242,8 @@
     likes: ["likes", NUMBER], params: ["size", ["small to large", "large to small"]],
     license: ["license", ["A to Z", "Z to A"]],
     last_modified: ["last modified", ["oldest first", "newest first"]],
-    probe_revision: ["evaluated revision", ["A to Z", "Z to A"]]
+    probe_revision: ["evaluated revision", ["A to Z", "Z to A"]],
+    task: ["the chosen task's 2023 gain", NUMBER]
   };
   var MAX_COMPARE = 4;
 
@@ -200,6 +257,8 @@
     var families = config.fields.indexOf("family_size") >= 0 && familyBox;
     var expanded = {};  // family -> true once its "+N more" is opened
     var bestOf = {};  // family -> its best row (rows arrive in the page's order: best first)
+    var membersOf = {};  // family -> its other rows
+    var chosenCols = null;  // the reader's columns (keys, from the chooser), or the default set
     var selected = [];  // model ids chosen for the compare view, in the order chosen
 
     function familyButton(row) {
@@ -220,7 +279,7 @@
             '" aria-label="Compare ' + esc(row.model_id) + '"' + (on ? " checked" : "") + ">";
         }
       },
-      { data: "probe_rank", render: rankCell("probe_tied"), className: "num" },
+      { data: "probe_rank", render: rankCell("probe_rank", "probe_tied"), className: "num" },
       {
         data: "model_id", className: "model", render: function (d, type, row) {
           if (type !== "display") { return d; }
@@ -233,7 +292,7 @@
       { data: "probe_gain", render: scoreCell("probe_gain_low", "probe_gain_high", signed), className: "num" },
       { data: "logme", render: scoreCell(null, null, plain), className: "num" },
       { data: "hscore", render: scoreCell(null, null, plain), className: "num" },
-      { data: "legacy_rank", render: rankCell("legacy_tied"), className: "num" },
+      { data: "legacy_rank", render: rankCell("legacy_rank", "legacy_tied"), className: "num" },
       { data: "avg", render: scoreCell(null, null, pct), className: "num" },
       { data: "gain", render: scoreCell(null, null, signed), className: "num" },
       { data: "mnli_lp", render: scoreCell(null, null, pct), className: "num" },
@@ -242,17 +301,22 @@
       { data: "params", render: paramsCell, className: "num" },
       { data: "license", render: textCell },
       { data: "last_modified", render: textCell },
-      { data: "probe_revision", render: textCell },
-      {  // the column picker's 2023 per-task gain (points over the base), from tasks.js
-        data: null, className: "num", visible: false, searchable: false, type: "ranker",
-        render: function (d, type, row) {
-          var v = taskGain(row);
-          if (type !== "display") { return v; }
-          return fixed2(v, 1, true);
-        }
-      }
+      { data: "probe_revision", render: textCell }
     ];
-    var TASK_COL = columns.length - 1, tasks = null;
+    // the task picker's 2023 per-task gain (points over the base), from tasks.js: right after
+    // the page's score column (its header is there in the page too), so it shows on screen
+    var TASK_COL = columns.map(function (c) { return c.data; }).indexOf(config.score) + 1;
+    columns.splice(TASK_COL, 0, {
+      data: null, key: "task", className: "num", visible: false, searchable: false,
+      type: "ranker",
+      render: function (d, type, row) {
+        var v = taskGain(row);
+        if (type !== "display") { return v; }
+        return fixed2(v, 1, true);
+      }
+    });
+    columns[0].key = "cmp";
+    var tasks = null;
     function taskGain(row) {
       var i = tasks ? tasks.tasks.indexOf(control("task") ? control("task").value : "") : -1;
       var gains = i >= 0 ? tasks.gains[row.model_id] : null;
@@ -267,7 +331,11 @@
       c.searchable = c.data === "model_id" || c.data === "license";  // the search box: names
       c.visible = empty.indexOf(c.data) < 0;
     });
-    var names = columns.map(function (c) { return c.data; });
+    var names = columns.map(function (c) { return c.key || c.data; });
+    var terms = config.terms || {};  // the glossary's tooltips of the column headers (data)
+    columns.forEach(function (c, i) {
+      if (terms[names[i]]) { tableEl.tHead.rows[0].cells[i].title = terms[names[i]]; }
+    });
     var fields = ["q", "size", "license", "since", "legacy", "nonli"];
     if (form.elements.namedItem("task")) { fields.push("task"); }
     function control(name) { return form.elements.namedItem(name); }
@@ -280,10 +348,20 @@
         if (el.type === "checkbox") { el.checked = v === "1"; } else { el.value = v; }
       });
       if (familyBox) { familyBox.checked = params.get("family") !== "0"; }  // on by default
+      chosenCols = params.has("cols") ? params.get("cols").split(",") : null;
       var col = names.indexOf(params.get("sort"));
       var dir = params.get("dir") === "asc" ? "asc" : "desc";
-      if (col < 1) { col = names.indexOf(config.default_sort); dir = config.default_dir; }
-      return [[col, dir]];
+      return col < 1 ? defaultOrder() : [[col, dir]];
+    }
+    // The default order (the build's `default_order`): by the page's rank, then by its score
+    // within a shared rank, then the unranked rows by score; so ranks never go down the page.
+    function defaultOrder() {
+      return (config.default_order || []).map(function (o) { return [names.indexOf(o[0]), o[1]]; })
+        .filter(function (o) { return o[0] > 0; });
+    }
+    function isDefault(order) {
+      return JSON.stringify(order.map(function (o) { return [o[0], o[1]]; })) ===
+        JSON.stringify(defaultOrder());
     }
     function writeState(table) {
       var params = new URLSearchParams();
@@ -293,8 +371,12 @@
         if (v) { params.set(f, v); }
       });
       if (families && !familyBox.checked) { params.set("family", "0"); }
+      if (chosenCols) { params.set("cols", chosenCols.join(",")); }
       var order = table.order()[0];
-      if (order && order[1]) { params.set("sort", names[order[0]]); params.set("dir", order[1]); }
+      if (order && order[1] && !isDefault(table.order())) {
+        params.set("sort", names[order[0]]);
+        params.set("dir", order[1]);
+      }
       var hash = params.toString();
       window.history.replaceState(null, "", hash ? "#" + hash : window.location.pathname);
     }
@@ -343,8 +425,9 @@
       var f = filters;
       if (!passes(f, row)) { return false; }
       // One row per family: a family's other rows stay hidden while its best row is shown
-      // (when the filters or the search hide the best, the rows that match show instead).
-      if (f.family && row.family_size > 1 && !row.family_best && !expanded[row.family]) {
+      // (when the filters or the search hide the best, the rows that match show instead); an
+      // opened family's rows are shown under its best row (showMembers), not sorted apart.
+      if (f.family && row.family_size > 1 && !row.family_best) {
         var best = bestOf[row.family];
         if (best && passes(f, best) && found(f, best)) { return false; }
       }
@@ -354,6 +437,9 @@
     function addRows(rows) {
       rows.forEach(function (r) {
         if (r.family_best && r.family_size > 1) { bestOf[r.family] = r; }
+        if (!r.family_best && r.family_size > 1) {
+          (membersOf[r.family] = membersOf[r.family] || []).push(r);
+        }
       });
     }
 
@@ -373,18 +459,25 @@
       order: order,
       deferRender: true,
       pageLength: 50,
-      lengthMenu: [25, 50, 100, 500, { label: "All", value: -1 }],
+      // no "All": a sort then redraws a page of at most 250 rows, never thousands
+      lengthMenu: [25, 50, 100, 250],
       search: { search: control("q").value },
-      layout: { topStart: "pageLength", topEnd: null, bottomStart: "info", bottomEnd: "paging" },
+      // the page length below the table: the table starts higher on the first screen
+      layout: { topStart: null, topEnd: null, bottomStart: ["pageLength", "info"], bottomEnd: "paging" },
       autoWidth: false
     });
     var status = document.getElementById("table-status");
     var loading = config.total > first.length;
     var title = caption.getAttribute("data-title") || "";
     function describe() {
-      var o = table.order()[0], key = o ? names[o[0]] : null, sort = SORTS[key];
+      var order = table.order(), o = order[0], key = o ? names[o[0]] : null, sort = SORTS[key];
       var text = title + (filters && filters.family ? ", one row per family" : "");
-      if (sort && o[1]) { text += ", sorted by " + sort[0] + ", " + sort[1][o[1] === "asc" ? 0 : 1]; }
+      if (sort && order.length > 1 && isDefault(order)) {
+        text += ", sorted by " + sort[0] + ", then by " + SORTS[names[order[1][0]]][0] +
+          " within a shared rank (unranked rows last)";
+      } else if (sort && o[1]) {
+        text += ", sorted by " + sort[0] + ", " + sort[1][o[1] === "asc" ? 0 : 1];
+      }
       if (caption.textContent !== text) { caption.textContent = text; }
     }
     table.on("draw", function () {
@@ -396,6 +489,7 @@
             ? " (one row per family)." : ".");
       tableEl.classList.toggle("all-rows", !(filters && filters.family));
       describe();
+      showMembers();
       writeState(table);
     });
     // The task column: shown with the task chosen in the picker, once tasks.js is in.
@@ -406,7 +500,9 @@
       if (name === shownTask && table.column(TASK_COL).visible() === on) { return; }
       shownTask = name;
       // a hidden column's header is out of the document: DataTables keeps it
-      table.column(TASK_COL).header().textContent = on ? "2023 gain: " + name : "2023 task gain";
+      var head = table.column(TASK_COL).header();
+      (head.querySelector(".dt-column-title") || head).textContent =
+        on ? "2023 gain: " + name : "2023 task gain";
       table.column(TASK_COL).visible(on, false);
       table.rows().invalidate("data");  // the cells and sort keys of the task column changed
     }
@@ -416,24 +512,134 @@
     }
     // DataTables filters before its preDraw: read the controls before asking for a draw
     function redraw() { readFilters(); applyTask(); table.search(control("q").value).draw(); }
-    form.addEventListener("input", redraw);
+    form.addEventListener("input", function (event) {
+      if (!event.target.hasAttribute("data-col")) { redraw(); }
+    });
     form.addEventListener("change", function (event) {
+      if (event.target.hasAttribute("data-col")) { chooseColumns(); return; }
       // the search box's "change" (on leaving it) comes after its "input": drawing again then
       // would swap the rows under a click that left it (a "+N more" would lose its click)
       if (event.target !== control("q")) { redraw(); }
     });
     window.addEventListener("hashchange", function () {
       table.order(readState());
+      applyColumns();
       redraw();
     });
 
     // Elements of every row drawn so far, on the page shown or not (DataTables keeps them).
     function inRows(selector) {
-      var out = [];
+      var out = Array.prototype.slice.call(tableEl.querySelectorAll("tr.fam-member " + selector));
       table.rows().nodes().toArray().forEach(function (tr) {
         if (tr) { out.push.apply(out, tr.querySelectorAll(selector)); }
       });
       return out;
+    }
+
+    // An opened family: its other rows (those the filters and the search let through) right
+    // under its best row, in the table's current order, whatever that order is; they are the
+    // best row's child rows, so no sort moves them away from it.
+    var childOf = {};  // family -> the row index of its best row, while its rows are shown
+    function sortValue(c, row) { return c.render(c.data === null ? null : row[c.data], "sort", row); }
+    function byOrder() {
+      var order = table.order();
+      return function (a, b) {
+        for (var k = 0; k < order.length; k++) {
+          var c = columns[order[k][0]];
+          var r = nullsLast(order[k][1] === "asc" ? 1 : -1)(sortValue(c, a), sortValue(c, b));
+          if (r) { return r; }
+        }
+        return 0;
+      };
+    }
+    function memberRow(row) {
+      var tr = document.createElement("tr");
+      tr.className = "fam-member";
+      columns.forEach(function (c, i) {
+        if (!table.column(i).visible()) { return; }
+        var td = document.createElement("td");
+        if (c.className) { td.className = c.className; }
+        td.innerHTML = c.render(c.data === null ? null : row[c.data], "display", row);
+        tr.appendChild(td);
+      });
+      return tr;
+    }
+    function bestIndex(fam) {
+      var at = -1;
+      table.rows({ order: "index" }).data().toArray().some(function (r, i) {
+        if (r.family === fam && r.family_best) { at = i; }
+        return at >= 0;
+      });
+      return at;
+    }
+    function showMembers() {
+      var on = !!(filters && filters.family);
+      Object.keys(childOf).forEach(function (fam) {
+        if (!on || !expanded[fam]) { table.row(childOf[fam]).child.remove(); delete childOf[fam]; }
+      });
+      if (!on) { return; }
+      Object.keys(expanded).forEach(function (fam) {
+        var at = fam in childOf ? childOf[fam] : bestIndex(fam);
+        if (at < 0) { return; }
+        var members = (membersOf[fam] || []).filter(function (m) {
+          return passes(filters, m) && found(filters, m);
+        }).sort(byOrder());
+        table.row(at).child(members.map(memberRow)).show();
+        childOf[fam] = at;
+      });
+    }
+
+    // The column chooser: the build's default set fits a 1280 px screen; the reader's choice
+    // is kept in the address (cols=...). Columns no row has a value in stay hidden.
+    var emptyCols = {};
+    (config.empty_columns || []).forEach(function (k) { emptyCols[k] = true; });
+    var chooser = document.getElementById("col-list");
+    function fixedCol(key) { return key === "cmp" || key === "model_id" || key === "task"; }
+    function wanted(key) {
+      var list = chosenCols || config.default_columns;
+      return !list || list.indexOf(key) >= 0;
+    }
+    function applyColumns() {
+      names.forEach(function (key, i) {
+        if (fixedCol(key)) { return; }
+        var on = !emptyCols[key] && wanted(key);
+        if (table.column(i).visible() !== on) { table.column(i).visible(on, false); }
+      });
+      if (!chooser) { return; }
+      Array.prototype.forEach.call(chooser.querySelectorAll("input[data-col]"), function (box) {
+        var key = box.getAttribute("data-col");
+        box.checked = wanted(key);
+        box.parentNode.hidden = !!emptyCols[key];
+      });
+    }
+    function chooseColumns() {
+      var keys = [];
+      Array.prototype.forEach.call(chooser.querySelectorAll("input[data-col]"), function (box) {
+        if (box.checked) { keys.push(box.getAttribute("data-col")); }
+      });
+      var same = config.default_columns && keys.join() === config.default_columns.filter(
+        function (k) { return names.indexOf(k) >= 0 && !fixedCol(k); }).join();
+      chosenCols = same ? null : keys;
+      applyColumns();
+      showMembers();
+      writeState(table);
+    }
+    if (chooser) {
+      chooser.innerHTML = names.map(function (key, i) {
+        if (fixedCol(key)) { return ""; }
+        var head = table.column(i).header();  // hidden ones are out of the page
+        var name = esc(head.textContent.trim());  // named apart from the filters' labels
+        return '<label><input type="checkbox" data-col="' + esc(key) + '" aria-label="' + name +
+          ' column"> ' + name + "</label>";
+      }).join("");
+      document.getElementById("col-chooser").hidden = false;
+      document.getElementById("col-default").addEventListener("click", function () {
+        chosenCols = null;
+        applyColumns();
+        showMembers();
+        writeState(table);
+      });
+      applyColumns();
     }
 
     // "+N more": open (or close) one family, wherever the table is
@@ -449,8 +655,7 @@
           b.textContent = expanded[fam] ? "hide " + n : "+" + n + " more";
         }
       });
-      readFilters();
-      table.draw(false);  // the same page, the family's rows in or out
+      showMembers();  // the family's rows in or out, under its best row: no redraw
     });
 
     // Compare: 2 to MAX_COMPARE checked rows make a link to the compare view.
@@ -460,6 +665,7 @@
     function showSelection(message) {
       var n = selected.length;
       bar.hidden = n === 0 && !message;
+      document.body.classList.toggle("with-compare-bar", !bar.hidden);  // room below the page
       link.hidden = n < 2;
       link.textContent = "Compare selected (" + n + ")";
       link.href = comparePage + "?" + selected.map(function (m) {
@@ -494,15 +700,30 @@
     // Columns no row has a value in are hidden (on a page of 2023 results only: our probe's).
     function hideEmpty(rows) {
       var hidden = [];
-      columns.forEach(function (c, i) {
+      emptyCols = {};
+      columns.forEach(function (c) {
         if (c.data === null || c.data === "model_id") { return; }
         var none = rows.every(function (r) { return isMissing(r[c.data]); });
-        if (table.column(i).visible() === none) { table.column(i).visible(!none, false); }
-        if (none) { hidden.push(SORTS[c.data][0]); }
+        if (none) { emptyCols[c.data] = true; hidden.push(SORTS[c.data][0]); }
       });
+      applyColumns();
       var note = document.getElementById("table-hidden");
       note.hidden = !hidden.length;
       note.textContent = hidden.length ? "Not shown: no model here has " + hidden.join(", ") + "." : "";
+      unranked(rows);
+    }
+    // The rows with a 2023 MNLI probe score and no 2023 rank, counted where the 2023 rank is
+    // the page's rank (their cells say why too).
+    function unranked(rows) {
+      var note = document.getElementById("table-norank");
+      if (!note) { return; }
+      var n = rows.filter(function (r) {
+        return missing(r.legacy_rank) && missing(r.avg) && !missing(r.mnli_lp);
+      }).length;
+      note.hidden = !n;
+      note.textContent = n ? n.toLocaleString("en") + " of " + rows.length.toLocaleString("en") +
+        " rows have a 2023 MNLI probe score but no 36-task average: no 2023 rank " +
+        "(“probe only”)." : "";
     }
 
     // the family toggle only where some family has more than one row
@@ -537,7 +758,7 @@
 
   window.ranker = {  // what compare.js and missing.js use
     pct: pct, modelPage: modelPage, loadScripts: loadScripts, loadChunks: loadChunks,
-    plotly: PLOTLY
+    plotly: PLOTLY, fixed2: fixed2, size: sizeText, fixed: fixed, esc: esc
   };
 
   function main() {
