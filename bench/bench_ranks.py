@@ -22,7 +22,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ranker.build.ranks import probe_relation, resample_counts, resampled_correct
+from ranker.build.ranks import (
+    probe_relation,
+)
+from ranker.build.resamples import (
+    resample_counts,
+    resampled_correct,
+)
 from ranker.testing.synthetic import correctness
 
 N_EVAL = 5_000

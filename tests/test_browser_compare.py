@@ -19,9 +19,11 @@ from ranker.build import build_site
 from ranker.build.numbers import scaled
 from ranker.build.ranks import (
     ALPHA,
-    SEED,
     compare_probe_results,
     legacy_threshold,
+)
+from ranker.build.resamples import (
+    SEED,
     resample_indices,
 )
 from ranker.build.tables import UNRANKED_FLAGS

@@ -9,10 +9,12 @@ import numpy as np
 from ranker.build.compare import MAX_MODELS, compare_page, task_gains, write_compare
 from ranker.build.pairs import SHARD_MODELS, decode_bits, pair_data, shard_of, write_pairs
 from ranker.build.ranks import (
-    RESAMPLES,
-    SEED,
     compare_probe_results,
     legacy_threshold,
+)
+from ranker.build.resamples import (
+    RESAMPLES,
+    SEED,
     resample_counts,
     resampled_correct,
 )

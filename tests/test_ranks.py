@@ -17,18 +17,20 @@ from ranker.build.columns import download_name
 from ranker.build.inputs import RecordWarning
 from ranker.build.ranks import (
     MAX_PAIRS,
-    RESAMPLES,
-    SEED,
     Relation,
     compare_probe_results,
     legacy_ranks,
     probe_relation,
     ranks_from_better,
+    significantly_better,
+    tie_counts,
+)
+from ranker.build.resamples import (
+    RESAMPLES,
+    SEED,
     resample_counts,
     resample_indices,
     resampled_correct,
-    significantly_better,
-    tie_counts,
 )
 from ranker.build.tables import (
     COLUMNS,

@@ -6,7 +6,7 @@ better, by the same rules as the ranks (ranker.build.ranks), decided in the brow
   calling `rankerPairs(k, {model_id: [right answers, bits]})`. A model's shard is
   `shard_of(model_id, shards)`, so the page loads only the chosen models' shards (834 B of
   bits a model at n_eval = 5,000), never all. compare.js redraws the R shared resamples
-  (`ranker.build.ranks.resample_indices`, a hash it reproduces bit for bit), counts each chosen
+  (`ranker.build.resamples.resample_indices`, a hash it reproduces bit for bit), counts each chosen
   model's right answers in each (what `ProbeComparison.resampled` holds), then applies
   `probe_relation`'s exact rule: a beats b when a has more right
   answers and at most `limit` = floor(ALPHA·(R−1)) of the R differences a* − b* are ≤ 0. The
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ranker.build.ranks import ALPHA, SEED, ProbeComparison, legacy_threshold
+from ranker.build.ranks import ALPHA, ProbeComparison, legacy_threshold
 from ranker.records import Architecture
 from ranker.urls import rows_prefix
 
@@ -38,19 +38,21 @@ SHARD_MODELS = 32  # models per shard on average: ~85 kB of text, loaded per cho
 @dataclass(frozen=True)
 class PairData:
     """The ranked probe models' per-pair bits: `ids[i]` has `right[i]` right answers of
-    `n_eval`, and `packed[i]` (np.packbits of its n_eval bits); the ranks drew `resamples`."""
+    `n_eval`, and `packed[i]` (np.packbits of its n_eval bits); the ranks drew `resamples`
+    resamples with `seed` (compare.js draws them again)."""
 
     ids: list[str]
     right: np.ndarray
     packed: np.ndarray
     n_eval: int
     resamples: int
+    seed: int
 
 
 def pair_data(comparison: ProbeComparison, keys: Iterable[tuple[str, str]]) -> PairData | None:
     """The rows of `comparison` that hold the ranked results `keys` ((model_id, revision), as
     the ranks take them); None when there are none (no probe rank on the page)."""
-    if comparison.resampled is None or comparison.packed is None:
+    if comparison.packed is None:
         return None
     index = {k: i for i, k in enumerate(comparison.keys)}
     rows = [index[k] for k in keys if k in index]
@@ -62,7 +64,8 @@ def pair_data(comparison: ProbeComparison, keys: Iterable[tuple[str, str]]) -> P
         right=right,
         packed=comparison.packed[rows],
         n_eval=comparison.n_eval,
-        resamples=int(comparison.resampled.shape[1]),
+        resamples=comparison.resamples,
+        seed=comparison.seed,
     )
 
 
@@ -112,7 +115,7 @@ def write_pairs(
         "shards": shards,
         "n_eval": data.n_eval,
         "resamples": data.resamples,
-        "seed": SEED,
+        "seed": data.seed,
         "limit": math.floor(ALPHA * (data.resamples - 1)),
     }
     return config

@@ -42,10 +42,14 @@ import numpy as np
 from ranker import protocol
 from ranker.bits import decode_correct
 from ranker.build.notices import Report
+from ranker.build.resamples import (
+    RESAMPLES,
+    SEED,
+    resample_counts,
+    resampled_correct,
+)
 from ranker.records import EvalResult
 
-RESAMPLES = protocol.BOOTSTRAP_RESAMPLES  # 1,000: the probe intervals' own number
-SEED = protocol.BOOTSTRAP_SEED
 ALPHA = (1 - protocol.CONFIDENCE) / 2  # one-sided 2.5%
 Z_95 = 1.959963984540054
 
@@ -66,55 +70,6 @@ CHUNK = 256  # models per block of the pairwise work: memory ~ CHUNK x band x 8 
 # has 9,815, and the resample counts take RESAMPLES x pairs x 12 bytes (240 MB at this cap).
 # A stored result claiming more gets no probe rank rather than exhausting the build's memory.
 MAX_PAIRS = 20_000
-
-
-def triple32(x: np.ndarray) -> np.ndarray:
-    """Wellons' triple32 hash (hash-prospector, public domain); uint32 arrays wrap silently."""
-    x = np.array(x, dtype=np.uint32)
-    x ^= x >> np.uint32(17)
-    x *= np.uint32(0xED5AD4BB)
-    x ^= x >> np.uint32(11)
-    x *= np.uint32(0xAC4C1B51)
-    x ^= x >> np.uint32(15)
-    x *= np.uint32(0x31848BAB)
-    x ^= x >> np.uint32(14)
-    return x
-
-
-def resample_indices(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
-    """(resamples, n) uint32: the pairs drawn, draw i of resample r from the counter
-    c = r·n + i as floor(h·n / 2**32), h = triple32((c + triple32(seed)) mod 2**32).
-
-    A hash, not numpy's generator: compare.js draws the same resamples (n·resamples < 2**32)."""
-    if n * resamples >= 2**32:
-        raise ValueError("resample_indices: n x resamples must stay below 2**32")
-    key = triple32(np.array([seed % 2**32], dtype=np.uint32))[0]
-    h = triple32(np.arange(n * resamples, dtype=np.uint32) + key).astype(np.uint64)
-    h *= np.uint64(n)  # < 2**47: exact
-    return (h >> np.uint64(32)).astype(np.uint32).reshape(resamples, n)
-
-
-def resample_counts(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
-    """(n, resamples) float32: how often each pair is drawn in each bootstrap resample.
-
-    One set of draws (`resample_indices`), shared by every model: that is what pairs them."""
-    idx = resample_indices(n, resamples, seed)
-    idx += (np.arange(resamples, dtype=np.uint32) * np.uint32(n))[:, None]  # < 2**32
-    counts = np.bincount(idx.ravel(), minlength=resamples * n)
-    return counts.reshape(resamples, n).T.astype(np.float32)
-
-
-def resampled_correct(correct: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """(models, resamples) int32: each model's number of right answers in each resample.
-
-    `correct` is (models, pairs) bool. Counts are whole numbers below 2**24, so float32 matrix
-    products are exact; done in blocks of models to bound memory.
-    """
-    out = np.empty((correct.shape[0], counts.shape[1]), dtype=np.int32)
-    for start in range(0, correct.shape[0], 1024):
-        block = correct[start : start + 1024].astype(np.float32)
-        out[start : start + 1024] = np.rint(block @ counts).astype(np.int32)
-    return out
 
 
 def probe_relation(
@@ -386,12 +341,21 @@ class ProbeComparison:
     keys: list[tuple[str, str]]
     accuracy: np.ndarray
     relation: Relation
-    # (len(keys), resamples) right answers in each shared resample (`resampled_correct`), the
-    # evaluation size and each key's per-pair bits (np.packbits rows): the compare view
-    # redraws the resamples from the bits and tests any pair by the same rule (build.pairs)
-    resampled: np.ndarray | None = None
-    n_eval: int = 0
+    # each key's per-pair bits (np.packbits rows), the evaluation size and the resampling: the
+    # compare view redraws the resamples from the bits and tests any pair (build.pairs)
     packed: np.ndarray | None = None
+    n_eval: int = 0
+    resamples: int = RESAMPLES
+    seed: int = SEED
+
+    @property
+    def resampled(self) -> np.ndarray | None:
+        """(len(keys), resamples) right answers in each shared resample, derived again from the
+        bits when asked (a build keeps only the bits: 1/32 of the memory)."""
+        if self.packed is None:
+            return None
+        correct = np.unpackbits(self.packed, axis=1, count=self.n_eval).astype(bool)
+        return resampled_correct(correct, resample_counts(self.n_eval, self.resamples, self.seed))
 
     def ranks(self, chosen: Sequence[tuple[str, str]] | None = None) -> dict[str, int]:
         """model_id -> rank among the `chosen` results (default: all; one per model)."""
@@ -469,7 +433,7 @@ def compare_probe_results(
     n_eval, packed = correct.shape[1], np.packbits(correct, axis=1)
     del correct
     relation = probe_relation(resampled, accuracy)
-    return ProbeComparison(keys, accuracy, relation, resampled, n_eval, packed)
+    return ProbeComparison(keys, accuracy, relation, packed, n_eval, resamples, seed)
 
 
 # -- the 2023 36-task averages ---------------------------------------------------------------

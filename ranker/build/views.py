@@ -18,6 +18,7 @@ import pandas as pd
 from ranker.build.compare import compare_page, task_gains
 from ranker.build.context import SiteContext
 from ranker.build.families import families, lineage_parents
+from ranker.build.numbers import missing
 from ranker.build.pairs import PairData, pair_data
 from ranker.build.ranks import legacy_threshold
 from ranker.build.start import StartCard, start_here
@@ -98,7 +99,7 @@ class ArchitectureView:
     def baseline_score(self) -> float | None:
         """The base's score on the page's measure (never the other measure's): None if none."""
         value = self.baseline.probe_accuracy if self.has_probe else self.baseline.avg
-        return None if value is None or value != value else float(value)  # NaN: none
+        return None if missing(value) else float(value)
 
     @property
     def legacy_threshold(self) -> float:

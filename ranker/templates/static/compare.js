@@ -66,7 +66,7 @@
     for (var i = 0; i < id.length; i++) { h = Math.imul(h ^ id.charCodeAt(i), 0x01000193) >>> 0; }
     return h % shards;
   }
-  // ranker.build.ranks.triple32 and resample_indices: draw i of resample r is
+  // ranker.build.resamples.triple32 and resample_indices: draw i of resample r is
   // floor(h·n / 2^32), h = triple32((r·n + i + triple32(seed)) mod 2^32), exactly as numpy does
   function triple32(x) {
     x ^= x >>> 17; x = Math.imul(x, 0xed5ad4bb);
