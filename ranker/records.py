@@ -440,3 +440,59 @@ class ModelRequest(Versioned):
         if self.outcome is not None and _OUTCOME.fullmatch(self.outcome) is None:
             return "outcome", f"expected a reason word, got {self.outcome!r}"
         return None
+
+
+@dataclass(frozen=True)
+class FinetuneResult(Versioned):
+    """One finetuning run of protocol `ft-1`: a model revision on one target task with one
+    seed (`ranker verify`). A score, or a failure typed as `EvalResult`'s are (`failure`: only
+    "permanent" settles the key; the run's and the hub's faults are never stored)."""
+
+    schema_version: int
+    model_id: str
+    architecture: str
+    revision: str
+    protocol_version: str  # "ft-1"
+    task: str  # a `ranker.ft_protocol.TASKS` name
+    seed: int
+    status: str  # "ok" or "error"
+    evaluated_at: str
+    is_base: bool = False  # the architecture's pretrained base (the yardstick of the gains)
+    metric: str | None = None  # "accuracy" or "pearson"
+    score: float | None = None  # the metric on the task's evaluation sample
+    error: str | None = None
+    reason: str | None = None  # for errors: a ranker.errors.Reason value
+    failure: str | None = None  # for errors: a ranker.errors.FailureKind value
+    n_train: int | None = None
+    n_eval: int | None = None
+    data_revision: str | None = None  # the task repo's pinned commit
+    data_fingerprint: str | None = None  # sha256 over the sampled examples of both splits
+    tokenizer: str | None = None
+    weight_format: str | None = None
+    device: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # `ft_protocol.settings()`
+    timings: dict[str, float] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str, str, int]:
+        return (self.model_id, self.revision, self.protocol_version, self.task, self.seed)
+
+    @property
+    def settled(self) -> bool:
+        """A score, or a failure the model's own content caused; anything else runs again."""
+        return self.status == "ok" or self.failure == "permanent"
+
+    def problem(self) -> tuple[str, str] | None:
+        problem = _repo_problem("model_id", self.model_id) or _choice_problem(
+            "status", self.status, RESULT_STATUSES
+        )
+        if problem is not None:
+            return problem
+        if not 0 <= self.seed < 2**31:
+            return "seed", f"expected a seed from 0 to 2**31 - 1, got {self.seed!r}"
+        if re.fullmatch(r"[a-z0-9_]{1,40}", self.task) is None:
+            return "task", f"expected a task name, got {self.task!r}"
+        if self.status == "ok" and self.score is None:
+            return "score", "an ok result needs a score"
+        return None

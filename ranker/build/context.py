@@ -25,11 +25,13 @@ from ranker.build.inputs import (
 from ranker.build.missing import missing_rows
 from ranker.build.ranks import RESAMPLES
 from ranker.build.tables import HUB_URL, rankable, result_history
+from ranker.build.verified import Verified, verified_gains
 from ranker.protocol import PROTOCOL_VERSION
 from ranker.records import (
     Architecture,
     CatalogEntry,
     EvalResult,
+    FinetuneResult,
     LegacyBaseline,
     LegacyModel,
 )
@@ -48,6 +50,7 @@ class StoreReader(Protocol):
     def legacy_meta(self) -> dict[str, Any]: ...
     def results(self) -> list[EvalResult]: ...
     def catalog(self) -> list[CatalogEntry]: ...
+    def finetunes(self) -> list[FinetuneResult]: ...
 
 
 @dataclass
@@ -70,6 +73,8 @@ class SiteContext:
     changelog: list[dict[str, Any]]
     updated: dict[str, str]  # architecture id -> its newest data's day, or "never"
     common: dict[str, Any] = field(default_factory=dict)  # what every page is given
+    # `ranker verify`'s finetuning, per model id (bases included): see ranker.build.verified
+    verified: dict[str, Verified] = field(default_factory=dict)
 
     @property
     def last_updated(self) -> str:
@@ -111,6 +116,8 @@ def gather(store: StoreReader, now: dt.datetime) -> SiteContext:
         changelog=changelog(results, meta),
         updated=updated,
     )
+    current = {e.model_id: e.sha for e in catalog if e.status == "ok"}
+    context.verified = verified_gains(store.finetunes(), archs, current)
     context.common = _common(context)
     context.common["site_counts"] = site_counts(legacy, results, meta, hub_ids)
     return context

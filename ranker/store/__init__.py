@@ -19,7 +19,8 @@ know are kept with their record (`ranker.records.Versioned`). Every writer takes
 The parts: `files` (atomic write, append, torn-tail repair, stale temps), `limits`, `codec`
 (JSON Lines <-> records, with msgspec), `merging` (the keyed-merge rule), `results`, `shards`
 (a shard's results file), `catalog`, `requests`, `state` (MNLI pin, crawl state), `legacy`
-(the 2023 data) and `legacy_import` (`ranker import-legacy`). `Store` joins them.
+(the 2023 data), `legacy_import` (`ranker import-legacy`) and `finetunes` (`ranker verify`'s
+results and the target tasks' pins). `Store` joins them.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ranker.store.files import (
     read_text_file,
     remove_stale_temps,
 )
+from ranker.store.finetunes import FINETUNES, TARGET_PINS, FinetunesStore
 from ranker.store.legacy import LEGACY_MODELS, LegacyStore
 from ranker.store.limits import (
     EARLIEST,
@@ -63,7 +65,7 @@ from ranker.store.shards import (
 from ranker.store.state import CrawlStateWarning, StateStore
 
 
-class Store(ResultsStore, LegacyStore, RequestsStore, StateStore):
+class Store(ResultsStore, LegacyStore, RequestsStore, StateStore, FinetunesStore):
     """A store rooted at a data directory (by default the repo's `data/`): the architectures
     and catalog, the 2023 data, the results, the request queue, the MNLI pin and the crawl
     state, under one lock (`lock`)."""
@@ -72,6 +74,7 @@ class Store(ResultsStore, LegacyStore, RequestsStore, StateStore):
 __all__ = [
     "CATALOG",
     "EARLIEST",
+    "FINETUNES",
     "FUTURE_SLACK",
     "LEGACY_MODELS",
     "MAX_DEPTH",
@@ -81,6 +84,7 @@ __all__ = [
     "RESULT_BUCKETS",
     "STALE_TEMP_AGE",
     "STALE_TEMP_GRACE",
+    "TARGET_PINS",
     "CrawlStateWarning",
     "KeptLineWarning",
     "MergeCounts",
