@@ -30,7 +30,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ranker"
 
 BASE = frozenset(
     {"errors", "records", "jsonlimits", "protocol", "bits", "urls", "repofiles", "timestamps",
-     "explain", "cachedir"}
+     "explain", "cachedir", "ft_protocol"}
 )  # fmt: skip
 HUB, STORE, TESTING, CLI = "hub", "store", "testing", "cli"
 # room -> the rooms it is one with (executors are evaluate's runners)
@@ -41,7 +41,7 @@ ROOMS = {
     "build": "build",
     "requests": "requests",
 }
-ORCHESTRATION = frozenset({"pipeline", "merge", "demo", CLI})
+ORCHESTRATION = frozenset({"pipeline", "merge", "demo", "verify", CLI})
 MAY_USE_TESTING = frozenset({CLI, "demo", TESTING})
 # A room that may use another room's public API (what its package exports, not its modules):
 # requests checks a model as the crawl would.
@@ -54,7 +54,8 @@ PUBLIC_API = {"requests": frozenset({"crawl"})}
 STORE_OWNS = ("ranker/store/",)
 DATA_FILES = (
     "architectures.toml", "catalog.jsonl", "results.jsonl", "requests.jsonl", "probe.json",
-    "crawl_state.json", "models.csv", "baselines.csv", "meta.json",
+    "crawl_state.json", "models.csv", "baselines.csv", "meta.json", "finetunes.jsonl",
+    "verify.json",
 )  # fmt: skip
 DATA_FOLDERS = ("results", "legacy")
 _NAME_EDGE = r"[\w.-]"
@@ -157,7 +158,7 @@ def _layer(part: str) -> str | None:
         return "main"
     if part in (HUB, STORE, TESTING):
         return part
-    if part in ORCHESTRATION:
+    if part in ORCHESTRATION or part.startswith("verify_"):  # `ranker verify`'s modules
         return "orchestration"
     return "room" if part in ROOMS else None
 
