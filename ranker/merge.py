@@ -26,19 +26,38 @@ twice changes nothing, byte for byte.
 (`Store.merge_catalog`, `Store.merge_requests`), for the nightly's merge job: it checks out the
 current main, which may have gained a request during the night, and folds the night's crawl
 into it instead of copying the crawl's files over it. Any refusal makes the command exit 1.
+
+`--finetunes FILE ...` folds `ranker verify --results-out` unit files (the weekly matrix's
+shards, `scripts/verify.sh`) into the store's finetuning results, with the same distrust: each
+line checked as the store checks its own (`read_finetunes_lines`), of protocol `ft-1`, a task
+of the suite, a known architecture, scored on the pinned commit of its task's data
+(`check_units`); a file with a bad line is refused whole, naming the file and the line, and the
+others are merged. Across the files one result a unit wins: a settled one over a transient
+failure, then the later, then the greater canonical JSON (`finetune_precedence`), so the files'
+order never matters; `Store.merge_finetunes` then never undoes a settled stored result.
+`--pins FILE` takes the plan job's target-task pins first: written when the store has none,
+kept when equal, refused when different (a moved pin is a protocol change).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ranker.errors import StoreError
-from ranker.records import CatalogEntry, EvalResult, ModelRequest, is_valid_repo_id
+from ranker.ft_protocol import FT_PROTOCOL_VERSION, TASKS
+from ranker.records import (
+    CatalogEntry,
+    EvalResult,
+    FinetuneResult,
+    ModelRequest,
+    is_valid_repo_id,
+)
 from ranker.repofiles import is_sha
 from ranker.store import (
     MAX_LINE,
@@ -49,6 +68,9 @@ from ranker.store import (
     read_results_lines,
     read_text_file,
 )
+from ranker.store.codec import check_storable, parse_jsonl
+from ranker.store.files import check_line_sizes, read_appended
+from ranker.store.merging import evaluated_at, result_precedence
 from ranker.timestamps import utc_now
 
 PLAN_VERSION = 1
@@ -311,3 +333,150 @@ def merge_other(store: Store, path: Path, kind: str, *, max_line: int = MAX_LINE
     except StoreError as exc:
         return FileMerge(path, error=exc, kind=kind)
     return FileMerge(path, counts=counts, kind=kind)
+
+
+# -- ranker verify's unit files (the weekly matrix's shards) -----------------------------------
+
+MAX_PINS_BYTES = 64 * 1024  # three tasks' pins are ~400 bytes
+
+
+def read_finetunes_lines(
+    path: Path | str, *, max_line: int = MAX_LINE
+) -> list[tuple[int, FinetuneResult]]:
+    """(line number, result) of a unit file (`ranker verify --results-out`), checked as
+    `read_results_lines` checks a shard's results: no line over `max_line` bytes, every line a
+    storable `FinetuneResult` within the store's limits with a parseable `evaluated_at`, no
+    unknown field, a torn last line left out. Any bad line refuses the file: StoreError, file,
+    line, field. A later line of a key supersedes an earlier one, as the file's writer
+    (`ranker.verify_files.FinetunesFile`, a unit tried again) and the store's own file mean."""
+    path = Path(path)
+    check_line_sizes(path, max_line=max_line)
+    text = read_appended(path, required=True)
+    assert text is not None
+    last: dict[tuple[str, str, str, str, int], tuple[int, FinetuneResult]] = {}
+    for number, r in parse_jsonl(path, text, FinetuneResult, torn_tail=True):
+        try:
+            check_storable(path, r)
+        except StoreError as exc:
+            raise StoreError(path, exc.reason, line=number, field=exc.field) from None
+        if r.extra_fields:
+            unknown = ", ".join(sorted(r.extra_fields))
+            raise StoreError(path, f"not a field of a finetuning result: {unknown}", line=number)
+        if evaluated_at(r) is None:  # type: ignore[arg-type]
+            raise StoreError(path, f"not an ISO 8601 time: {r.evaluated_at!r}", line=number,
+                             field="evaluated_at")  # fmt: skip
+        last.pop(r.key, None)  # keeps the file's order of the lines that count
+        last[r.key] = (number, r)
+    return list(last.values())
+
+
+def check_units(
+    path: Path, lines: list[tuple[int, FinetuneResult]], *, known: set[str],
+    pins: dict[str, dict[str, str]],
+) -> None:  # fmt: skip
+    """Refuse (StoreError, file:line) a unit's result the store must not take: another
+    protocol, a task outside the suite, an unknown architecture, a score read from other data
+    than the pinned commit of its task (with pins; an ok result must name its data)."""
+    for number, r in lines:
+
+        def refuse(name: str, why: str, number: int = number, r: FinetuneResult = r) -> StoreError:
+            return StoreError(path, f"model {r.model_id!r}, task {r.task!r}, seed {r.seed}: "
+                              f"{why}", line=number, field=name)  # fmt: skip
+
+        if r.protocol_version != FT_PROTOCOL_VERSION:
+            raise refuse("protocol_version", f"expected {FT_PROTOCOL_VERSION!r}")
+        if r.task not in TASKS:
+            raise refuse("task", f"not a task of {FT_PROTOCOL_VERSION} ({', '.join(TASKS)})")
+        if r.architecture not in known:
+            raise refuse("architecture", f"unknown architecture {r.architecture!r}")
+        pin = pins.get(r.task, {}).get("revision")
+        named = r.status == "ok" or r.data_revision is not None
+        if pin is not None and named and r.data_revision != pin:
+            raise refuse("data_revision", f"the task is pinned at {pin!r}")
+
+
+def finetune_precedence(r: FinetuneResult) -> tuple[bool, Any]:
+    """Which of two results of one unit wins across files: a settled one, then the store's
+    rule (`result_precedence`), so the files' order never matters."""
+    return r.settled, result_precedence(r)  # type: ignore[arg-type]
+
+
+def read_pins(path: Path | str) -> dict[str, dict[str, str]]:
+    """The target tasks' pins of another copy (`ranker verify --pin-only` in the plan job),
+    read as the store reads its own, each a task of the suite on the suite's repo."""
+    path = Path(path)
+    text = read_text_file(path, max_bytes=MAX_PINS_BYTES)
+    if len(text.encode()) > MAX_PINS_BYTES:
+        raise StoreError(path, f"more than {MAX_PINS_BYTES:,} bytes")
+    with tempfile.TemporaryDirectory() as tmp:  # the store's own reader, on a copy
+        copy = Store(tmp)
+        atomic_write_text(copy.path(Store.TARGET_PINS), text)
+        try:
+            pins = copy.target_revisions()
+        except StoreError as exc:
+            raise StoreError(path, exc.reason, line=exc.line, field=exc.field) from None
+    for task, pin in pins.items():
+        if task not in TASKS or pin["repo"] != TASKS[task].repo:
+            raise StoreError(path, f"task {task!r} on {pin['repo']!r} is not one of the suite's",
+                             field="tasks")  # fmt: skip
+    return pins
+
+
+def take_pins(store: Store, path: Path | str) -> bool:
+    """The plan's pins into the store: written when it has none, nothing when they are the
+    same; a different pin is a StoreError (moving a pin changes the protocol's data)."""
+    pins, have = read_pins(path), store.target_revisions()
+    if have == pins:
+        return False
+    if have:
+        moved = sorted(t for t in {*pins, *have} if pins.get(t) != have.get(t))
+        raise StoreError(path, f"pins another commit than the store for {', '.join(moved)}; "
+                         "moving a pin is a protocol change", field="tasks")  # fmt: skip
+    store.write_target_revisions(pins)
+    return True
+
+
+@dataclass
+class FinetuneMerge:
+    """What `merge_finetune_files` did: the keyed merge's counts, the files taken and refused."""
+
+    store: Path
+    counts: MergeCounts
+    merged: list[Path] = field(default_factory=list)
+    refused: list[FileMerge] = field(default_factory=list)
+
+    def text(self) -> str:
+        total = len(self.merged) + len(self.refused)
+        line = f"merged {len(self.merged)} of {total} unit files into {self.store}: "
+        line += self.counts.text()
+        if self.refused:
+            line += f"; refused {len(self.refused)} file(s) (nothing of them merged)"
+        return line
+
+
+def merge_finetune_files(
+    store: Store, files: Sequence[Path | str], *, max_line: int = MAX_LINE
+) -> FinetuneMerge:
+    """Check every unit file (`read_finetunes_lines`, `check_units` against the store's pins),
+    fold the good ones by key (`finetune_precedence`), then `Store.merge_finetunes` once: a
+    file with a bad line is refused whole, nothing of it written; the others are merged."""
+    store.check()
+    known, pins = {a.id for a in store.architectures()}, store.target_revisions()
+    out = FinetuneMerge(store.path(Store.FINETUNES), MergeCounts())
+    by_key: dict[tuple[str, str, str, str, int], FinetuneResult] = {}
+    for name in files:
+        path = Path(name)
+        try:
+            lines = read_finetunes_lines(path, max_line=max_line)
+            check_units(path, lines, known=known, pins=pins)
+        except StoreError as exc:
+            out.refused.append(FileMerge(path, error=exc, kind="finetunes"))
+            continue
+        out.merged.append(path)
+        for _, r in lines:
+            have = by_key.get(r.key)
+            if have is None or finetune_precedence(r) > finetune_precedence(have):
+                by_key[r.key] = r
+    if by_key:
+        out.counts = store.merge_finetunes(by_key.values())
+    return out

@@ -170,3 +170,13 @@ def browser() -> Iterator[object]:
     from browsing import launch_browser
 
     yield from launch_browser()
+
+
+@pytest.fixture(scope="session")
+def verify_models(tiny_files: dict[str, dict[str, bytes]]) -> dict[str, dict[str, bytes]]:
+    """Issue 21's tiny models for `ranker verify` (ranker/testing/targets.py): the tiny BERT
+    base, a copy trained to help the synthetic target suite, a noised copy of that, and a plain
+    finetune; built once a session (~5 s of training)."""
+    from ranker.testing.targets import verify_models as build
+
+    return build(tiny_files["bert"], tiny_files["bert-cls"])

@@ -482,7 +482,8 @@ def test_one_group_for_every_job_that_pushes() -> None:
             if {"contents", "*"} & _writes(_permissions(doc, job)):
                 pushers[f"{path.name}:{name}"] = job.get("concurrency")
     writer = {"group": WRITER_GROUP, "cancel-in-progress": False}
-    assert pushers == {"nightly.yml:merge": writer, "request.yml:queue": writer}
+    assert pushers == {"nightly.yml:merge": writer, "request.yml:queue": writer,
+                       "verify.yml:merge": writer}  # fmt: skip
 
 
 def test_the_merge_stage_merges_by_key_into_the_newest_main() -> None:
@@ -644,3 +645,169 @@ def test_the_issue_form_asks_for_the_model_id_the_command_reads() -> None:
     assert f"'### {FORM_LABEL}'" in workflow["jobs"]["check"]["if"]
     # what GitHub makes of the form: a heading per field, then the answer
     assert model_id_from_body(f"### {FORM_LABEL}\n\norg/model\n") == "org/model"
+
+
+# -- the weekly verification (verify.yml, scripts/verify.sh; issue 21) -------------------------
+
+VERIFY_SH = REPO / "scripts" / "verify.sh"
+# `ranker verify` finetunes (loads weights) unless it only pins or lists
+FINETUNES = re.compile(
+    r"(?:\branker\s+|-m\s+ranker\s+|args=\()verify\b(?![^\n]*--(?:pin-only|dry-run))"
+)
+
+
+def _verify_stages() -> dict[str, bool]:
+    """scripts/verify.sh's stages -> whether each runs `ranker verify` to finetune."""
+    text = VERIFY_SH.read_text()
+    bodies = dict(re.findall(r"^stage_(\w+)\(\) \{\n(.*?)^\}", text, re.S | re.M))
+    dispatch = dict(re.findall(r"^  ([\w*]+)\) (?:shift; )?stage_(\w+) ", text, re.M))
+    return {word: bool(FINETUNES.search(bodies[fn])) for word, fn in dispatch.items()}
+
+
+def _loads_weights(run: str) -> bool:
+    """Whether a step's shell finetunes models: `ranker verify` (not --pin-only/--dry-run),
+    `ranker update`/`evaluate`, or a stage of scripts/verify.sh or nightly.sh that does."""
+    if FINETUNES.search(run) or _evaluates(run):
+        return True
+    stages = _verify_stages()
+    return any(
+        stages.get(m.strip("\"'"), True) for m in re.findall(r"scripts/verify\.sh[ \t]+(\S+)", run)
+    )
+
+
+def verify_problems(doc: dict) -> list[str]:
+    """What breaks verify.yml's privilege split (empty when nothing does): the nightly's rules,
+    and no secret in any job (the plan resolves public datasets' commits anonymously)."""
+    problems = [] if doc.get("permissions") == {} else ["the default permissions are not empty"]
+    if re.search(r"\bsecrets\.|\bgithub\.token\b|HF_TOKEN", yaml.safe_dump(doc)):
+        problems.append("a job holds a secret")
+    loading = []
+    for name, job in doc["jobs"].items():
+        steps, writes = job.get("steps", []), _writes(_permissions(doc, job))
+        if any(_loads_weights(s["run"]) for s in steps if "run" in s):
+            loading.append(name)
+            if writes:
+                problems.append(f"{name}: loads weights with write permission {sorted(writes)}")
+        if writes - {"contents"} or ("contents" in writes and name != "merge"):
+            problems.append(f"{name}: writes {sorted(writes)}")
+        problems += writer_problems(name, job, writes)
+        for step in steps:
+            uses, given = step.get("uses", ""), step.get("with", {})
+            persist = given.get("persist-credentials", True) not in (False, "false")
+            if uses.startswith("actions/checkout@") and persist and not writes:
+                problems.append(f"{name}: keeps git credentials it does not need")
+            if uses.startswith("actions/cache@") and "restore-keys" in given:
+                problems.append(f"{name}: restores a cache by prefix")
+            if writes and (
+                uses.startswith("actions/cache@")
+                or (uses.startswith("actions/setup-") and "cache" in given)
+            ):
+                problems.append(f"{name}: restores a cache the unit jobs could write")
+            if uses.startswith("actions/download-artifact@") and not str(
+                given.get("path", "")
+            ).startswith("nightly/verify/"):
+                problems.append(f"{name}: downloads an artifact outside nightly/verify/")
+    if not loading:
+        problems.append("no job finetunes models")  # the checks above would be vacuous
+    return problems
+
+
+def test_the_verify_stages_that_finetune_are_known() -> None:
+    assert _verify_stages() == {"plan": False, "units": True, "merge": False}  # else: usage
+    assert _loads_weights('bash scripts/verify.sh units "$RANKER_SHARD"')
+    assert _loads_weights("ranker verify --shard 0/2") and _loads_weights("scripts/verify.sh new")
+    assert not _loads_weights("bash scripts/verify.sh merge")
+    assert not _loads_weights("ranker verify --pin-only") and not _loads_weights("ranker merge")
+
+
+def test_verify_shape_and_privileges() -> None:
+    doc = _load("verify.yml")
+    assert verify_problems(doc) == []
+    text = (WORKFLOWS / "verify.yml").read_text()
+    assert pin_problems(text) == [] and USES.findall(text)
+    minute, hour, _, _, weekday = doc["on"]["schedule"][0]["cron"].split()
+    nightly = _load("nightly.yml")["on"]["schedule"][0]["cron"].split()
+    assert minute not in ("0", "00") and (minute, hour) != tuple(nightly[:2]) and weekday != "*"
+    inputs = doc["on"]["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"architectures", "top_k", "shards", "time_budget_minutes", "max_units"}
+    assert inputs["shards"]["default"] == "20"
+    jobs = doc["jobs"]
+    assert set(jobs) == {"plan", "units", "merge"}
+    plan, units, merge = jobs["plan"], jobs["units"], jobs["merge"]
+    assert plan["permissions"] == units["permissions"] == {"contents": "read"}
+    assert merge["permissions"] == {"contents": "write"}
+    assert merge["concurrency"] == {"group": WRITER_GROUP, "cancel-in-progress": False}
+    assert (units["needs"], merge["needs"]) == ("plan", ["plan", "units"])
+    assert _runs(plan) == [f"{LOCKED} requirements/base.txt", "bash scripts/verify.sh plan"]
+    assert _runs(units) == [f"{LOCKED} requirements/eval.txt",
+                            'bash scripts/verify.sh units "$RANKER_SHARD"']  # fmt: skip
+    assert _runs(merge) == [f"{LOCKED} requirements/base.txt", "bash scripts/verify.sh merge"]
+    assert all(r.count("\n") <= 1 for j in jobs.values() for r in _runs(j))
+    # the matrix: a job per shard, on the commit the plan read, its share of the units
+    assert units["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.indexes) }}"
+    assert not units["strategy"]["fail-fast"]
+    assert _uses(units, "actions/checkout@")["with"]["ref"] == "${{ needs.plan.outputs.commit }}"
+    step = _step(units, 'bash scripts/verify.sh units "$RANKER_SHARD"')
+    assert step["env"]["RANKER_SHARD"] == "${{ matrix.shard }}/${{ needs.plan.outputs.shards }}"
+    assert step["env"]["RANKER_MAX_UNITS"] == "${{ needs.plan.outputs.max_units }}"
+    budget = int(re.search(r"'(\d+)'", step["env"]["RANKER_TIME_BUDGET_MINUTES"]).group(1))
+    assert budget + 30 < units["timeout-minutes"] <= 360  # GitHub stops a job at 6 h
+    assert _step(merge, "bash scripts/verify.sh merge")["env"]["RANKER_SHARDS"] == (
+        "${{ needs.plan.outputs.shards }}"
+    )
+    assert units["env"]["PIP_EXTRA_INDEX_URL"].endswith("/whl/cpu")
+    caches = [s["with"] for s in units["steps"] if s.get("uses", "").startswith("actions/cache@")]
+    assert [c["key"].split("-$")[0] for c in caches] == ["verify-eval-pip", "verify-hf"]
+    assert "pins.json" in caches[1]["key"] and "ft_protocol.py" in caches[1]["key"]
+    # artifacts: the plan -> units, merge; the units' files -> merge; no site, no deploy here
+    assert _uses(plan, "actions/upload-artifact@")["with"]["name"] == "verify-plan"
+    downloads = [s["with"] for s in merge["steps"]
+                 if s.get("uses", "").startswith("actions/download-artifact@")]  # fmt: skip
+    assert {"name": "verify-plan", "path": "nightly/verify/plan"} in downloads
+    assert {"pattern": "verify-shard-*", "path": "nightly/verify/shards",
+            "merge-multiple": True} in downloads  # fmt: skip
+    assert "!cancelled()" in merge["if"] and "pages" not in text.replace("pages (", "")
+    # the script's stages read what the workflow hands them
+    script = VERIFY_SH.read_text()
+    assert "work=${RANKER_WORK:-nightly/verify}" in script and '"$work/plan/pins.json"' in script
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda d: _set(d, "units", permissions={"contents": "write"}),
+         "units: loads weights with write permission ['contents']"),
+        (lambda d: _set(d, "units", permissions="write-all"),
+         "units: loads weights with write permission ['*']"),
+        (lambda d: d["jobs"]["units"]["steps"][0]["with"].pop("persist-credentials"),
+         "units: keeps git credentials it does not need"),
+        (lambda d: d["jobs"]["units"]["steps"][-2]["env"].update(HF_TOKEN="${{ secrets.HF_TOKEN }}"),
+         "a job holds a secret"),
+        (lambda d: d["jobs"]["plan"]["steps"][-2]["env"].update(HF_TOKEN="${{ secrets.HF_TOKEN }}"),
+         "a job holds a secret"),
+        (lambda d: _set(d, "plan", permissions={"contents": "write"}),
+         "plan: writes ['contents']"),
+        (lambda d: d["jobs"]["merge"].pop("concurrency"),
+         "merge: pushes outside the data-writer group"),
+        (lambda d: d["jobs"]["merge"]["steps"].insert(2, {"run": "pip install -e ."}),
+         "merge: pushes after an install that is not the hashed lock"),
+        (lambda d: d["jobs"]["merge"]["steps"][1].update({"with": {"cache": "pip"}}),
+         "merge: restores a cache the unit jobs could write"),
+        (lambda d: d["jobs"]["units"]["steps"][2]["with"].update({"restore-keys": "verify-"}),
+         "units: restores a cache by prefix"),
+        (lambda d: _add_step(d, "merge", {"uses": "actions/download-artifact@v4",
+                                          "with": {"pattern": "verify-shard-*"}}),
+         "merge: downloads an artifact outside nightly/verify/"),
+        (lambda d: _add_step(d, "merge", {"run": "bash scripts/verify.sh units 0/1"}),
+         "merge: loads weights with write permission ['contents']"),
+        (lambda d: d.update(permissions={"contents": "read"}),
+         "the default permissions are not empty"),
+        (lambda d: [s.pop("run") for s in d["jobs"]["units"]["steps"]
+                    if "verify.sh units" in s.get("run", "")],
+         "no job finetunes models"),
+    ],
+)  # fmt: skip
+def test_the_verify_check_catches_a_weakened_workflow(edit, problem) -> None:
+    doc = _load("verify.yml")
+    edit(doc)
+    assert problem in verify_problems(doc)

@@ -20,13 +20,15 @@ GUIDE = "downloads/columns.html"
 
 # Where a value comes from.
 OURS = "our MNLI probe (ranker evaluate)"
+VERIFY = "our finetuning (ranker verify, protocol ft-1)"
 IBM = "IBM's 2023 model-recycling results, as published"
 HUB = "the Hugging Face hub (the crawler)"
 SITE = "computed by the site's build"
 
 # Scores (fractions shown as percentages) and gains (fractions shown as percentage points).
 PERCENT = ("probe_accuracy", "probe_low", "probe_high", "avg", "mnli_lp", *LEGACY_TASKS)
-POINTS = ("probe_gain", "probe_gain_low", "probe_gain_high", "gain")
+POINTS = ("probe_gain", "probe_gain_low", "probe_gain_high", "gain", "verified_gain",
+          "verified_gain_low", "verified_gain_high")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,13 @@ _GUIDE: tuple[tuple[str, str, str, str], ...] = (
     ("probe_gain_high", "percentage points", OURS, "upper end of the gain's 95% interval"),
     ("logme", "score (no unit)", OURS, "LogME of the model's features (higher is better)"),
     ("hscore", "score (no unit)", OURS, "H-score of the model's features (higher is better)"),
+    ("verified_gain", "percentage points", VERIFY, "the mean over the suite's tasks (stsb "
+     "Pearson, boolq and wic accuracy) of the model's mean score over its seeds minus the base's"),
+    ("verified_gain_low", "percentage points", VERIFY, "lower end of the verified gain's 95% "
+     "interval (Welch's t over both sets of seeds)"),
+    ("verified_gain_high", "percentage points", VERIFY, "upper end of the verified gain's 95% "
+     "interval"),
+    ("verified_tasks", "tasks", VERIFY, "the suite's tasks with a verified gain (3: complete)"),
     ("avg", "%", IBM, "average score after finetuning on 36 datasets (2023)"),
     ("gain", "percentage points", IBM, "36-task average minus the base's (2023)"),
     ("mnli_lp", "%", IBM, "IBM's 2023 MNLI linear-probe accuracy"),

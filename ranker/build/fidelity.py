@@ -9,15 +9,23 @@ The bootstrap needs no loop over resamples: with `c` a resample's draw counts, S
 is the count-weighted correlation of the resample's average ranks (cumulative counts in sorted
 order), and Kendall's tau-b numerator is the quadratic form `c @ S @ c / 2` of the fixed sign
 matrix S; one matrix product covers a block of resamples.
+
+The live rows put the same predictors against the verified gains `ranker verify` measures
+(ranker.build.verified), per architecture, as those results arrive.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from ranker import ft_protocol
+from ranker.build.verified import Verified
+from ranker.records import Architecture
 
 # (column, label): the order of the methodology page's table. The ranking uses the first.
 PREDICTORS: tuple[tuple[str, str], ...] = (
@@ -146,3 +154,74 @@ def fidelity_table(
         (column, label, rank_correlation(frame, column, target, resamples=resamples, seed=seed))
         for column, label in PREDICTORS
     ]
+
+
+# The live rows: the same predictors against what `ranker verify` measured (the verified gain
+# over the ft-1 suite), per architecture. Only models with a complete verification (every task
+# of the suite has a gain), not a base, and an ok current-protocol probe result count.
+LIVE_PREDICTORS: tuple[tuple[str, str], ...] = (
+    ("probe_accuracy", "Our MNLI probe: accuracy"),
+    ("logme", "LogME (our features)"),
+    ("hscore", "H-score (our features)"),
+)
+LIVE_TARGET = "verified_gain"
+
+
+@dataclass(frozen=True)
+class LiveRow:
+    """One architecture's verified models against each live predictor."""
+
+    architecture: str
+    title: str
+    n: int  # verified models with an ok probe result of the current protocol
+    correlations: tuple[tuple[str, str, Fidelity], ...]
+
+
+@dataclass(frozen=True)
+class LiveFidelity:
+    """The fidelity page's live rows; `verified`: models with a complete verification."""
+
+    rows: tuple[LiveRow, ...] = ()
+    verified: int = 0
+    predictors: tuple[tuple[str, str], ...] = LIVE_PREDICTORS
+    suite: tuple[str, ...] = tuple(ft_protocol.TASKS)  # the target tasks, as the page names them
+
+    @property
+    def empty(self) -> bool:
+        return not self.rows
+
+
+def verified_frame(summary: pd.DataFrame, verified: Mapping[str, Verified]) -> pd.DataFrame:
+    """The rows of `summary` (one per model: architecture, model_id and the predictors) whose
+    model has a complete verification, is not a base and has a probe accuracy, with the suite's
+    verified gain as `LIVE_TARGET`."""
+    gains = {m: v.gain for m, v in verified.items() if v.complete and not v.is_base}
+    rows = summary[summary["model_id"].isin(list(gains))]
+    rows = rows[rows["probe_accuracy"].notna()].drop_duplicates("model_id")
+    columns = ["architecture", "model_id", *(c for c, _ in LIVE_PREDICTORS)]
+    return rows[columns].assign(**{LIVE_TARGET: rows["model_id"].map(gains).astype(float)})
+
+
+def live_fidelity(
+    summary: pd.DataFrame,
+    verified: Mapping[str, Verified],
+    architectures: Iterable[Architecture],
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> LiveFidelity:
+    """Per architecture with a verified model, each live predictor's rank correlation with the
+    verified gain (n < 3: no correlation; the page says too few)."""
+    frame = verified_frame(summary, verified)
+    rows = []
+    for arch in architectures:
+        own = frame[frame["architecture"] == arch.id]
+        if own.empty:
+            continue
+        correlations = tuple(
+            (c, label, rank_correlation(own, c, LIVE_TARGET, resamples=resamples, seed=seed))
+            for c, label in LIVE_PREDICTORS
+        )
+        rows.append(LiveRow(arch.id, arch.title, len(own), correlations))
+    complete = sum(1 for v in verified.values() if v.complete and not v.is_base)
+    return LiveFidelity(tuple(rows), complete)

@@ -13,6 +13,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from ranker import ft_protocol
 from ranker.protocol import (
     BOOTSTRAP_RESAMPLES,
     DEFAULT_EVAL_SIZE,
@@ -143,6 +144,31 @@ GLOSSARY: dict[str, Term] = {
         "Two models are one family when they share an author and a name stem (the name without "
         "trailing iteration, seed, version, run, epoch, step, checkpoint or fold numbers), or "
         "when one declares the other as its base model on the hub.",
+    ),
+    "verified-gain": Term(
+        "verified gain",
+        f"What finetuning says of a model (ranker verify, protocol "
+        f"{ft_protocol.FT_PROTOCOL_VERSION}): its mean score after finetuning on "
+        f"{len(ft_protocol.SUITE)} target tasks ({', '.join(ft_protocol.TASKS)}) minus its "
+        "pretrained base's, in points, with a 95% interval.",
+        f"Each model is finetuned with {ft_protocol.MODEL_SEEDS} seeds per task, its base with "
+        f"{ft_protocol.BASE_SEEDS} ({ft_protocol.T5_BASE_SEEDS} for T5), so the base's seed to "
+        "seed spread is the yardstick. Per task, the gain's interval is Welch's t over the two "
+        "sets of seeds; over the suite, the gain is the mean of the task gains, its interval "
+        "Welch's with Welch–Satterthwaite degrees of freedom. Significant: the interval's lower "
+        "end is above zero and every task has a gain. Only the probe's leaders are verified; it "
+        "is shown as evidence beside the probe's rank, never as a rank.",
+    ),
+    "ft-1": Term(
+        ft_protocol.FT_PROTOCOL_VERSION,
+        "The finetuning protocol of ranker verify: the whole model and a new head trained on "
+        "a fixed sample of each target task, the same for every model.",
+        f"Each task's training set is capped at {ft_protocol.TRAIN_CAP:,} examples and its "
+        f"validation set at {ft_protocol.EVAL_CAP:,}, drawn once with the protocol's seeds; "
+        f"{ft_protocol.EPOCHS} epochs, batch size {ft_protocol.BATCH_SIZE}, learning rate "
+        f"{ft_protocol.LEARNING_RATE:g}, inputs of at most {ft_protocol.MAX_LENGTH} tokens. "
+        "The datasets are read at pinned revisions; a seed that fails is recorded, never "
+        "dropped.",
     ),
 }
 

@@ -16,7 +16,13 @@ from ranker.build.compare import write_compare
 from ranker.build.context import SiteContext
 from ranker.build.downloads import json_text
 from ranker.build.feeds import architecture_feed
-from ranker.build.fidelity import PREDICTORS, Fidelity, fidelity_table, rank_correlation
+from ranker.build.fidelity import (
+    PREDICTORS,
+    Fidelity,
+    fidelity_table,
+    live_fidelity,
+    rank_correlation,
+)
 from ranker.build.missing import write_missing
 from ranker.build.render import TEMPLATES, environment
 from ranker.build.rows import (
@@ -97,7 +103,9 @@ def _architecture_page(page: Pages, v: ArchitectureView, tasks: str | None) -> l
         "compare": v.compare,
         "default_order": table_order(v.has_probe),
         "score": "probe_accuracy" if v.has_probe else "avg",  # the task column comes after it
-        "default_columns": default_columns(v.has_probe),
+        "default_columns": default_columns(
+            v.has_probe, has_verified=bool(v.table["verified_gain"].notna().any())
+        ),
         "terms": column_terms(),
         "tasks": tasks,
         "task_names": LEGACY_TASKS,
@@ -159,6 +167,8 @@ def _model_pages(
             shields_url=f"https://img.shields.io/endpoint?url={site}/{base}.json" if site else None,
             history=Markup(charts.rank_sparkline(v.history.get(r["model_id"], [])) or ""),
             figures={"tasks": charts.task_gains(lm.scores, v.baseline.scores) if lm else None},
+            verified=v.verified.get(r["model_id"]),
+            verified_base=v.verified.get(v.arch.id),
         )
 
 
@@ -182,6 +192,7 @@ def write_site_pages(
         fidelity=fidelity_table(trusted),
         primary_predictor=PREDICTORS[0][1],
         per_arch=[_fidelity(trusted, v.arch) for v in views],
+        live=live_fidelity(everything, context.verified, [v.arch for v in views]),
         views=views,
         nli_example=nli_example(nli_candidates),
         meta=context.meta,

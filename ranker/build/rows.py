@@ -21,7 +21,8 @@ from ranker.urls import model_page, rows_prefix
 ROW_FIELDS = (
     "probe_rank", "probe_tied", "legacy_rank", "legacy_tied", "model_id", "probe_accuracy",
     "probe_low", "probe_high", "probe_gain", "probe_gain_low", "probe_gain_high", "logme",
-    "hscore", "avg", "gain", "mnli_lp", "nli", "downloads", "likes", "params", "license",
+    "hscore", "verified_gain", "verified_gain_low", "verified_gain_high", "verified_tasks", "avg",
+    "gain", "mnli_lp", "nli", "downloads", "likes", "params", "license",
     "last_modified", "evaluated_at", "probe_revision", "flags", "shifted_from",
     "family", "family_size", "family_best",
 )  # fmt: skip
@@ -40,7 +41,7 @@ DEFAULT_COLUMNS = (
 COLUMN_TERMS = {
     "probe_rank": "rank", "probe_accuracy": "probe", "probe_gain": "gain", "logme": "logme",
     "hscore": "h-score", "legacy_rank": "threshold-2023", "avg": "36-task", "gain": "gain",
-    "mnli_lp": "probe",
+    "mnli_lp": "probe", "verified_gain": "verified-gain",
 }  # fmt: skip
 _DAY_FIELDS = (ROW_FIELDS.index("last_modified"), ROW_FIELDS.index("evaluated_at"))
 _REVISION = ROW_FIELDS.index("probe_revision")
@@ -92,11 +93,16 @@ def table_order(has_probe: bool) -> list[tuple[str, str]]:
     return [("legacy_rank", "asc"), ("avg", "desc"), ("mnli_lp", "desc")]
 
 
-def default_columns(has_probe: bool) -> tuple[str, ...]:
+def default_columns(has_probe: bool, has_verified: bool = False) -> tuple[str, ...]:
     """The columns shown by default: on a page of 2023 results only, the probe's columns are
     empty (hidden), which leaves room for the 2023 MNLI probe (the only score of many 2023
-    rows) and the last modification date."""
-    return DEFAULT_COLUMNS if has_probe else (*DEFAULT_COLUMNS, "mnli_lp", "last_modified")
+    rows) and the last modification date. The verified gain shows once any model of the
+    architecture has been verified by finetuning (in place of the likes-free size column's
+    neighbour, the licence, so the table still fits 1280 px)."""
+    shown = DEFAULT_COLUMNS if has_probe else (*DEFAULT_COLUMNS, "mnli_lp", "last_modified")
+    if has_verified:
+        shown = (*(c for c in shown if c != "license"), "verified_gain")
+    return shown
 
 
 def column_terms() -> dict[str, str]:

@@ -6,7 +6,7 @@ Pure functions of records, so they are tested without rendering anything.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +18,7 @@ from ranker.build.ranks import (
     legacy_ranks,
     tie_counts,
 )
+from ranker.build.verified import Verified
 from ranker.protocol import PROTOCOL_VERSION
 from ranker.records import (
     LEGACY_TASKS,
@@ -37,13 +38,14 @@ HUB_URL = "https://huggingface.co/"
 COLUMNS: tuple[str, ...] = (
     "probe_rank", "probe_tied", "legacy_rank", "legacy_tied", "rank", "model_id", "architecture",
     "probe_accuracy", "probe_low", "probe_high", "probe_gain", "probe_gain_low",
-    "probe_gain_high", "logme", "hscore", "avg", "gain", "mnli_lp", "nli", "downloads", "likes",
+    "probe_gain_high", "logme", "hscore", "verified_gain", "verified_gain_low",
+    "verified_gain_high", "verified_tasks", "avg", "gain", "mnli_lp", "nli", "downloads", "likes",
     "params", "license", "last_modified", "evaluated_at", "probe_revision", "protocol_version",
     "data_fingerprint", "flags", "shifted_from", *LEGACY_TASKS,
 )  # fmt: skip
 INT_COLUMNS = (
     "probe_rank", "probe_tied", "legacy_rank", "legacy_tied", "rank", "downloads", "likes",
-    "params",
+    "params", "verified_tasks",
 )  # fmt: skip
 
 # 2023 rows with these flags keep their scores on the page but are kept out of the 2023 rank.
@@ -195,6 +197,7 @@ def architecture_table(
     *,
     sigma: float | None = None,
     comparison: ProbeComparison | None = None,
+    verified: Mapping[str, Verified] | None = None,
 ) -> pd.DataFrame:
     """Every model of `arch` but its pretrained base, with both rankings.
 
@@ -227,6 +230,7 @@ def architecture_table(
     frame["nli"] = frame["nli"].fillna(False).astype(bool)
     frame["probe_rank"] = frame["model_id"].map(comparison.ranks(_latest_keys(latest)))
     frame = _legacy_ranked(frame, sigma)
+    _add_verified(frame, verified or {})
     for column, tied in (("probe_rank", "probe_tied"), ("legacy_rank", "legacy_tied")):
         frame[tied] = frame[column].map(tie_counts(frame[column].dropna().astype(int)))
     frame = frame.astype({c: "Int64" for c in INT_COLUMNS})
@@ -237,6 +241,16 @@ def architecture_table(
         na_position="last",
     )
     return frame.reset_index(drop=True)
+
+
+def _add_verified(frame: pd.DataFrame, verified: Mapping[str, Verified]) -> None:
+    """`ranker verify`'s suite gain over the base (ranker.build.verified), with its interval,
+    and the number of tasks with a gain; empty for a model not verified."""
+    found = [verified.get(m) for m in frame["model_id"]]
+    frame["verified_gain"] = [v.gain if v else None for v in found]
+    frame["verified_gain_low"] = [v.low if v else None for v in found]
+    frame["verified_gain_high"] = [v.high if v else None for v in found]
+    frame["verified_tasks"] = [v.n_tasks if v else None for v in found]
 
 
 def _legacy_rows(arch: Architecture, legacy: list[LegacyModel]) -> Rows:

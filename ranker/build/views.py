@@ -32,6 +32,7 @@ from ranker.build.tables import (
     rank_history,
     to_download_records,
 )
+from ranker.build.verified import Verified
 from ranker.records import Architecture, CatalogEntry, LegacyModel
 from ranker.urls import architecture_page, model_page
 
@@ -72,6 +73,8 @@ class ArchitectureView:
     tasks: dict[str, list[float | None]] = field(default_factory=dict)  # 2023 per-task gains
     history: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # probe ranks
     pairs: PairData | None = None  # the ranked probe models' resamples, for the compare view
+    # `ranker verify`'s finetuning of this architecture's models, its base included
+    verified: dict[str, Verified] = field(default_factory=dict)
 
     @property
     def primary(self) -> str:
@@ -128,7 +131,7 @@ def architecture_view(context: SiteContext, arch: Architecture) -> ArchitectureV
     comparison = probe_comparison(arch, own_results)
     table = architecture_table(
         arch, context.ranked_legacy_of[arch.id], own_results, catalog,
-        sigma=sigma, comparison=comparison,
+        sigma=sigma, comparison=comparison, verified=context.verified,
     )  # fmt: skip
     records = to_download_records(table)
     for r in records:
@@ -163,10 +166,11 @@ def architecture_view(context: SiteContext, arch: Architecture) -> ArchitectureV
         tasks=task_gains(legacy, baseline.scores, arch),
         history=rank_history(arch, own_results, comparison),
         pairs=pair_data(comparison, _ranked_keys(records)),
+        verified={m: x for m, x in context.verified.items() if x.architecture == arch.id},
     )
     view.start = start_here(
         records, has_probe=has_probe, base=arch.id,
-        families={r["model_id"]: r["family"] for r in records},
+        families={r["model_id"]: r["family"] for r in records}, verified=context.verified,
     )  # fmt: skip
     return view
 

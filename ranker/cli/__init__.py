@@ -26,12 +26,14 @@ from ranker.cli import (
     mnli,
     request,
     update,
+    verify,
 )
 from ranker.cli.options import DATA_HELP, DEFAULT_DATA, HelpFormatter
 from ranker.errors import RankerError
 
 # In the order `ranker --help` lists them.
-COMMANDS = (build, crawl, legacy, evaluate, update, merge, compact, demo, request, mnli, handoff)
+COMMANDS = (build, crawl, legacy, evaluate, update, verify, merge, compact, demo, request, mnli,
+            handoff)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,13 +1,18 @@
 """`ranker plan` and `ranker merge`: which shard may evaluate which model, and folding the
-shards' files (and another copy's catalog and requests) into the store."""
+shards' files (and another copy's catalog and requests, and `ranker verify`'s unit files and
+target-task pins) into the store."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ranker.cli.options import Adder, add_arch, add_file
+
+if TYPE_CHECKING:
+    from ranker.store import Store
 
 
 def register(add: Adder, common: argparse.ArgumentParser) -> None:
@@ -33,6 +38,16 @@ def register(add: Adder, common: argparse.ArgumentParser) -> None:
     add_file(
         p, "--requests",
         help="another copy's evaluation requests: merged by (issue, model), a reply is kept",
+    )  # fmt: skip
+    p.add_argument(
+        "--finetunes", nargs="+", type=Path, default=[], metavar="FILE",
+        help="unit files of ranker verify (--results-out): JSON Lines of finetuning results, "
+        "folded into the store's by key; a file with any bad line is refused whole",
+    )  # fmt: skip
+    add_file(
+        p, "--pins",
+        help="the target tasks' pins of the plan (ranker verify --pin-only): taken when the "
+        "store has none, refused when it pins another commit",
     )  # fmt: skip
     p.set_defaults(func=merge_command)
     register_plan(add, common)
@@ -75,12 +90,21 @@ def plan_command(args: argparse.Namespace) -> int:
 
 def merge_command(args: argparse.Namespace) -> int:
     from ranker.errors import StoreError
-    from ranker.merge import merge_files, merge_other, read_plan
     from ranker.store import Store
 
     store = Store(args.data)
-    if not (args.files or args.catalog or args.requests):
-        raise StoreError(store.root, "ranker merge: nothing to merge (FILE, --catalog, --requests)")
+    results = bool(args.files or args.catalog or args.requests)
+    if not (results or args.finetunes or args.pins):
+        raise StoreError(store.root, "ranker merge: nothing to merge (FILE, --catalog, "
+                         "--requests, --finetunes, --pins)")  # fmt: skip
+    code = merge_finetunes_command(store, args) if args.finetunes or args.pins else 0
+    return max(code, merge_results_command(store, args)) if results else code
+
+
+def merge_results_command(store: Store, args: argparse.Namespace) -> int:
+    """FILE, `--catalog`, `--requests`: 1 when a file was refused."""
+    from ranker.merge import merge_files, merge_other, read_plan
+
     plan = read_plan(args.plan) if args.plan is not None else None
     store.check()
     others = [merge_other(store, p, k) for p, k in ((args.catalog, "catalog"),
@@ -91,3 +115,20 @@ def merge_command(args: argparse.Namespace) -> int:
         print(f"ranker merge: refused {refused.path}: {refused.error}", file=sys.stderr)
     print(report.text())
     return 1 if report.refused else 0
+
+
+def merge_finetunes_command(store: Store, args: argparse.Namespace) -> int:
+    """`--pins` then `--finetunes`: 1 when a file was refused (a refused pin stops both)."""
+    from ranker.merge import merge_finetune_files, take_pins
+
+    store.check()
+    if args.pins is not None:
+        took = take_pins(store, args.pins)
+        print(f"{args.pins}: {'pinned the target tasks' if took else 'the same pins'}")
+    if not args.finetunes:
+        return 0
+    merged = merge_finetune_files(store, args.finetunes)
+    for refused in merged.refused:
+        print(f"ranker merge: refused {refused.path}: {refused.error}", file=sys.stderr)
+    print(merged.text())
+    return 1 if merged.refused else 0

@@ -67,8 +67,7 @@ class FinetunesStore(StoreBase):
                                  field=first_difference(earlier, r))  # fmt: skip
         with self.lock():
             stored = {r.key: r for r in self.finetunes()}
-            counts, merged = merge_keyed(stored, incoming, result_precedence,
-                                         keep=_keeps_against(incoming))  # fmt: skip
+            counts, merged = merge_keyed(stored, incoming, _precedence)
             if counts.new or counts.replaced:
                 lines = "".join(canonical(r) + "\n" for r in sorted(merged.values(), key=_ORDER))
                 atomic_write_text(self.path(FINETUNES), lines)
@@ -111,12 +110,8 @@ class FinetunesStore(StoreBase):
             atomic_write_text(self.path(TARGET_PINS), text)
 
 
-def _keeps_against(incoming: dict) -> object:
-    """A stored result is kept against an incoming one of its key when it is settled and the
-    incoming one is not (a retried transient failure never undoes a score)."""
-
-    def keep(have: FinetuneResult) -> bool:
-        new = incoming.get(have.key)
-        return have.settled and new is not None and not new.settled
-
-    return keep
+def _precedence(r: FinetuneResult) -> tuple[bool, object]:
+    """Which of two results of one key wins a merge: a settled one (a retried transient failure
+    never undoes a score), then `result_precedence` (the later, then the greater canonical
+    JSON), so merging in any order, in any number of calls, gives the same file."""
+    return r.settled, result_precedence(r)  # type: ignore[arg-type]

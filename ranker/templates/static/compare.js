@@ -45,6 +45,12 @@
     ["Gain over the base (points) [95% CI]", function (r) { return interval(r, "probe_gain", "probe_gain_low", "probe_gain_high", true); }],
     ["LogME", function (r) { return score3(value(r, "logme")); }],
     ["H-score", function (r) { return score3(value(r, "hscore")); }],
+    ["Verified gain by finetuning (points) [95% CI]", function (r) {
+      var n = value(r, "verified_tasks");
+      if (n === null) { return "–"; }
+      return interval(r, "verified_gain", "verified_gain_low", "verified_gain_high", true) +
+        " (" + n + " task" + (n === 1 ? "" : "s") + ")";
+    }],
     ["2023 rank", function (r) { return rank(r, "legacy_rank", "legacy_tied"); }],
     ["2023 36-task average (%)", function (r) { return pct(value(r, "avg")); }],
     ["2023 gain (points)", function (r) { return pct(value(r, "gain"), true); }],

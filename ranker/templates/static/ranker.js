@@ -236,7 +236,8 @@
   var SORTS = {
     probe_rank: ["rank", RANK], model_id: ["model id", ["A to Z", "Z to A"]],
     probe_accuracy: ["MNLI probe accuracy", NUMBER], probe_gain: ["gain", NUMBER],
-    logme: ["LogME", NUMBER], hscore: ["H-score", NUMBER], legacy_rank: ["2023 rank", RANK],
+    logme: ["LogME", NUMBER], hscore: ["H-score", NUMBER],
+    verified_gain: ["verified gain (finetuning)", NUMBER], legacy_rank: ["2023 rank", RANK],
     avg: ["36-task average", NUMBER], gain: ["2023 gain", NUMBER],
     mnli_lp: ["2023 MNLI probe", NUMBER], downloads: ["downloads", NUMBER],
     likes: ["likes", NUMBER], params: ["size", ["small to large", "large to small"]],
@@ -292,6 +293,7 @@
       { data: "probe_gain", render: scoreCell("probe_gain_low", "probe_gain_high", signed), className: "num" },
       { data: "logme", render: scoreCell(null, null, plain), className: "num" },
       { data: "hscore", render: scoreCell(null, null, plain), className: "num" },
+      { data: "verified_gain", render: scoreCell("verified_gain_low", "verified_gain_high", signed), className: "num" },
       { data: "legacy_rank", render: rankCell("legacy_rank", "legacy_tied"), className: "num" },
       { data: "avg", render: scoreCell(null, null, pct), className: "num" },
       { data: "gain", render: scoreCell(null, null, signed), className: "num" },
