@@ -64,13 +64,12 @@ from ranker.store import (
     MergeCounts,
     Store,
     atomic_write_text,
+    finetune_precedence,
+    read_finetunes_lines,
     read_other_records,
     read_results_lines,
     read_text_file,
 )
-from ranker.store.codec import check_storable, parse_jsonl
-from ranker.store.files import check_line_sizes, read_appended
-from ranker.store.merging import evaluated_at, result_precedence
 from ranker.timestamps import utc_now
 
 PLAN_VERSION = 1
@@ -340,36 +339,6 @@ def merge_other(store: Store, path: Path, kind: str, *, max_line: int = MAX_LINE
 MAX_PINS_BYTES = 64 * 1024  # three tasks' pins are ~400 bytes
 
 
-def read_finetunes_lines(
-    path: Path | str, *, max_line: int = MAX_LINE
-) -> list[tuple[int, FinetuneResult]]:
-    """(line number, result) of a unit file (`ranker verify --results-out`), checked as
-    `read_results_lines` checks a shard's results: no line over `max_line` bytes, every line a
-    storable `FinetuneResult` within the store's limits with a parseable `evaluated_at`, no
-    unknown field, a torn last line left out. Any bad line refuses the file: StoreError, file,
-    line, field. A later line of a key supersedes an earlier one, as the file's writer
-    (`ranker.verify_files.FinetunesFile`, a unit tried again) and the store's own file mean."""
-    path = Path(path)
-    check_line_sizes(path, max_line=max_line)
-    text = read_appended(path, required=True)
-    assert text is not None
-    last: dict[tuple[str, str, str, str, int], tuple[int, FinetuneResult]] = {}
-    for number, r in parse_jsonl(path, text, FinetuneResult, torn_tail=True):
-        try:
-            check_storable(path, r)
-        except StoreError as exc:
-            raise StoreError(path, exc.reason, line=number, field=exc.field) from None
-        if r.extra_fields:
-            unknown = ", ".join(sorted(r.extra_fields))
-            raise StoreError(path, f"not a field of a finetuning result: {unknown}", line=number)
-        if evaluated_at(r) is None:  # type: ignore[arg-type]
-            raise StoreError(path, f"not an ISO 8601 time: {r.evaluated_at!r}", line=number,
-                             field="evaluated_at")  # fmt: skip
-        last.pop(r.key, None)  # keeps the file's order of the lines that count
-        last[r.key] = (number, r)
-    return list(last.values())
-
-
 def check_units(
     path: Path, lines: list[tuple[int, FinetuneResult]], *, known: set[str],
     pins: dict[str, dict[str, str]],
@@ -393,12 +362,6 @@ def check_units(
         named = r.status == "ok" or r.data_revision is not None
         if pin is not None and named and r.data_revision != pin:
             raise refuse("data_revision", f"the task is pinned at {pin!r}")
-
-
-def finetune_precedence(r: FinetuneResult) -> tuple[bool, Any]:
-    """Which of two results of one unit wins across files: a settled one, then the store's
-    rule (`result_precedence`), so the files' order never matters."""
-    return r.settled, result_precedence(r)  # type: ignore[arg-type]
 
 
 def read_pins(path: Path | str) -> dict[str, dict[str, str]]:

@@ -442,6 +442,9 @@ class ModelRequest(Versioned):
         return None
 
 
+_STORED_FAILURES = ("transient", "permanent", "resource")  # FailureKind values but "run"
+
+
 @dataclass(frozen=True)
 class FinetuneResult(Versioned):
     """One finetuning run of protocol `ft-1`: a model revision on one target task with one
@@ -495,4 +498,7 @@ class FinetuneResult(Versioned):
             return "task", f"expected a task name, got {self.task!r}"
         if self.status == "ok" and self.score is None:
             return "score", "an ok result needs a score"
+        if self.status == "error" and self.failure not in _STORED_FAILURES:
+            # a run's fault (token, device, quota) is never stored against a model
+            return "failure", f"expected one of {', '.join(_STORED_FAILURES)}, got {self.failure!r}"
         return None

@@ -77,6 +77,7 @@ class VerifySummary:
     failed: Counter[str] = field(default_factory=Counter)  # reason -> count
     unsettled: int = 0  # transient or resource failures, run again next time
     rate_limited: int = 0  # not stored, planned again
+    waiting: list[str] = field(default_factory=list)  # "model task seed" whose base failed
     bugs: list[str] = field(default_factory=list)  # "model task seed" that hit a bug of ours
     no_ranks: list[str] = field(default_factory=list)  # architectures without probe ranks
     no_base: list[str] = field(default_factory=list)  # architectures whose base is not catalogued
@@ -96,6 +97,9 @@ class VerifySummary:
                          "next time)")  # fmt: skip
         if self.rate_limited:
             lines.append(f"{self.rate_limited} units met the hub's rate limit (not stored)")
+        if self.waiting:
+            lines.append(f"{len(self.waiting)} units wait for their base, which could not lend "
+                         f"its tokenizer (not stored): {', '.join(self.waiting[:5])}")  # fmt: skip
         for arch in self.no_ranks:
             lines.append(f"{arch}: {NO_RANKS} (nothing to verify)")
         for arch in self.no_base:
@@ -364,6 +368,10 @@ def record(
         message, reason = outcome.stop
         raise RunFailure(f"{message} (while finetuning {name}; nothing stored for it)",
                          Reason(reason))  # fmt: skip
+    if outcome.base_failed is not None:  # the base's fault: nothing stored, run again later
+        print(f"ranker verify: {outcome.base_failed[2]} (waiting: {name})", file=sys.stderr)
+        summary.waiting.append(name)
+        return streak
     if outcome.bug is not None or outcome.result is None:
         print((outcome.bug or "no result").rstrip(), file=sys.stderr)
         print(f"ranker verify: BUG while finetuning {name} (not stored)", file=sys.stderr,

@@ -57,6 +57,8 @@ def test_a_bad_record_refuses_the_whole_merge(tmp_path) -> None:
         store.merge_finetunes([ft(1), dataclasses.replace(ft(1), score=0.1)])
     with pytest.raises(StoreError, match="task"):
         store.merge_finetunes([ft(1, task="../x")])
+    with pytest.raises(StoreError, match="failure"):  # the run's fault is never a model's
+        store.merge_finetunes([ft(1, status="error", failure="run")])
     assert store.finetunes() == []
 
 

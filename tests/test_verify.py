@@ -241,6 +241,28 @@ def test_a_bug_is_not_stored_and_a_run_fault_stops_the_run(store, fake, tmp_path
     assert "BUG: 1 units" in summary.text()
 
 
+def test_a_base_that_cannot_lend_its_tokenizer_stores_nothing_against_the_model(
+    store, fake, tmp_path, capsys
+) -> None:
+    from ranker.evaluate.steps import BaseUnavailable
+
+    units = plan(store, store.architectures(), top_k=1)
+    model_units = [u for u in units if not u.is_base]
+
+    def base_down(unit):
+        if not unit.is_base:
+            raise BaseUnavailable(unit.architecture, "its repo is gone", Reason.NOT_FOUND)
+        return result_for(unit)
+
+    fake.behave = staticmethod(base_down)
+    summary = run(store, tmp_path, top_k=1)
+    stored = {r.key for r in store.finetunes()}
+    assert model_units and not stored & {u.key for u in model_units}  # none is the model's
+    assert len(summary.waiting) == len(model_units) and not summary.bugs
+    assert "wait for their base" in summary.text()
+    assert "its repo is gone" in capsys.readouterr().err
+
+
 # -- matrix mode -------------------------------------------------------------------------------
 
 

@@ -103,6 +103,44 @@ class _Actor:
     tasks: int = 0  # jobs in flight on it
 
 
+def connect(ray: Any, address: str | None, init: dict[str, Any]) -> bool:
+    """Start or reach Ray unless this process already has; True when this call did (the
+    caller then shuts it down)."""
+    if ray.is_initialized():
+        return False
+    kw: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
+    if address is None and not os.environ.get("RAY_ADDRESS"):
+        kw["include_dashboard"] = False
+    try:
+        ray.init(address=address, **{**kw, **init})
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = address or os.environ.get("RAY_ADDRESS") or "this machine"
+        raise RankerError(f"cannot start or reach Ray at {where}: {exc}") from None
+    return True
+
+
+def worker_options(
+    ray: Any, device: str, cpus_per_worker: float, requested: int | None
+) -> tuple[int, dict[str, Any]]:
+    """(how many workers, their actor options): one per GPU when the cluster has them (and the
+    run may use them), else one per `cpus_per_worker` cores; the hub's env forwarded."""
+    total = ray.cluster_resources()
+    gpus = int(total.get("GPU", 0)) if device != "cpu" else 0
+    options: dict[str, Any] = {"num_cpus": cpus_per_worker}
+    if gpus:
+        options["num_gpus"] = 1
+    count = requested or gpus or int(total.get("CPU", 0) // cpus_per_worker)
+    if count < 1:
+        raise RankerError(
+            f"the Ray cluster has {total.get('CPU', 0):g} CPUs: not enough for one worker "
+            f"of --cpus-per-worker {cpus_per_worker:g}"
+        )
+    env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+    if env:
+        options["runtime_env"] = {"env_vars": env}
+    return count, options
+
+
 def _line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"
@@ -184,33 +222,10 @@ class RayExecutor:
             import ray
         except ImportError:
             raise RankerError("--executor ray needs Ray: pip install -e '.[ray]'") from None
-        if not ray.is_initialized():
-            kw: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
-            if self.address is None and not os.environ.get("RAY_ADDRESS"):
-                kw["include_dashboard"] = False
-            try:
-                ray.init(address=self.address, **{**kw, **self._init})
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                where = self.address or os.environ.get("RAY_ADDRESS") or "this machine"
-                raise RankerError(f"cannot start or reach Ray at {where}: {exc}") from None
-            self._owns_ray = True
-        total = ray.cluster_resources()
-        gpus = int(total.get("GPU", 0)) if work.options.device != "cpu" else 0
-        actor_options: dict[str, Any] = {"num_cpus": self.cpus_per_worker}
-        if gpus:
-            actor_options["num_gpus"] = 1
-            fits = gpus
-        else:
-            fits = int(total.get("CPU", 0) // self.cpus_per_worker)
-        self._count = self.requested or fits
-        if self._count < 1:
-            raise RankerError(
-                f"the Ray cluster has {total.get('CPU', 0):g} CPUs: not enough for one worker "
-                f"of --cpus-per-worker {self.cpus_per_worker:g}"
-            )
-        env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
-        if env:
-            actor_options["runtime_env"] = {"env_vars": env}
+        self._owns_ray = connect(ray, self.address, self._init)
+        self._count, actor_options = worker_options(
+            ray, work.options.device, self.cpus_per_worker, self.requested
+        )
         self._class = ray.remote(Worker).options(
             max_restarts=0, max_task_retries=0, **actor_options
         )

@@ -15,14 +15,12 @@ run plans the rest again (the unit is not stored, so nothing runs twice into the
 from __future__ import annotations
 
 import dataclasses
-import logging
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 from ranker.errors import RankerError
-from ranker.executors.ray import FORWARDED_ENV
+from ranker.executors.ray import connect, worker_options
 from ranker.executors.units import UnitOutcome, UnitWork, run_unit
 from ranker.hub import Hub, HubSettings
 
@@ -93,21 +91,10 @@ class RayUnits:
             from ray.util import ActorPool
         except ImportError:
             raise RankerError("--executor ray needs Ray: pip install -e '.[ray]'") from None
-        self._connect(ray)
-        total = ray.cluster_resources()
-        gpus = int(total.get("GPU", 0)) if work.options.device != "cpu" else 0
-        actor_options: dict[str, Any] = {"num_cpus": self.cpus_per_worker}
-        if gpus:
-            actor_options["num_gpus"] = 1
-        fits = gpus or int(total.get("CPU", 0) // self.cpus_per_worker)
-        self._count = self.requested or fits
-        if self._count < 1:
-            cpus = total.get("CPU", 0)
-            raise RankerError(f"the Ray cluster has {cpus:g} CPUs: not enough for one worker "
-                              f"of --cpus-per-worker {self.cpus_per_worker:g}")  # fmt: skip
-        env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
-        if env:
-            actor_options["runtime_env"] = {"env_vars": env}
+        self._owns_ray = connect(ray, self.address, self._init) or self._owns_ray
+        self._count, actor_options = worker_options(
+            ray, work.options.device, self.cpus_per_worker, self.requested
+        )
         cls = ray.remote(UnitWorker).options(max_restarts=0, max_task_retries=0, **actor_options)
         options = dataclasses.replace(work.options, hub=None, progress=False)
         door = None if work.options.hub is None else work.options.hub.settings()
@@ -115,19 +102,6 @@ class RayUnits:
         self._actors = [cls.remote(tasks, options, door, work.architectures, self._setup)
                         for _ in range(self._count)]  # fmt: skip
         self._pool = ActorPool(self._actors)
-
-    def _connect(self, ray: Any) -> None:
-        if ray.is_initialized():
-            return
-        kw: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
-        if self.address is None and not os.environ.get("RAY_ADDRESS"):
-            kw["include_dashboard"] = False
-        try:
-            ray.init(address=self.address, **{**kw, **self._init})
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = self.address or os.environ.get("RAY_ADDRESS") or "this machine"
-            raise RankerError(f"cannot start or reach Ray at {where}: {exc}") from None
-        self._owns_ray = True
 
     def submit(self, unit: Any) -> None:
         if self._pool is None:

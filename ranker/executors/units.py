@@ -11,7 +11,8 @@ executor; an executor only takes `Unit`s and gives back `UnitOutcome`s, in any o
 
 Every unit is run by `run_unit`, wherever it runs, so a failure is typed the same way: the
 model's or the hub's is a `FinetuneResult` (the Finetuner types it), a run-level fault
-(`RunFailure`) comes back as `UnitOutcome.stop` and stops the run, anything else is a bug of
+(`RunFailure`) comes back as `UnitOutcome.stop` and stops the run, a base that cannot lend its
+tokenizer as `UnitOutcome.base_failed` (the unit waits, not stored), anything else is a bug of
 ours (`UnitOutcome.bug`, the traceback), never stored. Plain data only: it crosses Ray's
 process boundary. This module imports neither torch nor Ray.
 """
@@ -42,6 +43,8 @@ class UnitOutcome:
     result: FinetuneResult | None = None
     bug: str | None = None  # the traceback of an exception that is not a typed failure
     stop: tuple[str, str] | None = None  # a RunFailure's (message, reason): the run stops
+    # the base could not lend its tokenizer: (base id, its reason, the message); the unit waits
+    base_failed: tuple[str, str, str] | None = None
     seconds: float | None = None  # time a Ray worker spent on it (None: the loop measures it)
 
 
@@ -64,15 +67,18 @@ class UnitWork:
 def run_unit(unit: Unit, finetuner: Finetuner) -> UnitOutcome:
     """Run one unit here with this process's `finetuner`; see the module's docstring."""
     from ranker.errors import RunFailure
+    from ranker.evaluate.steps import BaseUnavailable
 
-    result = bug = stop = None
+    result = bug = stop = base_failed = None
     try:
         result = finetuner.run(unit)
     except RunFailure as exc:
         stop = (str(exc), exc.reason.value)
+    except BaseUnavailable as exc:  # the base's fault, never the model's: the unit waits
+        base_failed = (exc.base, exc.reason.value, str(exc))
     except Exception:  # not a typed failure: ours to fix, not the model's to carry
         bug = traceback.format_exc()
-    return UnitOutcome(unit, result, bug, stop)
+    return UnitOutcome(unit, result, bug, stop, base_failed=base_failed)
 
 
 class UnitExecutor(Protocol):

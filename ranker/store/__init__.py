@@ -37,7 +37,7 @@ from ranker.store.files import (
     read_text_file,
     remove_stale_temps,
 )
-from ranker.store.finetunes import FINETUNES, TARGET_PINS, FinetunesStore
+from ranker.store.finetunes import FINETUNES, TARGET_PINS, FinetunesStore, finetune_precedence
 from ranker.store.legacy import LEGACY_MODELS, LegacyStore
 from ranker.store.limits import (
     EARLIEST,
@@ -58,6 +58,7 @@ from ranker.store.results import (
 )
 from ranker.store.shards import (
     ResultsFile,
+    read_finetunes_lines,
     read_other_records,
     read_results_file,
     read_results_lines,
@@ -94,8 +95,10 @@ __all__ = [
     "TornLineWarning",
     "atomic_write_text",
     "check_storable",
+    "finetune_precedence",
     "limits_problem",
     "parse_jsonl",
+    "read_finetunes_lines",
     "read_other_records",
     "read_results_file",
     "read_results_lines",

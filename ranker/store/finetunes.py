@@ -67,7 +67,7 @@ class FinetunesStore(StoreBase):
                                  field=first_difference(earlier, r))  # fmt: skip
         with self.lock():
             stored = {r.key: r for r in self.finetunes()}
-            counts, merged = merge_keyed(stored, incoming, _precedence)
+            counts, merged = merge_keyed(stored, incoming, finetune_precedence)
             if counts.new or counts.replaced:
                 lines = "".join(canonical(r) + "\n" for r in sorted(merged.values(), key=_ORDER))
                 atomic_write_text(self.path(FINETUNES), lines)
@@ -110,7 +110,7 @@ class FinetunesStore(StoreBase):
             atomic_write_text(self.path(TARGET_PINS), text)
 
 
-def _precedence(r: FinetuneResult) -> tuple[bool, object]:
+def finetune_precedence(r: FinetuneResult) -> tuple[bool, object]:
     """Which of two results of one key wins a merge: a settled one (a retried transient failure
     never undoes a score), then `result_precedence` (the later, then the greater canonical
     JSON), so merging in any order, in any number of calls, gives the same file."""

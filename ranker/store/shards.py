@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ranker.errors import StoreError
-from ranker.records import EvalResult
+from ranker.records import EvalResult, FinetuneResult
 from ranker.store.codec import check_storable, first_difference, parse_jsonl, record_line
 from ranker.store.files import (
     append_line,
@@ -55,26 +55,8 @@ def read_results_lines(
     out with a `TornLineWarning`: its model was not stored, so it stays in the queue, as when
     a run is killed before storing it; the file's other results are read.
     """
-    path = Path(path)
-    check_line_sizes(path, max_line=max_line)
     seen: dict[tuple[str, str, str], tuple[int, EvalResult]] = {}
-    text = read_appended(path, required=True)
-    assert text is not None
-    for number, result in parse_jsonl(path, text, EvalResult, torn_tail=True):
-        try:
-            check_storable(path, result)
-        except StoreError as exc:
-            raise StoreError(path, exc.reason, line=number, field=exc.field) from None
-        if result.extra_fields:
-            unknown = ", ".join(sorted(result.extra_fields))
-            raise StoreError(path, f"not a field of a result: {unknown}", line=number)
-        if evaluated_at(result) is None:
-            raise StoreError(
-                path,
-                f"not an ISO 8601 time: {result.evaluated_at!r}",
-                line=number,
-                field="evaluated_at",
-            )
+    for number, result in _checked_lines(Path(path), EvalResult, "a result", max_line):
         if result.key in seen:
             first, earlier = seen[result.key]
             if earlier != result:
@@ -88,6 +70,44 @@ def read_results_lines(
             continue
         seen[result.key] = (number, result)
     return [(number, result) for number, result in seen.values()]
+
+
+def read_finetunes_lines(
+    path: Path | str, *, max_line: int = MAX_LINE
+) -> list[tuple[int, FinetuneResult]]:
+    """(line number, result) of a unit file (`ranker verify --results-out`), checked as
+    `read_results_lines` checks a shard's results. A later line of a key supersedes an earlier
+    one, as the file's writer (`ranker.verify_files.FinetunesFile`, a unit tried again) and the
+    store's own `finetunes.jsonl` mean."""
+    last: dict[tuple[str, str, str, str, int], tuple[int, FinetuneResult]] = {}
+    for number, r in _checked_lines(Path(path), FinetuneResult, "a finetuning result", max_line):
+        last.pop(r.key, None)  # keeps the file's order of the lines that count
+        last[r.key] = (number, r)
+    return list(last.values())
+
+
+def _checked_lines(path: Path, record: type, what: str, max_line: int) -> list[tuple[int, Any]]:
+    """(line number, record) of a JSON Lines file from outside the store, every line checked
+    as the store checks what it writes (sizes first, then a storable record within the limits,
+    no unknown field, a parseable `evaluated_at`); a torn last line is left out with a warning.
+    Any bad line: StoreError naming the file, the line and the field."""
+    check_line_sizes(path, max_line=max_line)
+    text = read_appended(path, required=True)
+    assert text is not None
+    out = []
+    for number, r in parse_jsonl(path, text, record, torn_tail=True):
+        try:
+            check_storable(path, r)
+        except StoreError as exc:
+            raise StoreError(path, exc.reason, line=number, field=exc.field) from None
+        if r.extra_fields:
+            unknown = ", ".join(sorted(r.extra_fields))
+            raise StoreError(path, f"not a field of {what}: {unknown}", line=number)
+        if evaluated_at(r) is None:
+            raise StoreError(path, f"not an ISO 8601 time: {r.evaluated_at!r}", line=number,
+                             field="evaluated_at")  # fmt: skip
+        out.append((number, r))
+    return out
 
 
 class ResultsFile:
