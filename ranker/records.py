@@ -447,9 +447,8 @@ _STORED_FAILURES = ("transient", "permanent", "resource")  # FailureKind values 
 
 @dataclass(frozen=True)
 class FinetuneResult(Versioned):
-    """One finetuning run of protocol `ft-1`: a model revision on one target task with one
-    seed (`ranker verify`). A score, or a failure typed as `EvalResult`'s are (`failure`: only
-    "permanent" settles the key; the run's and the hub's faults are never stored)."""
+    """One `ranker verify` unit (protocol `ft-1`): a model revision on one target task with one
+    seed. A score, or a failure typed as `EvalResult`'s (never a run's fault: `problem`)."""
 
     schema_version: int
     model_id: str
@@ -481,15 +480,11 @@ class FinetuneResult(Versioned):
     def key(self) -> tuple[str, str, str, str, int]:
         return (self.model_id, self.revision, self.protocol_version, self.task, self.seed)
 
-    @property
-    def settled(self) -> bool:
-        """A score, or a failure the model's own content caused; anything else runs again."""
-        return self.status == "ok" or self.failure == "permanent"
+    settled = EvalResult.settled  # a score, or a failure of the model's own content
 
     def problem(self) -> tuple[str, str] | None:
-        problem = _repo_problem("model_id", self.model_id) or _choice_problem(
-            "status", self.status, RESULT_STATUSES
-        )
+        problem = _repo_problem("model_id", self.model_id)
+        problem = problem or _choice_problem("status", self.status, RESULT_STATUSES)
         if problem is not None:
             return problem
         if not 0 <= self.seed < 2**31:
@@ -498,7 +493,6 @@ class FinetuneResult(Versioned):
             return "task", f"expected a task name, got {self.task!r}"
         if self.status == "ok" and self.score is None:
             return "score", "an ok result needs a score"
-        if self.status == "error" and self.failure not in _STORED_FAILURES:
-            # a run's fault (token, device, quota) is never stored against a model
+        if self.status == "error" and self.failure not in _STORED_FAILURES:  # a run's fault never
             return "failure", f"expected one of {', '.join(_STORED_FAILURES)}, got {self.failure!r}"
         return None
